@@ -1,0 +1,150 @@
+"""Grid value types: shape, affine transform and CRS, pixel windows and the 10 px probability-cell grid.
+
+Pure values, no I/O (the odc-geo GeoBox idea). Axis order is always (y, x); named fields avoid bare tuples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from affine import Affine
+from pyproj import CRS, Geod
+
+from scanner.errors import InputError, problem
+
+WINDOW_PX = 150
+"""Side of one model window in pixels (the paper's 150 x 150 px patches)."""
+
+STRIDE_PX = 10
+"""Scan stride in pixels; each window's probability belongs to the 10 x 10 cell at its centre."""
+
+WINDOW_HALO_PX = (WINDOW_PX - STRIDE_PX) // 2
+"""Pixels a window reaches beyond its centre cell on each side (70)."""
+
+
+@dataclass(frozen=True)
+class PixelWindow:
+    """A rectangle of pixels: rows ``[row_off, row_off + height)`` and columns ``[col_off, col_off + width)``."""
+
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+    @property
+    def row_end(self) -> int:
+        return self.row_off + self.height
+
+    @property
+    def col_end(self) -> int:
+        return self.col_off + self.width
+
+    def grown(self, by: int) -> PixelWindow:
+        """The window grown by ``by`` pixels on every side (may reach outside the grid)."""
+        return PixelWindow(self.row_off - by, self.col_off - by, self.height + 2 * by, self.width + 2 * by)
+
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.row_off, self.row_end), slice(self.col_off, self.col_end)
+
+
+@dataclass(frozen=True)
+class PixelSize:
+    """Ground size of one pixel in metres (at the grid centre for geographic CRSs)."""
+
+    x_m: float
+    y_m: float
+
+    @property
+    def mean_m(self) -> float:
+        return math.sqrt(self.x_m * self.y_m)
+
+
+@dataclass(frozen=True)
+class GeoGrid:
+    """A georeferenced raster grid: ``height x width`` pixels, an affine transform and a CRS (as WKT)."""
+
+    height: int
+    width: int
+    transform: Affine
+    crs_wkt: str
+
+    def __post_init__(self) -> None:
+        if self.height <= 0 or self.width <= 0:
+            raise InputError(
+                problem("grid shape", expected="positive height and width", found=f"{self.height} x {self.width}",
+                        fix="check the raster's dimensions")
+            )
+        t = self.transform
+        if t.b != 0 or t.d != 0:
+            raise InputError(
+                problem("grid transform", expected="a north-up transform without rotation or shear",
+                        found=f"rotation/shear terms b={t.b}, d={t.d}",
+                        fix="warp the raster to a north-up grid first (gdalwarp)")
+            )
+
+    @cached_property
+    def crs(self) -> CRS:
+        return CRS.from_wkt(self.crs_wkt)
+
+    @property
+    def epsg(self) -> int | None:
+        return self.crs.to_epsg()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        x0, y0 = self.transform * (0, 0)
+        x1, y1 = self.transform * (self.width, self.height)
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    @cached_property
+    def pixel_size(self) -> PixelSize:
+        """Pixel size in metres; geodesic at the grid centre for a geographic CRS."""
+        t = self.transform
+        if self.crs.is_geographic:
+            geod = Geod(ellps="WGS84") if self.crs.ellipsoid is None else Geod(
+                a=self.crs.ellipsoid.semi_major_metre, rf=self.crs.ellipsoid.inverse_flattening)
+            cx, cy = t * (self.width / 2, self.height / 2)
+            _, _, dx = geod.inv(cx, cy, cx + abs(t.a), cy)
+            _, _, dy = geod.inv(cx, cy, cx, cy + abs(t.e))
+            return PixelSize(x_m=float(dx), y_m=float(dy))
+        unit = self.crs.axis_info[0].unit_conversion_factor if self.crs.axis_info else 1.0
+        return PixelSize(x_m=abs(t.a) * unit, y_m=abs(t.e) * unit)
+
+    def window_transform(self, window: PixelWindow) -> Affine:
+        return self.transform * Affine.translation(window.col_off, window.row_off)
+
+    def cell_grid(self, cell_px: int = STRIDE_PX) -> GeoGrid:
+        """The probability-cell grid: cell ``(i, j)`` covers pixels ``[cell_px*i, cell_px*(i+1))`` (and in x).
+
+        Its shape is ``ceil(height / cell_px) x ceil(width / cell_px)``; the window of cell ``(i, j)`` starts at
+        pixel ``(cell_px*i - 70, cell_px*j - 70)`` and is complete only when it lies inside the scene.
+        """
+        return GeoGrid(
+            height=math.ceil(self.height / cell_px),
+            width=math.ceil(self.width / cell_px),
+            transform=self.transform * Affine.scale(cell_px),
+            crs_wkt=self.crs_wkt,
+        )
+
+    def to_attrs(self) -> dict:
+        """JSON-ready description (stored in every Zarr group's attributes)."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "transform": list(self.transform)[:6],
+            "crs_wkt": self.crs_wkt,
+            "epsg": self.epsg,
+            "pixel_size_m": {"x": self.pixel_size.x_m, "y": self.pixel_size.y_m},
+        }
+
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> GeoGrid:
+        return cls(height=int(attrs["height"]), width=int(attrs["width"]),
+                   transform=Affine(*attrs["transform"]), crs_wkt=attrs["crs_wkt"])
