@@ -1,0 +1,1 @@
+"""fringescan training: dataset building, augmentation, optimization, evaluation. Imports scanner, never back."""
