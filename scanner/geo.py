@@ -99,8 +99,8 @@ class GeoGrid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (self.width, self.height)
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (self.width, self.height)
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
     @cached_property
@@ -110,7 +110,7 @@ class GeoGrid:
         if self.crs.is_geographic:
             geod = Geod(ellps="WGS84") if self.crs.ellipsoid is None else Geod(
                 a=self.crs.ellipsoid.semi_major_metre, rf=self.crs.ellipsoid.inverse_flattening)
-            cx, cy = t * (self.width / 2, self.height / 2)
+            cx, cy = t @ (self.width / 2, self.height / 2)
             _, _, dx = geod.inv(cx, cy, cx + abs(t.a), cy)
             _, _, dy = geod.inv(cx, cy, cx, cy + abs(t.e))
             return PixelSize(x_m=float(dx), y_m=float(dy))
@@ -118,7 +118,7 @@ class GeoGrid:
         return PixelSize(x_m=abs(t.a) * unit, y_m=abs(t.e) * unit)
 
     def window_transform(self, window: PixelWindow) -> Affine:
-        return self.transform * Affine.translation(window.col_off, window.row_off)
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def cell_grid(self, cell_px: int = STRIDE_PX) -> GeoGrid:
         """The probability-cell grid: cell ``(i, j)`` covers pixels ``[cell_px*i, cell_px*(i+1))`` (and in x).
@@ -129,7 +129,7 @@ class GeoGrid:
         return GeoGrid(
             height=math.ceil(self.height / cell_px),
             width=math.ceil(self.width / cell_px),
-            transform=self.transform * Affine.scale(cell_px),
+            transform=self.transform @ Affine.scale(cell_px),
             crs_wkt=self.crs_wkt,
         )
 
