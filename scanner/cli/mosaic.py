@@ -1,0 +1,123 @@
+"""``fringescan mosaic``: combine the store's probability grids into a new national mosaic version.
+
+After the run it refreshes the products of the current version: the STAC catalog, the quicklook PNG and the
+viewer page, and prints the viewer's path. ``export_mosaic`` is the ``fringescan export --mosaic`` branch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "mosaic",
+        help="combine probability grids into a versioned national mosaic",
+        description="Reproject every scene's probability grid onto a mosaic grid, combine the passes and publish "
+        "a new immutable version (only chunks touched by new, removed or re-scanned passes are recomputed), "
+        "then refresh the STAC catalog, quicklook and viewer.",
+    )
+    parser.add_argument("--store", required=True, help="fringescan store directory")
+    parser.add_argument("--grid", help="grid config, e.g. configs/grids/japan.py (required unless --list)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a grid field"
+    )
+    parser.add_argument("--since", metavar="DATE", help="only passes whose second date is on or after DATE")
+    parser.add_argument("--rule", default="max", choices=("max", "mean", "latest"), help="combining rule")
+    parser.add_argument(
+        "--window-days",
+        type=int,
+        default=None,
+        help="count only passes within N days before each cell's latest pass (default: all)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="probability for 'passes above threshold'"
+    )
+    parser.add_argument(
+        "--resampling",
+        default="nearest",
+        choices=("nearest", "average", "max", "bilinear"),
+        help="rasterio.warp resampling onto the mosaic grid (default nearest)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the published versions and exit")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.config import load_config
+    from scanner.errors import UsageError, problem
+    from scanner.mosaic import CombineConfig, MosaicGrid, date_ordinal, run_mosaic
+
+    root = Path(args.store)
+    if args.list:
+        return list_versions(root)
+    if not args.grid:
+        raise UsageError(
+            problem(
+                "--grid",
+                expected="a grid config such as configs/grids/japan.py",
+                found="none",
+                fix="pass --grid configs/grids/NAME.py",
+            )
+        )
+    grid = load_config(args.grid, args.set)
+    if not isinstance(grid, MosaicGrid):
+        raise UsageError(
+            problem(
+                f"grid config {args.grid}",
+                expected="get_config() returning a MosaicGrid",
+                found=type(grid).__name__,
+                fix="use a file from configs/grids/",
+            )
+        )
+    if args.since:
+        date_ordinal(args.since)
+    combine = CombineConfig(
+        rule=args.rule, window_days=args.window_days, threshold=args.threshold, resampling=args.resampling
+    )
+    from scanner.cli.output import progress_bar
+    from scanner.viewer import publish_products
+
+    with progress_bar("mosaic", "chunks") as progress:
+        report = run_mosaic(root, grid, combine, since=args.since, progress=progress)
+    print(report.summary())
+    viewer = root / "viewer" / "index.html"
+    if not report.unchanged or not viewer.is_file():
+        viewer = publish_products(root)
+    print(f"viewer: {viewer}")
+    return 0
+
+
+def list_versions(root: Path) -> int:
+    from scanner import mosaic_io
+
+    current = mosaic_io.current_version(root)
+    for version in mosaic_io.list_versions(root):
+        manifest = mosaic_io.read_manifest(mosaic_io.version_path(root, version))
+        mark = "*" if version == current else " "
+        print(
+            f"{mark} {version}  created {manifest['created']}  passes {len(manifest['passes'])}  "
+            f"latest pass {manifest['latest_pass_date']}  chunks recomputed {len(manifest['dirty_chunks'])}"
+        )
+    return 0
+
+
+def export_mosaic(args: argparse.Namespace) -> int:
+    """``fringescan export --store S --mosaic [--version V] [--band B] --out mosaic.tif``."""
+    from scanner import mosaic_io
+    from scanner.errors import UsageError, problem
+
+    if not getattr(args, "mosaic", False):
+        raise UsageError(
+            problem(
+                "fringescan export",
+                expected="--scene ID or --mosaic",
+                found="neither",
+                fix="pass --scene ID for a scene or --mosaic for the current mosaic",
+            )
+        )
+    path = mosaic_io.version_path(Path(args.store), getattr(args, "version", None))
+    out = mosaic_io.export_cog(path, getattr(args, "band", None) or "prob", Path(args.out))
+    print(f"mosaic {path.name} -> {out}")
+    return 0
