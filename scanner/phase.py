@@ -6,8 +6,8 @@ the training-set builder and the scanner both call it, so a patch and a scanned 
 The global error removal filter (paper, section 2.2; Kusano et al. 2015) is implemented as a complex-domain
 high-pass: the phase of the mean of ``exp(i*phase)`` over the valid pixels of a square box of full width
 ``filter_size_m`` is subtracted from the phase. The box sums use exact integer arithmetic (unit phasors scaled
-by 2**20 and rounded), so a tile carrying a halo of ``filter_reach_px`` gives bit-identical output to the whole
-scene, whatever the tile's origin.
+by 2**16 and rounded, real and imaginary parts packed into one int64), so a tile carrying a halo of
+``filter_reach_px`` gives bit-identical output to the whole scene, whatever the tile's origin.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ import numpy as np
 
 from scanner.config import require
 
-PHASOR_SCALE = 1 << 20
-"""Fixed-point scale of the unit phasors summed by the filter (int64 sums stay exact below ~8.7e12 px)."""
+PHASOR_SCALE = 1 << 16
+"""Fixed-point scale of the unit phasors summed by the filter (phase resolution ~1.5e-5 rad per pixel)."""
+
+_PACK_SHIFT = 32
+"""Bits of the packed int64 given to the imaginary part (the real part takes the other 32)."""
+
+_PACKED_MAX_WIDTH_PX = 181
+"""Widest box whose sums fit 32 signed bits each (181**2 * 2**16 < 2**31); wider boxes sum the parts apart."""
 
 CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
 """Model input channels ``preprocess`` can build, in any order and combination."""
@@ -36,8 +42,13 @@ def wrap(phase: np.ndarray) -> np.ndarray:
 
 def filter_width_px(filter_size_m: float, pixel_size_m: float) -> int:
     """Full box width in pixels for a filter of ``filter_size_m``: the nearest odd number, at least 3."""
-    require(filter_size_m > 0 and pixel_size_m > 0, "filter size and pixel size", expected="positive metres",
-            found=(filter_size_m, pixel_size_m), fix="set preprocess.filter_size_m to e.g. 2000")
+    require(
+        filter_size_m > 0 and pixel_size_m > 0,
+        "filter size and pixel size",
+        expected="positive metres",
+        found=(filter_size_m, pixel_size_m),
+        fix="set preprocess.filter_size_m to e.g. 2000",
+    )
     width = int(round(filter_size_m / pixel_size_m))
     return max(3, width if width % 2 == 1 else width + 1)
 
@@ -47,33 +58,61 @@ def filter_reach_px(width_px: int) -> int:
     return width_px // 2
 
 
+def _box_sum_axis(values: np.ndarray, reach: int, axis: int) -> np.ndarray:
+    """Sum of int64 ``values`` over ``[i - reach, i + reach]`` along ``axis``; outside the array counts 0."""
+    moved = np.moveaxis(values, axis, 0)
+    n = moved.shape[0]
+    padded = np.empty((n + 2 * reach + 1, *moved.shape[1:]), dtype=np.int64)
+    padded[: reach + 1] = 0
+    np.cumsum(moved, axis=0, dtype=np.int64, out=padded[reach + 1 : reach + 1 + n])
+    padded[reach + 1 + n :] = padded[reach + n]
+    return np.moveaxis(padded[2 * reach + 1 :] - padded[:n], 0, axis)
+
+
 def _box_sum(values: np.ndarray, reach: int) -> np.ndarray:
     """Sum of ``values`` (int64) over the (2*reach+1)^2 box around each pixel; outside the array counts 0."""
-    height, width = values.shape
-    table = np.zeros((height + 1, width + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(values, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
-    rows = np.arange(height)
-    cols = np.arange(width)
-    y0 = np.clip(rows - reach, 0, height)[:, None]
-    y1 = np.clip(rows + reach + 1, 0, height)[:, None]
-    x0 = np.clip(cols - reach, 0, width)[None, :]
-    x1 = np.clip(cols + reach + 1, 0, width)[None, :]
-    return table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    return _box_sum_axis(_box_sum_axis(values, reach, 0), reach, 1)
+
+
+def _phasor_box_sums(phase: np.ndarray, usable: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact box sums (re, im) of the fixed-point unit phasors of the usable pixels.
+
+    For boxes up to ``_PACKED_MAX_WIDTH_PX`` both parts ride in one int64 (``re * 2**32 + im``): box sums are
+    linear and exact modulo 2**64, so one pass serves both and unpacking gives each part's exact sum. Wider
+    boxes sum the parts separately; both paths give the same integers.
+    """
+    scale = np.where(usable, np.float32(PHASOR_SCALE), np.float32(0))
+    re = np.rint(np.cos(phase) * scale).astype(np.int64)
+    im = np.rint(np.sin(phase) * scale).astype(np.int64)
+    if 2 * reach + 1 > _PACKED_MAX_WIDTH_PX:
+        return _box_sum(re, reach), _box_sum(im, reach)
+    packed = _box_sum((re << _PACK_SHIFT) + im, reach)
+    half = np.int64(1 << (_PACK_SHIFT - 1))
+    im_sum = ((packed + half) & np.int64((1 << _PACK_SHIFT) - 1)) - half
+    return (packed - im_sum) >> _PACK_SHIFT, im_sum
 
 
 def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int) -> np.ndarray:
     """Remove fringes larger than ``width_px``: phase minus the phase of its local complex mean.
 
     Invalid pixels (``valid == 0`` or non-finite phase) carry no weight and come back as NaN. The result is
-    float32 in [-pi, pi).
+    float32 in [-pi, pi). Deterministic per pixel (float32 trigonometry, integer box sums), hence exact under
+    tiling with a halo of ``filter_reach_px(width_px)``.
     """
+    require(
+        width_px >= 3 and width_px % 2 == 1,
+        "global filter width",
+        expected="an odd number of pixels >= 3",
+        found=width_px,
+        fix="build it with filter_width_px(filter_size_m, pixel_size_m)",
+    )
     usable = (valid != 0) & np.isfinite(phase)
-    safe = np.where(usable, phase, 0.0).astype(np.float64)
-    re = np.where(usable, np.rint(np.cos(safe) * PHASOR_SCALE), 0).astype(np.int64)
-    im = np.where(usable, np.rint(np.sin(safe) * PHASOR_SCALE), 0).astype(np.int64)
-    reach = filter_reach_px(width_px)
-    low = np.arctan2(_box_sum(im, reach).astype(np.float64), _box_sum(re, reach).astype(np.float64))
-    return np.where(usable, wrap((safe - low).astype(np.float32)), np.float32(np.nan)).astype(np.float32)
+    safe = np.where(usable, phase, 0).astype(np.float32)
+    re_sum, im_sum = _phasor_box_sums(safe, usable, filter_reach_px(width_px))
+    low = np.arctan2(im_sum.astype(np.float32), re_sum.astype(np.float32))
+    out = wrap(safe - low)
+    out[~usable] = np.float32(np.nan)
+    return out
 
 
 def quantize(phase: np.ndarray, levels: int = 16) -> np.ndarray:
@@ -144,12 +183,27 @@ class PreprocessConfig:
     channels: tuple[str, ...] = ("phase_q",)
 
     def __post_init__(self) -> None:
-        require(self.filter_size_m is None or self.filter_size_m > 0, "preprocess.filter_size_m",
-                expected="None or a positive size in metres", found=self.filter_size_m, fix="use e.g. 2000")
-        require(self.quantize_levels is None or 2 <= self.quantize_levels <= 256, "preprocess.quantize_levels",
-                expected="None or 2..256", found=self.quantize_levels, fix="use 16 as in the paper")
-        require(len(self.channels) > 0 and all(c in CHANNELS for c in self.channels), "preprocess.channels",
-                expected=f"a non-empty subset of {CHANNELS}", found=self.channels, fix="pick from the list")
+        require(
+            self.filter_size_m is None or self.filter_size_m > 0,
+            "preprocess.filter_size_m",
+            expected="None or a positive size in metres",
+            found=self.filter_size_m,
+            fix="use e.g. 2000",
+        )
+        require(
+            self.quantize_levels is None or 2 <= self.quantize_levels <= 256,
+            "preprocess.quantize_levels",
+            expected="None or 2..256",
+            found=self.quantize_levels,
+            fix="use 16 as in the paper",
+        )
+        require(
+            len(self.channels) > 0 and all(c in CHANNELS for c in self.channels),
+            "preprocess.channels",
+            expected=f"a non-empty subset of {CHANNELS}",
+            found=self.channels,
+            fix="pick from the list",
+        )
 
     def reach_px(self, pixel_size_m: float) -> int:
         """Halo a tile needs for the filter at this pixel size (0 when the filter is off)."""
@@ -158,8 +212,13 @@ class PreprocessConfig:
         return filter_reach_px(filter_width_px(self.filter_size_m, pixel_size_m))
 
 
-def preprocess(phase: np.ndarray, valid: np.ndarray, pixel_size_m: float, config: PreprocessConfig,
-               extras: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+def preprocess(
+    phase: np.ndarray,
+    valid: np.ndarray,
+    pixel_size_m: float,
+    config: PreprocessConfig,
+    extras: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """Stored rasters -> model input ``(y, x, C)`` float32; invalid pixels are 0 in every channel.
 
     ``extras`` supplies ``coherence`` (0..1) and ``slope`` (degrees) when those channels are asked for.
@@ -184,6 +243,11 @@ def preprocess(phase: np.ndarray, valid: np.ndarray, pixel_size_m: float, config
 
 
 def _extra(extras: Mapping[str, np.ndarray], name: str) -> np.ndarray:
-    require(name in extras, f"input channel {name!r}", expected=f"a stored {name} raster",
-            found="none in this scene", fix=f"ingest the scene with --{name if name != 'slope' else 'dem'}")
+    require(
+        name in extras,
+        f"input channel {name!r}",
+        expected=f"a stored {name} raster",
+        found="none in this scene",
+        fix=f"ingest the scene with --{name if name != 'slope' else 'dem'}",
+    )
     return extras[name]

@@ -1,0 +1,136 @@
+"""``fringescan ingest PHASE.tif [more.tif ...] --store STORE``: interferograms into scenes of the store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from pathlib import Path
+
+from scanner.errors import UsageError, problem
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="ingest interferogram GeoTIFFs into scenes of the store",
+        description="Read wrapped/unwrapped/complex interferograms (plus coherence, DEM and masks) and write one "
+        "Zarr v3 scene per phase file into the store. The store is created when the directory is new.",
+    )
+    parser.add_argument("phase", nargs="+", type=Path, help="phase GeoTIFF(s); one scene each")
+    parser.add_argument("--store", required=True, type=Path, help="store root directory")
+    parser.add_argument(
+        "--coherence",
+        action="append",
+        type=Path,
+        default=[],
+        help="coherence raster; give it once per phase file, in the same order",
+    )
+    parser.add_argument("--dem", type=Path, help="DEM (metres) covering the scene(s); adds dem and slope")
+    parser.add_argument("--water", type=Path, help="water mask raster (non-zero = water), folded into valid")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        type=Path,
+        default=[],
+        help="GeoJSON polygons to exclude (known deformation, snow); repeatable",
+    )
+    parser.add_argument("--id", dest="scene_id", help="scene id (default: from the file name); one file only")
+    parser.add_argument(
+        "--kind",
+        choices=("wrapped", "unwrapped", "complex", "magphase"),
+        help="override the detected input kind",
+    )
+    parser.add_argument("--replace", action="store_true", help="replace a scene with the same id")
+    parser.add_argument(
+        "--pixel-size-m",
+        type=float,
+        default=28.0,
+        help="model pixel size; finer phase is multilooked to it (default 28)",
+    )
+    parser.add_argument("--incidence-deg", type=float, help="incidence angle for the layover/shadow mask")
+    parser.add_argument(
+        "--look-azimuth-deg",
+        type=float,
+        help="ground look direction, clockwise from north (default from PASS_DIRECTION)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _requests(args: argparse.Namespace) -> list:
+    from scanner.ingest import IngestRequest, check_scene_id, scene_id_from_path
+
+    if args.scene_id and len(args.phase) > 1:
+        raise UsageError(
+            problem(
+                "--id",
+                expected="a single phase file",
+                found=f"{len(args.phase)} files",
+                fix="drop --id; ids come from the file names",
+            )
+        )
+    if args.coherence and len(args.coherence) != len(args.phase):
+        raise UsageError(
+            problem(
+                "--coherence",
+                expected=f"one per phase file ({len(args.phase)})",
+                found=f"{len(args.coherence)}",
+                fix="repeat --coherence in the phase files' order",
+            )
+        )
+    ids = [check_scene_id(args.scene_id or scene_id_from_path(p)) for p in args.phase]
+    if len(set(ids)) != len(ids):
+        raise UsageError(
+            problem(
+                "scene ids",
+                expected="one distinct id per phase file",
+                found=ids,
+                fix="ingest the files separately with --id",
+            )
+        )
+    coherence = args.coherence or [None] * len(args.phase)
+    return [
+        IngestRequest(
+            phase=p,
+            scene_id=i,
+            coherence=c,
+            dem=args.dem,
+            water=args.water,
+            exclude=tuple(args.exclude),
+            replace=args.replace,
+        )
+        for p, i, c in zip(args.phase, ids, coherence, strict=True)
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.cli.output import progress_bar
+    from scanner.ingest import IngestConfig, ingest_scene
+    from scanner.store import MARKER, Store
+
+    config = IngestConfig(
+        model_pixel_size_m=args.pixel_size_m,
+        kind=args.kind,
+        incidence_deg=args.incidence_deg,
+        look_azimuth_deg=args.look_azimuth_deg,
+    )
+    requests = _requests(args)
+    new_store = not (args.store / MARKER).exists() and not args.store.exists()
+    store = Store.open(args.store) if (args.store / MARKER).exists() else Store.create(args.store)
+    try:
+        for request in requests:
+            with progress_bar(f"ingest {request.scene_id}", "chunks") as progress:
+                result = ingest_scene(store, request, config, progress)
+            print(
+                f"{result.scene_id}: {result.status} ({result.kind}, {result.shape[0]} x {result.shape[1]} px, "
+                f"looks {result.multilook[0]} x {result.multilook[1]})"
+            )
+            for note in result.notes:
+                print(f"{result.scene_id}: note: {note}")
+    except BaseException:
+        if new_store and not store.scene_ids():
+            shutil.rmtree(args.store, ignore_errors=True)
+        raise
+    return 0

@@ -1,0 +1,296 @@
+"""Reading rasters with rasterio: interferograms (any kind), coherence, DEM, masks and exclusion polygons.
+
+The one place besides the writers and the store that touches rasterio. Every read is windowed, so callers
+stream scenes of any size; every rasterio/GDAL failure becomes an ``InputError`` naming the file.
+
+Phase kinds, by how the file stores them (``storage``):
+- ``float``: one float32/float64 band of radians, wrapped or unwrapped (told apart by the values; see
+  ``PhaseStats``); nodata is the declared nodata value and any non-finite value.
+- ``complex``: one complex band (complex64, complex128 or GDAL's CInt16); phase = angle, 0+0j is nodata.
+- ``magphase``: two float bands described as magnitude (or amplitude) and phase; magnitude 0 is nodata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.features
+import rasterio.warp
+import rasterio.windows
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+from scanner.errors import InputError, problem
+from scanner.geo import GeoGrid, PixelWindow
+
+GDAL_CACHE_MB = 256
+"""GDAL block cache cap: enough for one 500-row strip of a 20,000 px wide striped file, bounded for any scene."""
+
+FLOAT_DTYPES = ("float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128", "complex_int16", "complex")
+STORAGES = ("float", "complex", "magphase")
+_MAGNITUDE_NAMES = ("magnitude", "amplitude", "mag", "amp", "intensity")
+
+
+@contextmanager
+def gdal_env() -> Iterator[None]:
+    """rasterio environment with the bounded GDAL cache (peak memory must not grow with the scene)."""
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        yield
+
+
+@contextmanager
+def _reading(path: Path, role: str) -> Iterator[None]:
+    """Turn rasterio/GDAL failures while reading ``path`` into one-line InputErrors."""
+    try:
+        yield
+    except (RasterioError, OSError) as error:
+        cause = error.__cause__ if "previous exception" in str(error) and error.__cause__ else error
+        first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        raise InputError(
+            problem(
+                f"{role} raster {path}",
+                expected="a readable GeoTIFF (or other GDAL raster)",
+                found=f"a corrupt or truncated file ({first})",
+                fix="re-export or re-download the file",
+            )
+        ) from error
+
+
+def open_raster(path: str | Path, role: str = "phase") -> rasterio.DatasetReader:
+    """Open ``path`` for reading; missing, corrupt or non-raster files raise InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            problem(
+                f"{role} raster",
+                expected="an existing file",
+                found=f"nothing at {path}",
+                fix="check the path",
+            )
+        )
+    with _reading(path, role), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path)
+
+
+def raster_grid(ds: rasterio.DatasetReader, role: str = "phase") -> GeoGrid:
+    """The dataset's GeoGrid; refuses a missing CRS and rotated or sheared transforms."""
+    if ds.crs is None:
+        raise InputError(
+            problem(
+                f"{role} raster {ds.name}",
+                expected="a coordinate reference system",
+                found="no CRS",
+                fix="assign one, e.g. gdal_edit.py -a_srs EPSG:32654 FILE",
+            )
+        )
+    t = ds.transform
+    if t.b != 0 or t.d != 0:
+        raise InputError(
+            problem(
+                f"{role} raster {ds.name}",
+                expected="a north-up transform",
+                found=f"rotation/shear terms b={t.b:g}, d={t.d:g}",
+                fix="warp it to a north-up grid first (gdalwarp)",
+            )
+        )
+    return GeoGrid(height=ds.height, width=ds.width, transform=t, crs_wkt=ds.crs.to_wkt())
+
+
+def phase_storage(ds: rasterio.DatasetReader) -> str:
+    """How the file stores the interferogram: ``float``, ``complex`` or ``magphase`` (see module doc)."""
+    dtypes = tuple(ds.dtypes)
+    descriptions = tuple((d or "").strip().lower() for d in ds.descriptions)
+    if ds.count == 1 and dtypes[0] in COMPLEX_DTYPES:
+        return "complex"
+    if ds.count == 1 and dtypes[0] in FLOAT_DTYPES:
+        return "float"
+    if ds.count == 2 and all(d in FLOAT_DTYPES for d in dtypes) and _magphase_bands(descriptions):
+        return "magphase"
+    raise InputError(
+        problem(
+            f"phase raster {ds.name}",
+            expected="one float band of radians, one complex band (complex64 or CInt16), "
+            "or two float bands described as magnitude and phase",
+            found=f"{ds.count} band(s) of {', '.join(dtypes)} described as {list(descriptions)}",
+            fix="convert it (gdal_translate -ot Float32 -b N) or pass the phase band as its own file",
+        )
+    )
+
+
+def _magphase_bands(descriptions: tuple[str, ...]) -> tuple[int, int] | None:
+    """(magnitude band, phase band), 1-based, when the band descriptions name them."""
+    if len(descriptions) != 2:
+        return None
+    for mag, pha in ((1, 2), (2, 1)):
+        if descriptions[mag - 1] in _MAGNITUDE_NAMES and descriptions[pha - 1] == "phase":
+            return mag, pha
+    return None
+
+
+def read_phase(
+    ds: rasterio.DatasetReader, storage: str, window: PixelWindow
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phase (float32 radians, not wrapped) and usable mask (bool) for a window inside the raster."""
+    win = rasterio.windows.Window(window.col_off, window.row_off, window.width, window.height)
+    with _reading(Path(ds.name), "phase"):
+        if storage == "magphase":
+            mag_band, phase_band = _magphase_bands(tuple((d or "").strip().lower() for d in ds.descriptions))
+            magnitude = ds.read(mag_band, window=win)
+            phase = ds.read(phase_band, window=win).astype(np.float32)
+            usable = np.isfinite(phase) & np.isfinite(magnitude) & (magnitude > 0)
+        elif storage == "complex":
+            values = ds.read(1, window=win)
+            phase = np.angle(values).astype(np.float32)
+            usable = np.isfinite(values) & (values != 0)
+        else:
+            phase = ds.read(1, window=win).astype(np.float32)
+            usable = np.isfinite(phase)
+            if ds.nodata is not None and np.isfinite(ds.nodata):
+                usable &= phase != np.float32(ds.nodata)
+    return np.where(usable, phase, np.float32(np.nan)), usable
+
+
+def overlaps(ds: rasterio.DatasetReader, grid: GeoGrid) -> bool:
+    """Whether the raster's footprint intersects the grid's (compared in the grid's CRS)."""
+    left, bottom, right, top = rasterio.warp.transform_bounds(ds.crs, grid.crs_wkt, *ds.bounds)
+    g_left, g_bottom, g_right, g_top = grid.bounds
+    return left < g_right and right > g_left and bottom < g_top and top > g_bottom
+
+
+def reproject_window(
+    ds: rasterio.DatasetReader,
+    grid: GeoGrid,
+    window: PixelWindow,
+    *,
+    resampling: str,
+    src_nodata: float | None = None,
+    role: str = "raster",
+) -> np.ndarray:
+    """Band 1 of ``ds`` warped onto ``window`` of ``grid`` (rasterio.warp.reproject); float32, NaN = no data.
+
+    ``src_nodata`` overrides the declared nodata (pass an impossible value to keep a declared nodata value
+    as data, as for GAMMA coherence where 0 is both). The window may reach outside the grid (halos).
+    """
+    out = np.full((window.height, window.width), np.nan, dtype=np.float32)
+    nodata = ds.nodata if src_nodata is None else src_nodata
+    with _reading(Path(ds.name), role):
+        rasterio.warp.reproject(
+            source=rasterio.band(ds, 1),
+            destination=out,
+            src_transform=ds.transform,
+            src_crs=ds.crs,
+            src_nodata=nodata,
+            dst_transform=grid.window_transform(window),
+            dst_crs=grid.crs_wkt,
+            dst_nodata=np.nan,
+            resampling=Resampling[resampling],
+            init_dest_nodata=True,
+        )
+    return out
+
+
+def resampling_for(ds: rasterio.DatasetReader, grid: GeoGrid, *, categorical: bool = False) -> str:
+    """``nearest`` for masks; ``average`` when the source is finer than the grid, else ``bilinear``."""
+    if categorical:
+        return "nearest"
+    src = raster_grid(ds, "auxiliary").pixel_size.mean_m
+    return "average" if src < grid.pixel_size.mean_m else "bilinear"
+
+
+def load_polygons(path: str | Path) -> list[dict]:
+    """GeoJSON geometries (WGS84 per RFC 7946 unless a legacy ``crs`` member says otherwise), with their CRS."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(
+            problem(
+                f"exclusion polygons {path}",
+                expected="a readable GeoJSON file",
+                found=f"{type(error).__name__}: {error}",
+                fix="check the file",
+            )
+        ) from error
+    features = data.get("features", [data]) if data.get("type") == "FeatureCollection" else [data]
+    geometries = [f.get("geometry", f) if f.get("type") == "Feature" else f for f in features]
+    geometries = [g for g in geometries if g]
+    if not geometries or any(g.get("type") not in ("Polygon", "MultiPolygon") for g in geometries):
+        raise InputError(
+            problem(
+                f"exclusion polygons {path}",
+                expected="Polygon or MultiPolygon geometries",
+                found=sorted({str(g.get("type")) for g in geometries}) or "none",
+                fix="save the areas as polygons",
+            )
+        )
+    crs = data.get("crs", {}).get("properties", {}).get("name", "EPSG:4326")
+    return [{"geometry": g, "crs": crs} for g in geometries]
+
+
+def rasterize_window(polygons: list[dict], grid: GeoGrid, window: PixelWindow) -> np.ndarray:
+    """Bool mask of the window's pixels whose centres fall inside any polygon."""
+    shapes = [rasterio.warp.transform_geom(p["crs"], grid.crs_wkt, p["geometry"]) for p in polygons]
+    if not shapes:
+        return np.zeros((window.height, window.width), dtype=bool)
+    burned = rasterio.features.rasterize(
+        ((s, 1) for s in shapes),
+        out_shape=(window.height, window.width),
+        transform=grid.window_transform(window),
+        fill=0,
+        dtype="uint8",
+    )
+    return burned.astype(bool)
+
+
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
+_NAME_DATES = re.compile(r"(\d{8})[-_](\d{8})")
+
+
+def _iso_date(value: str | None) -> str | None:
+    match = _DATE.match((value or "").strip())
+    return f"{match[1]}-{match[2]}-{match[3]}" if match else None
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def scene_metadata(tags: dict[str, str], path: Path) -> dict:
+    """Scene attributes from GAMMA-style tags (FIRST_DATE, WAVELENGTH_METRES, ...); dates fall back to the
+    ``YYYYMMDD-YYYYMMDD`` pair in the file name."""
+    first, second = _iso_date(tags.get("FIRST_DATE")), _iso_date(tags.get("SECOND_DATE"))
+    named = _NAME_DATES.search(path.name)
+    if named and first is None and second is None:
+        first, second = _iso_date(named[1]), _iso_date(named[2])
+    return {
+        "wavelength_m": _number(tags.get("WAVELENGTH_METRES")),
+        "first_date": first,
+        "second_date": second,
+        "orbit": tags.get("ORBIT"),
+        "frame": tags.get("FRAME"),
+        "pass_direction": (tags.get("PASS_DIRECTION") or "").lower() or None,
+        "incidence_deg": _number(tags.get("INCIDENCE_DEGREES")),
+        "processor": tags.get("INSAR_PROCESSOR"),
+    }
+
+
+def sha256_file(path: str | Path, block: int = 1 << 22) -> str:
+    """Hex sha256 of a file's bytes, read in 4 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,422 @@
+"""scanner.ingest and ``fringescan ingest``: kinds, multilook, reprojection, masks, replace, bad inputs, real data."""
+
+import json
+import math
+
+import dask.array as da
+import numpy as np
+import pytest
+import tensorstore as ts
+import zarr
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.cli import main
+from scanner.geo import PixelWindow
+from scanner.ingest import (
+    IngestConfig,
+    IngestRequest,
+    global_filter_dask,
+    ingest_scene,
+    layover_shadow,
+    multilook,
+    scene_id_from_path,
+)
+from scanner.phase import global_filter, wrap
+from scanner.store import Store
+from tests.rasters import GAMMA_TAGS, ORIGIN, UTM54, ramp_phase, snapshot, utm_transform, write_raster
+
+H, W = 620, 530  # two chunk rows and columns at 500 px
+
+
+def _ingest(*args: str) -> int:
+    return main(["ingest", *map(str, args)])
+
+
+def _attrs(store_dir, scene_id):
+    return dict(zarr.open_group(str(store_dir / "scenes" / scene_id), mode="r").attrs)["fringescan"]
+
+
+def _by_both(store_dir, scene_id, name):
+    """The array read by zarr-python and by tensorstore (they must agree)."""
+    path = store_dir / "scenes" / scene_id / name
+    by_zarr = zarr.open_array(str(path), mode="r")[:]
+    by_ts = (
+        ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}})
+        .result()
+        .read()
+        .result()
+    )
+    np.testing.assert_array_equal(by_zarr, by_ts)
+    return by_zarr
+
+
+def _plane_dem(tmp_path, angle_deg=10.0):
+    """A DEM in EPSG:4326 covering the UTM scene, rising east at ``angle_deg`` (nearly: geographic grid)."""
+    lon0, lat0 = 140.995, 36.15
+    step = 0.0002
+    n = 900
+    lon = lon0 + step * (np.arange(n) + 0.5)
+    east_m = (lon - lon0) * 111_320 * math.cos(math.radians(36.14))
+    dem = np.tile(east_m * math.tan(math.radians(angle_deg)), (n, 1)).astype(np.float32)
+    return write_raster(
+        tmp_path / "area.dem.tif", dem, crs="EPSG:4326", transform=Affine(step, 0, lon0, 0, -step, lat0)
+    )
+
+
+def test_cli_ingests_a_synthetic_scene_with_coherence_and_dem(tmp_path, capsys):
+    unwrapped = ramp_phase(H, W)
+    phase = wrap(unwrapped)
+    phase[:7, :9] = np.nan
+    phase_path = write_raster(tmp_path / "s01.phase.tif", phase, nodata=float("nan"), tags=GAMMA_TAGS)
+    coherence = np.random.default_rng(1).uniform(0, 1, (H, W)).astype(np.float32)
+    coh_path = write_raster(tmp_path / "s01.coh.tif", coherence, nodata=float("nan"))
+    store_dir = tmp_path / "store"
+    assert (
+        _ingest(phase_path, "--coherence", coh_path, "--dem", _plane_dem(tmp_path), "--store", store_dir) == 0
+    )
+    assert "s01: ingested (wrapped, 620 x 530 px, looks 1 x 1)" in capsys.readouterr().out
+
+    attrs = _attrs(store_dir, "s01")
+    assert attrs["kind"] == "wrapped" and attrs["multilook"] == [1, 1]
+    assert (attrs["first_date"], attrs["second_date"]) == ("2010-01-15", "2010-03-02")
+    assert attrs["wavelength_m"] == pytest.approx(0.2360571)
+    assert (attrs["orbit"], attrs["frame"], attrs["pass_direction"]) == ("21345", "2890", "ascending")
+    assert attrs["grid"]["epsg"] == 32654 and attrs["grid"]["transform"] == list(utm_transform())[:6]
+    assert attrs["grid"]["pixel_size_m"] == {"x": 28.0, "y": 28.0}
+    assert [s["role"] for s in attrs["sources"]] == ["phase", "coherence", "dem"]
+    assert all(len(s["sha256"]) == 64 for s in attrs["sources"])
+    assert attrs["layover_shadow"] == {"incidence_deg": 38.7, "look_azimuth_deg": 80.0}
+
+    stored = _by_both(store_dir, "s01", "phase")
+    valid = _by_both(store_dir, "s01", "valid")
+    np.testing.assert_array_equal(np.isfinite(stored), valid == 1)
+    np.testing.assert_array_equal(stored[valid == 1], phase[np.isfinite(phase)])
+    assert valid[:7, :9].sum() == 0 and valid.sum() == H * W - 63
+    np.testing.assert_array_equal(_by_both(store_dir, "s01", "coherence"), coherence)
+    slope = _by_both(store_dir, "s01", "slope")
+    assert np.nanmedian(slope) == pytest.approx(10.0, abs=0.3)
+    dem = _by_both(store_dir, "s01", "dem")
+    assert np.all(np.diff(dem[300, 50:-50]) > 0)
+    assert zarr.open_array(str(store_dir / "scenes/s01/phase"), mode="r").chunks == (500, 500)
+    assert Store.open(store_dir).events()[-1]["event"] == "ingest"
+
+
+def test_unwrapped_float_is_wrapped_and_kind_detected(tmp_path):
+    unwrapped = ramp_phase(60, 50, cycles=4)
+    path = write_raster(tmp_path / "b_unw.tif", unwrapped)
+    store = Store.create(tmp_path / "store")
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id=scene_id_from_path(path)))
+    assert (result.scene_id, result.kind, result.status) == ("b", "unwrapped", "ingested")
+    stored = store.scene("b").read("phase")
+    np.testing.assert_array_equal(stored, wrap(unwrapped))
+    assert stored.min() >= -np.pi and stored.max() < np.pi
+    forced = ingest_scene(store, IngestRequest(phase=path, scene_id="forced"), IngestConfig(kind="wrapped"))
+    assert forced.kind == "wrapped" and store.scene("forced").attrs["kind"] == "wrapped"
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("complex64", 1e-5), ("complex_int16", 2e-3)])
+def test_complex_inputs_store_their_angle(tmp_path, dtype, tolerance):
+    phase = wrap(ramp_phase(40, 30))
+    path = write_raster(tmp_path / "c.tif", (500 * np.exp(1j * phase)).astype(np.complex64), dtype=dtype)
+    store = Store.create(tmp_path / "store")
+    assert ingest_scene(store, IngestRequest(phase=path, scene_id="c")).kind == "complex"
+    diff = np.angle(np.exp(1j * (store.scene("c").read("phase") - phase)))
+    assert np.abs(diff).max() < tolerance
+
+
+def test_magnitude_phase_pair_is_ingested(tmp_path):
+    phase = wrap(ramp_phase(40, 30))
+    path = write_raster(tmp_path / "m.tif", [np.ones_like(phase), phase], descriptions=("magnitude", "phase"))
+    store = Store.create(tmp_path / "store")
+    assert ingest_scene(store, IngestRequest(phase=path, scene_id="m")).kind == "magphase"
+    np.testing.assert_array_equal(store.scene("m").read("phase"), phase)
+
+
+def test_finer_phase_is_multilooked_in_the_complex_domain(tmp_path):
+    phase = wrap(ramp_phase(301, 302, cycles=20))
+    phase[0:3, 0:2] = np.nan  # 6 of 9 looks missing: invalid; below, 2 of 9 missing: still valid
+    phase[3:5, 0] = np.nan
+    path = write_raster(tmp_path / "fine.tif", phase, transform=utm_transform(10.0), nodata=float("nan"))
+    store = Store.create(tmp_path / "store")
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id="fine"))
+    assert result.multilook == (3, 3) and result.shape == (100, 100)
+    scene = store.scene("fine")
+    assert scene.grid.pixel_size.x_m == pytest.approx(30.0) and scene.grid.transform.c == ORIGIN[0]
+    block = np.exp(1j * phase[3:6, 0:3].astype(np.float64))
+    expected = np.angle(np.nansum(block))
+    assert scene.read("phase")[1, 0] == pytest.approx(expected, abs=1e-5)
+    assert scene.read("valid")[0, 0] == 0 and scene.read("valid")[1, 0] == 1
+    blocks = (
+        np.nan_to_num(np.exp(1j * phase[:300, :300].astype(np.float64))).reshape(100, 3, 100, 3).sum((1, 3))
+    )
+    stored = scene.read("phase")
+    ok = scene.read("valid") == 1
+    assert np.abs(np.angle(np.exp(1j * (stored[ok] - np.angle(blocks)[ok])))).max() < 1e-5
+
+
+def test_multilook_function_matches_a_loop():
+    rng = np.random.default_rng(3)
+    phase = rng.uniform(-3, 3, (6, 8)).astype(np.float32)
+    usable = rng.random((6, 8)) > 0.3
+    out, valid = multilook(np.where(usable, phase, np.nan), usable, (2, 4))
+    for i in range(3):
+        for j in range(2):
+            block = np.s_[2 * i : 2 * i + 2, 4 * j : 4 * j + 4]
+            total = np.sum(np.exp(1j * phase[block].astype(np.float64))[usable[block]])
+            assert valid[i, j] == (usable[block].sum() >= 4)
+            if valid[i, j]:
+                assert out[i, j] == pytest.approx(np.angle(total), abs=1e-6)
+
+
+def test_gamma_coherence_zero_is_kept_as_data(tmp_path):
+    phase = wrap(ramp_phase(40, 30))
+    coherence = np.random.default_rng(0).uniform(0.2, 0.9, (40, 30)).astype(np.float32)
+    coherence[10, :] = 0.0
+    coh = write_raster(tmp_path / "x_cc.tif", coherence, nodata=0.0, tags={"DATA_UNITS": "RADIANS"})
+    store = Store.create(tmp_path / "store")
+    ingest_scene(
+        store, IngestRequest(phase=write_raster(tmp_path / "x.tif", phase), scene_id="x", coherence=coh)
+    )
+    np.testing.assert_array_equal(store.scene("x").read("coherence"), coherence)
+
+
+def test_layover_and_shadow_masks():
+    pixel = type("P", (), {"x_m": 28.0, "y_m": 28.0})()
+    x = np.arange(12) * 28.0
+    steep_up_east = np.tile(x * math.tan(math.radians(50)), (12, 1))
+    look_east = {"incidence_deg": 38.7, "look_azimuth_deg": 80.0}
+    assert layover_shadow(steep_up_east, pixel, **look_east).all()  # faces the sensor, steeper than incidence
+    steeper = np.tile(x * math.tan(math.radians(60)), (12, 1))
+    assert layover_shadow(steeper[:, ::-1], pixel, **look_east).all()  # faces away, 60 > 90 - 38.7: shadow
+    assert not layover_shadow(steep_up_east[:, ::-1], pixel, **look_east).any()  # faces away, 50 < 51.3
+    gentle = np.tile(x * math.tan(math.radians(20)), (12, 1))
+    assert not layover_shadow(gentle, pixel, **look_east).any()
+    assert not layover_shadow(gentle[:, ::-1], pixel, **look_east).any()
+
+
+def test_masks_water_exclusions_and_layover_fold_into_valid(tmp_path):
+    phase = wrap(ramp_phase(60, 50))
+    phase_path = write_raster(tmp_path / "p.tif", phase, tags=GAMMA_TAGS)
+    water = np.zeros((60, 50), np.uint8)
+    water[:, :5] = 1
+    water_path = write_raster(tmp_path / "water.tif", water)
+    left, top = ORIGIN[0] + 28 * 20, ORIGIN[1] - 28 * 20
+    ring = [[left, top], [left + 280, top], [left + 280, top - 280], [left, top - 280], [left, top]]
+    polygon = tmp_path / "snow.geojson"
+    polygon.write_text(
+        json.dumps(
+            {"type": "Polygon", "coordinates": [ring], "crs": {"type": "name", "properties": {"name": UTM54}}}
+        )
+    )
+    dem = np.zeros((60, 50), np.float32)
+    dem[:, 40:] = (np.arange(10) * 28 * math.tan(math.radians(60)))[None, :]
+    dem_path = write_raster(tmp_path / "dem.tif", dem)
+    store = Store.create(tmp_path / "store")
+    ingest_scene(
+        store,
+        IngestRequest(phase=phase_path, scene_id="p", water=water_path, exclude=(polygon,), dem=dem_path),
+    )
+    valid = store.scene("p").read("valid")
+    assert valid[:, :5].sum() == 0 and valid[20:30, 20:30].sum() == 0
+    assert valid[:, 41:49].sum() == 0  # a 60 degree slope facing the ascending sensor: layover
+    assert valid[5:15, 8:18].all()
+    assert np.isnan(store.scene("p").read("phase")[valid == 0]).all()
+
+
+def _bad_inputs(tmp_path):
+    """(name, argv, message fragment) for every bad-input case of the issue."""
+    good = write_raster(tmp_path / "good.tif", wrap(ramp_phase(H, W)), tags=GAMMA_TAGS)
+    garbage = tmp_path / "corrupt.tif"
+    garbage.write_bytes(b"II*\x00" + b"\x17" * 4000)
+    whole = write_raster(tmp_path / "whole.tif", wrap(ramp_phase(H, W)))
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.7)])
+    far = utm_transform(origin=(800_000.0, 4_000_000.0))
+    return [
+        (
+            "no_crs",
+            [write_raster(tmp_path / "nocrs.tif", wrap(ramp_phase(40, 30)), crs=None)],
+            "found no CRS",
+        ),
+        (
+            "rotated",
+            [
+                write_raster(
+                    tmp_path / "rot.tif", wrap(ramp_phase(40, 30)), transform=Affine(28, 3, 5e5, 3, -28, 4e6)
+                )
+            ],
+            "expected a north-up transform",
+        ),
+        (
+            "all_nodata",
+            [write_raster(tmp_path / "empty.tif", np.zeros((40, 30), np.float32), nodata=0.0)],
+            "found only nodata",
+        ),
+        ("dtype", [write_raster(tmp_path / "int.tif", np.zeros((40, 30), np.uint8))], "of uint8"),
+        ("corrupt", [garbage], "corrupt or truncated"),
+        ("truncated", [truncated], "corrupt or truncated"),
+        (
+            "dem_outside",
+            [
+                good,
+                "--dem",
+                write_raster(tmp_path / "far_dem.tif", np.ones((40, 30), np.float32), transform=far),
+            ],
+            "expected a footprint overlapping",
+        ),
+        ("duplicate", [whole, "--id", "good"], "pass --replace"),
+        (
+            "coherence_range",
+            [
+                good,
+                "--id",
+                "g2",
+                "--coherence",
+                write_raster(tmp_path / "amp.tif", np.full((H, W), 40.0, np.float32)),
+            ],
+            "expected values in 0..1",
+        ),
+    ]
+
+
+def test_every_bad_input_fails_with_one_line_and_leaves_the_store_unchanged(tmp_path, capsys):
+    store_dir = tmp_path / "store"
+    cases = _bad_inputs(tmp_path)
+    assert _ingest(tmp_path / "good.tif", "--store", store_dir) == 0
+    before = snapshot(store_dir)
+    capsys.readouterr()
+    for name, argv, fragment in cases:
+        code = _ingest(*argv, "--store", store_dir)
+        err = capsys.readouterr().err.strip()
+        assert code != 0, name
+        assert err.startswith("fringescan: error: ") and len(err.splitlines()) == 1, (name, err)
+        assert fragment in err and "expected" in err and "found" in err and "fix:" in err, (name, err)
+        assert snapshot(store_dir) == before, name
+
+
+def test_failed_ingest_into_a_new_store_leaves_nothing(tmp_path, capsys):
+    bad = write_raster(tmp_path / "empty.tif", np.zeros((40, 30), np.float32), nodata=0.0)
+    assert _ingest(bad, "--store", tmp_path / "fresh") == 3
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_same_content_is_a_no_op_and_replace_is_recorded(tmp_path, capsys):
+    store_dir = tmp_path / "store"
+    first = write_raster(tmp_path / "a.phase.tif", wrap(ramp_phase(40, 30, seed=1)))
+    assert _ingest(first, "--store", store_dir) == 0
+    before = snapshot(store_dir)
+    assert _ingest(first, "--store", store_dir) == 0
+    assert "a: unchanged" in capsys.readouterr().out and snapshot(store_dir) == before
+    second = write_raster(tmp_path / "other.tif", wrap(ramp_phase(40, 30, seed=2)))
+    assert _ingest(second, "--id", "a", "--store", store_dir) == 4
+    assert _ingest(second, "--id", "a", "--replace", "--store", store_dir) == 0
+    attrs = _attrs(store_dir, "a")
+    assert len(attrs["replaces"]) == 1 and attrs["replaces"][0]["sources"][0]["path"].endswith("a.phase.tif")
+    assert attrs["sources"][0]["path"].endswith("other.tif")
+    assert [e["event"] for e in Store.open(store_dir).events()] == ["ingest", "replace"]
+    assert list((store_dir / ".staging").iterdir()) == []
+
+
+def test_cli_refuses_conflicting_arguments(tmp_path, capsys):
+    a = write_raster(tmp_path / "a.tif", wrap(ramp_phase(20, 20)))
+    b = write_raster(tmp_path / "b.tif", wrap(ramp_phase(20, 20)))
+    assert _ingest(a, b, "--id", "x", "--store", tmp_path / "s") == 2
+    assert _ingest(a, b, "--coherence", a, "--store", tmp_path / "s") == 2
+    assert _ingest(a, "--kind", "complex", "--store", tmp_path / "s") == 2
+    assert "--kind complex" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("s01.phase.tif", "s01"),
+        ("cropA_20180106-20180130_VV_8rlks_eqa_unw.tif", "cropA_20180106-20180130_VV_8rlks"),
+        ("ifg.unw.tif", "ifg"),
+        ("scene_A.tiff", "scene_A"),
+        ("x_20200101_20200113.int.tif", "x_20200101_20200113"),
+    ],
+)
+def test_scene_id_from_file_name(name, expected):
+    assert scene_id_from_path(name) == expected
+
+
+def test_real_gamma_files_from_the_cli(pyrate_dir, tmp_path, capsys):
+    import rasterio
+
+    unw = sorted(pyrate_dir.glob("*_unw.tif"))[:2]
+    coh = [p.with_name(p.name.replace("_eqa_unw", "_flat_eqa_cc")) for p in unw]
+    store_dir = tmp_path / "store"
+    args = [*unw, "--coherence", coh[0], "--coherence", coh[1], "--store", store_dir]
+    assert _ingest(*args) == 0
+    out = capsys.readouterr().out
+    assert out.count("ingested (unwrapped, 60 x 100 px, looks 1 x 1)") == 2 and "scan will refuse" in out
+    store = Store.open(store_dir)
+    scene = store.scene("cropA_20180106-20180130_VV_8rlks")
+    with rasterio.open(unw[0]) as ds:
+        original = ds.read(1)
+        transform = ds.transform
+    attrs = scene.attrs
+    assert attrs["grid"]["epsg"] == 4326 and attrs["grid"]["transform"] == list(transform)[:6]
+    assert attrs["grid"]["pixel_size_m"]["x"] == pytest.approx(145.88, abs=0.05)
+    assert attrs["grid"]["pixel_size_m"]["y"] == pytest.approx(153.75, abs=0.05)
+    assert attrs["wavelength_m"] == pytest.approx(0.05550415767769124)
+    assert (attrs["first_date"], attrs["second_date"]) == ("2018-01-06", "2018-01-30")
+    assert attrs["incidence_deg"] == pytest.approx(39.7026) and attrs["processor"] == "GAMMA"
+    valid = scene.read("valid")
+    np.testing.assert_array_equal(valid == 0, original == 0)
+    np.testing.assert_array_equal(scene.read("phase")[valid == 1], wrap(original[original != 0]))
+    coherence = scene.read("coherence")
+    assert np.isfinite(coherence).all() and coherence.max() <= 1 and (coherence == 0).any()
+
+
+@settings(max_examples=10, deadline=None)
+@given(chunk_y=st.integers(36, 90), chunk_x=st.integers(36, 90), seed=st.integers(0, 5))
+def test_dask_map_overlap_filter_equals_untiled(chunk_y, chunk_x, seed):
+    rng = np.random.default_rng(seed)
+    phase = wrap(rng.normal(0, 2, (150, 170)).astype(np.float32))
+    phase[rng.random(phase.shape) < 0.05] = np.nan
+    valid = (rng.random(phase.shape) > 0.05).astype(np.uint8)
+    tiled = global_filter_dask(
+        da.from_array(phase, chunks=(chunk_y, chunk_x)),
+        da.from_array(valid, chunks=(chunk_y, chunk_x)),
+        width_px=71,
+    )
+    np.testing.assert_array_equal(tiled.compute(scheduler="sync"), global_filter(phase, valid, width_px=71))
+
+
+def test_scene_read_window_beyond_edges(tmp_path):
+    store = Store.create(tmp_path / "store")
+    phase = wrap(ramp_phase(30, 20))
+    ingest_scene(store, IngestRequest(phase=write_raster(tmp_path / "e.tif", phase), scene_id="e"))
+    window = store.scene("e").read("phase", PixelWindow(-5, 15, 10, 10))
+    assert np.isnan(window[:5]).all() and np.isnan(window[:, 5:]).all()
+    np.testing.assert_array_equal(window[5:, :5], phase[:5, 15:])
+
+
+def test_cli_ingests_a_simulated_region(tmp_path, capsys):
+    """Acceptance: the simulator's region (``fringescan synth``) ingests from the CLI with its tags intact."""
+    import rasterio
+
+    region = tmp_path / "region"
+    assert main(["synth", "--out", str(region), "--scenes", "2", "--size", "200", "--seed", "3"]) == 0
+    phases = sorted(region.glob("*.phase.tif"))
+    assert len(phases) == 2
+    coherence = [
+        arg for p in phases for arg in ("--coherence", p.with_name(p.name.replace(".phase.", ".coh.")))
+    ]
+    dem = next(region.glob("*.dem.tif"))
+    store_dir = tmp_path / "store"
+    assert _ingest(*phases, *coherence, "--dem", dem, "--store", store_dir) == 0
+    store = Store.open(store_dir)
+    assert store.scene_ids() == [p.name.removesuffix(".phase.tif") for p in phases]
+    for path in phases:
+        scene = store.scene(path.name.removesuffix(".phase.tif"))
+        with rasterio.open(path) as ds:
+            tags, original = ds.tags(), ds.read(1)
+        assert scene.attrs["kind"] == "wrapped" and scene.attrs["first_date"] == tags["FIRST_DATE"][:10]
+        assert scene.attrs["pass_direction"] == tags["PASS_DIRECTION"].lower()
+        valid = scene.read("valid") == 1
+        assert valid.mean() > 0.5 and all(scene.has(n) for n in ("coherence", "dem", "slope"))
+        np.testing.assert_array_equal(scene.read("phase")[valid], wrap(original[valid]))

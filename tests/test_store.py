@@ -1,0 +1,137 @@
+"""scanner.store: schema, staging and atomic publish, tensorstore reads with fill, scannability checks."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorstore as ts
+import zarr
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.errors import InputError, ModelMismatchError, StoreError
+from scanner.geo import GeoGrid, PixelWindow
+from scanner.ingest import IngestRequest, ingest_scene
+from scanner.store import MARKER, SceneWriter, Store, check_scannable
+from tests.rasters import UTM54_WKT, snapshot, utm_transform, write_raster
+
+
+def _scene(store: Store, scene_id: str, grid: GeoGrid, phase: np.ndarray, chunk_px: int = 500) -> None:
+    with store.staging(f"scenes/{scene_id}") as tmp:
+        writer = SceneWriter(tmp, grid, ["phase", "valid"], chunk_px)
+        writer.write("phase", PixelWindow(0, 0, *grid.shape), phase)
+        writer.write("valid", PixelWindow(0, 0, *grid.shape), np.isfinite(phase))
+        writer.finish({"scene_id": scene_id, "grid": grid.to_attrs()})
+
+
+def test_create_open_and_refusals(tmp_path):
+    store = Store.create(tmp_path / "s")
+    meta = json.loads((tmp_path / "s" / MARKER).read_text())
+    assert meta["schema_version"] == 1 and meta["format"] == "fringescan-store"
+    assert Store.open(tmp_path / "s").scene_ids() == [] and store.scene_ids() == []
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "data.txt").write_text("x")
+    with pytest.raises(StoreError, match="expected a fringescan store"):
+        Store.open(plain)
+    with pytest.raises(StoreError, match="not a store"):
+        Store.create(plain)
+    (tmp_path / "s" / MARKER).write_text(json.dumps({**meta, "schema_version": 99}))
+    with pytest.raises(StoreError, match="found schema version 99"):
+        Store.open(tmp_path / "s")
+
+
+def test_staging_publishes_by_rename_and_rolls_back(tmp_path):
+    store = Store.create(tmp_path / "s")
+    with store.staging("runs/a.json") as tmp:
+        tmp.write_text("one")
+    assert (tmp_path / "s/runs/a.json").read_text() == "one"
+    before = snapshot(tmp_path / "s")
+    with pytest.raises(RuntimeError), store.staging("runs/b.json") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    with pytest.raises(StoreError, match="--replace"), store.staging("runs/a.json") as tmp:
+        tmp.write_text("two")
+    assert snapshot(tmp_path / "s") == before
+    with store.staging("runs/a.json", replace=True) as tmp:
+        tmp.write_text("three")
+    assert (tmp_path / "s/runs/a.json").read_text() == "three"
+    assert list((tmp_path / "s/.staging").iterdir()) == []
+
+
+def test_log_is_append_only_json_lines(tmp_path):
+    store = Store.create(tmp_path / "s")
+    store.log_event("ingest", scene_id="a", kind="wrapped")
+    store.log_event("scan", scene_id="a")
+    events = store.events()
+    assert [e["event"] for e in events] == ["ingest", "scan"] and events[0]["kind"] == "wrapped"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    row=st.integers(-30, 80),
+    col=st.integers(-30, 60),
+    height=st.integers(1, 60),
+    width=st.integers(1, 60),
+    chunk=st.sampled_from([10, 20, 500]),
+)
+def test_read_window_equals_numpy_with_fill(tmp_path_factory, row, col, height, width, chunk):
+    root = tmp_path_factory.mktemp("store")
+    store = Store.create(root)
+    grid = GeoGrid(height=70, width=50, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    phase = np.random.default_rng(abs(row) + 1000 * abs(col)).uniform(-3, 3, (70, 50)).astype(np.float32)
+    phase[::7, ::5] = np.nan
+    _scene(store, "a", grid, phase, chunk)
+    scene = store.scene("a")
+    padded = np.pad(phase, 100, constant_values=np.nan)
+    expected = padded[row + 100 : row + 100 + height, col + 100 : col + 100 + width]
+    window = PixelWindow(row, col, height, width)
+    np.testing.assert_array_equal(scene.read("phase", window), expected)
+    valid = np.pad(np.isfinite(phase), 100).astype(np.uint8)
+    np.testing.assert_array_equal(
+        scene.read("valid", window), valid[row + 100 : row + 100 + height, col + 100 : col + 100 + width]
+    )
+
+
+def test_zarr_python_and_tensorstore_read_the_same(tmp_path):
+    store = Store.create(tmp_path / "s")
+    grid = GeoGrid(height=1030, width=620, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    phase = np.random.default_rng(0).uniform(-3, 3, grid.shape).astype(np.float32)
+    phase[:, 600:] = np.nan
+    _scene(store, "big", grid, phase)
+    path = tmp_path / "s/scenes/big"
+    by_zarr = zarr.open_array(str(path / "phase"), mode="r")[:]
+    by_ts = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path / "phase")}}).result()
+    np.testing.assert_array_equal(by_zarr, by_ts.read().result())
+    np.testing.assert_array_equal(by_zarr, phase)
+    assert zarr.open_array(str(path / "phase"), mode="r").chunks == (500, 500)
+    assert (
+        store.scene("big").grid == grid
+        and store.scene("big").has("phase")
+        and not store.scene("big").has("dem")
+    )
+    with pytest.raises(StoreError, match="only"):
+        store.scene("big").read("dem")
+    with pytest.raises(StoreError, match="ingested scene"):
+        store.scene("nope")
+
+
+def test_check_scannable_refuses_the_real_files(pyrate_dir, tmp_path):
+    store = Store.create(tmp_path / "s")
+    path = sorted(pyrate_dir.glob("*_unw.tif"))[0]
+    ingest_scene(store, IngestRequest(phase=path, scene_id="real"))
+    with pytest.raises(InputError, match=r"expected at least one 150 x 150 px window, found 60 x 100 px"):
+        check_scannable(store.scene("real"), 28.0)
+
+
+def test_check_scannable_refuses_another_pixel_size(tmp_path):
+    store = Store.create(tmp_path / "s")
+    coarse = Affine(150.0, 0, 500_000.0, 0, -150.0, 4_000_000.0)
+    path = write_raster(tmp_path / "c.tif", np.zeros((160, 160), np.float32) + 0.5, transform=coarse)
+    ingest_scene(store, IngestRequest(phase=path, scene_id="coarse"))
+    scene = store.scene("coarse")
+    assert scene.grid.shape == (160, 160)
+    with pytest.raises(ModelMismatchError, match=r"expected 28 m \+/- 10%.*found 150.0 m"):
+        check_scannable(scene, 28.0)
+    check_scannable(scene, 150.0)
