@@ -1,0 +1,194 @@
+"""Writing GeoTIFFs and GeoJSON, atomically.
+
+Every file fringescan writes goes through ``atomic_path``: the content is written to a temporary file in the
+destination's directory (same filesystem) and moved onto the final path with ``os.replace`` only when the
+writer finished; on error the temporary file is removed and the final path is untouched.
+
+GeoTIFF tags follow the real GAMMA products in ``../shared/data/pyrate-cropA`` (``FIRST_DATE``,
+``SECOND_DATE``, ``WAVELENGTH_METRES``, ``INCIDENCE_DEGREES``, ``DATA_TYPE``, ...), plus ``ORBIT``, ``FRAME``
+and ``PASS_DIRECTION``, so one reader handles both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from pyproj import CRS, Transformer
+
+from scanner.errors import InputError, problem
+from scanner.geo import GeoGrid
+
+GEOTIFF_BLOCK_PX = 256
+FILE_MODE = 0o644
+"""Mode of published files (mkstemp creates 0600)."""
+
+
+@contextmanager
+def atomic_path(final_path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``final_path``; on clean exit move it onto ``final_path`` atomically.
+
+    The temporary name keeps the final suffix (drivers that look at the extension still work). On an
+    exception the temporary file is deleted and the exception propagates.
+    """
+    final = Path(final_path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_geotiff(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    grid: GeoGrid,
+    *,
+    nodata: float | None = None,
+    tags: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """Write one band ``array`` (y, x) on ``grid`` as a tiled, deflate-compressed GeoTIFF, atomically.
+
+    ``tags`` become dataset tags (values stringified). Float data use NaN as nodata by convention (pass
+    ``nodata=float('nan')``).
+    """
+    if array.shape != grid.shape:
+        raise InputError(
+            problem(
+                "GeoTIFF array",
+                expected=f"shape {grid.shape} of its grid",
+                found=f"shape {array.shape}",
+                fix="pass the grid the array was made on",
+            )
+        )
+    profile = _profile(grid, dtype, nodata)
+    with atomic_path(path) as temporary, rasterio.open(temporary, "w", **profile) as dst:
+        dst.write(array.astype(dtype, copy=False), 1)
+        if tags:
+            dst.update_tags(**{key: _tag_text(value) for key, value in tags.items()})
+    return Path(path)
+
+
+def _profile(grid: GeoGrid, dtype: str, nodata: float | None) -> dict[str, Any]:
+    tiled = grid.height >= GEOTIFF_BLOCK_PX and grid.width >= GEOTIFF_BLOCK_PX
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "height": grid.height,
+        "width": grid.width,
+        "count": 1,
+        "dtype": dtype,
+        "crs": grid.crs_wkt,
+        "transform": grid.transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
+    }
+    if tiled:
+        profile.update(tiled=True, blockxsize=GEOTIFF_BLOCK_PX, blockysize=GEOTIFF_BLOCK_PX)
+    return profile
+
+
+def _tag_text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
+    """Write ``payload`` as indented JSON, atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_geojson(
+    path: str | os.PathLike[str],
+    features: Sequence[Mapping[str, Any]],
+    crs: str | int | CRS,
+) -> Path:
+    """Write a FeatureCollection whose coordinates are in ``crs``, atomically.
+
+    A non-WGS84 CRS is named in the (pre-RFC 7946, still widely read) ``crs`` member, e.g.
+    ``urn:ogc:def:crs:EPSG::32654``; use ``write_geojson_wgs84`` for the RFC 7946 copy.
+    """
+    source = CRS.from_user_input(crs)
+    collection: dict[str, Any] = {"type": "FeatureCollection", "features": list(features)}
+    epsg = source.to_epsg()
+    if epsg != 4326:
+        name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else source.to_wkt()
+        collection["crs"] = {"type": "name", "properties": {"name": name}}
+    return write_json(path, collection)
+
+
+def write_geojson_wgs84(
+    path: str | os.PathLike[str], features: Sequence[Mapping[str, Any]], crs: str | int | CRS
+) -> Path:
+    """Write ``features`` (coordinates in ``crs``) reprojected to WGS84 longitude/latitude (RFC 7946)."""
+    return write_geojson(path, to_wgs84(features, crs), 4326)
+
+
+def to_wgs84(features: Sequence[Mapping[str, Any]], crs: str | int | CRS) -> list[dict[str, Any]]:
+    """Reproject Polygon / MultiPolygon / Point features to WGS84 (lon, lat), exterior rings
+    counter-clockwise as RFC 7946 asks, 7 decimals (about 1 cm)."""
+    transformer = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True)
+    return [
+        {**feature, "geometry": _reproject_geometry(feature["geometry"], transformer)} for feature in features
+    ]
+
+
+def _reproject_geometry(geometry: Mapping[str, Any], transformer: Transformer) -> dict[str, Any]:
+    kind = geometry["type"]
+    if kind == "Point":
+        return {"type": kind, "coordinates": _reproject_ring([geometry["coordinates"]], transformer)[0]}
+    if kind == "Polygon":
+        return {"type": kind, "coordinates": _reproject_polygon(geometry["coordinates"], transformer)}
+    if kind == "MultiPolygon":
+        return {
+            "type": kind,
+            "coordinates": [_reproject_polygon(p, transformer) for p in geometry["coordinates"]],
+        }
+    raise InputError(
+        problem(
+            "GeoJSON geometry",
+            expected="Point, Polygon or MultiPolygon",
+            found=kind,
+            fix="convert the geometry before writing",
+        )
+    )
+
+
+def _reproject_polygon(rings: Sequence[Sequence[Sequence[float]]], transformer: Transformer) -> list:
+    out = []
+    for index, ring in enumerate(rings):
+        coords = _reproject_ring(ring, transformer)
+        counter_clockwise = _signed_area(coords) > 0
+        if counter_clockwise != (index == 0):
+            coords = coords[::-1]
+        out.append(coords)
+    return out
+
+
+def _reproject_ring(ring: Sequence[Sequence[float]], transformer: Transformer) -> list[list[float]]:
+    xs, ys = transformer.transform([p[0] for p in ring], [p[1] for p in ring])
+    return [
+        [round(float(x), 7), round(float(y), 7)]
+        for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=True)
+    ]
+
+
+def _signed_area(coords: Sequence[Sequence[float]]) -> float:
+    x = np.array([c[0] for c in coords])
+    y = np.array([c[1] for c in coords])
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2.0)

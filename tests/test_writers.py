@@ -1,0 +1,132 @@
+"""GeoTIFF / GeoJSON writers and the atomic publishing helper."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from pyproj import CRS, Transformer
+
+from scanner.errors import InputError
+from scanner.geo import GeoGrid
+from scanner.writers import atomic_path, to_wgs84, write_geojson, write_geojson_wgs84, write_geotiff
+
+UTM54 = CRS.from_epsg(32654).to_wkt()
+
+
+def utm_grid(height: int, width: int, x0: float = 400_000.0, y0: float = 4_000_000.0) -> GeoGrid:
+    return GeoGrid(height=height, width=width, transform=Affine(28.0, 0, x0, 0, -28.0, y0), crs_wkt=UTM54)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    data=arrays(
+        np.float32,
+        st.tuples(st.integers(1, 40), st.integers(1, 40)),
+        elements=st.floats(-3.0, 3.0, width=32) | st.just(np.float32(np.nan)),
+    ),
+    x0=st.floats(200_000, 800_000),
+    y0=st.floats(3_000_000, 5_000_000),
+)
+def test_float_geotiff_round_trips_with_crs_transform_and_nan(tmp_path_factory, data, x0, y0):
+    path = tmp_path_factory.mktemp("tif") / "phase.tif"
+    grid = utm_grid(*data.shape, x0=x0, y0=y0)
+    write_geotiff(path, data, grid, nodata=float("nan"), tags={"FIRST_DATE": date(2007, 1, 6)})
+    with rasterio.open(path) as src:
+        back = src.read(1)
+        assert src.crs.to_epsg() == 32654
+        assert src.transform == grid.transform
+        assert src.dtypes == ("float32",)
+        assert np.isnan(src.nodata)
+        assert src.tags()["FIRST_DATE"] == "2007-01-06"
+    np.testing.assert_array_equal(back, data)
+
+
+def test_large_geotiff_is_tiled_and_tags_match_gamma_names(tmp_path, pyrate_dir):
+    grid = utm_grid(300, 280)
+    values = np.random.default_rng(0).random((300, 280), dtype=np.float32)
+    tags = {
+        "FIRST_DATE": "2007-01-06",
+        "SECOND_DATE": "2007-04-08",
+        "WAVELENGTH_METRES": 0.236,
+        "INCIDENCE_DEGREES": 36.5,
+    }
+    write_geotiff(tmp_path / "coh.tif", values, grid, tags=tags)
+    with rasterio.open(tmp_path / "coh.tif") as ours:
+        assert ours.profile["tiled"] and ours.block_shapes == [(256, 256)]
+        np.testing.assert_array_equal(ours.read(1), values)
+        written = ours.tags()
+    with rasterio.open(next(pyrate_dir.glob("*_unw.tif"))) as gamma:
+        assert set(tags) <= set(gamma.tags())
+    assert float(written["WAVELENGTH_METRES"]) == 0.236
+
+
+def test_geotiff_shape_mismatch_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="shape"):
+        write_geotiff(tmp_path / "x.tif", np.zeros((5, 6), np.float32), utm_grid(6, 5))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_publishes_only_on_success(tmp_path):
+    final = tmp_path / "out.txt"
+    final.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(final) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("writer died")
+    assert final.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_path(final) as temporary:
+        assert temporary.parent == final.parent and temporary != final
+        temporary.write_text("new")
+    assert final.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert final.stat().st_mode & 0o777 == 0o644
+
+
+def square(x0: float, y0: float, side: float) -> dict:
+    ring = [[x0, y0], [x0, y0 + side], [x0 + side, y0 + side], [x0 + side, y0], [x0, y0]]
+    return {
+        "type": "Feature",
+        "properties": {"body_id": "b1"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
+def test_geojson_in_scene_crs_names_it(tmp_path):
+    feature = square(400_000, 3_990_000, 500)
+    write_geojson(tmp_path / "labels.geojson", [feature], 32654)
+    payload = json.loads((tmp_path / "labels.geojson").read_text())
+    assert payload["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::32654"
+    assert payload["features"][0] == feature
+
+
+def test_wgs84_copy_is_rfc7946_and_reprojects_back(tmp_path):
+    feature = square(400_000, 3_990_000, 500)
+    write_geojson_wgs84(tmp_path / "labels_wgs84.geojson", [feature], 32654)
+    payload = json.loads((tmp_path / "labels_wgs84.geojson").read_text())
+    assert "crs" not in payload
+    ring = np.array(payload["features"][0]["geometry"]["coordinates"][0])
+    assert np.all((ring[:, 0] > 138) & (ring[:, 0] < 142) & (ring[:, 1] > 35) & (ring[:, 1] < 37))
+    x, y = ring[:, 0], ring[:, 1]
+    assert np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) > 0  # exterior ring counter-clockwise
+    back = Transformer.from_crs(4326, 32654, always_xy=True).transform(x, y)
+    expected = np.array(feature["geometry"]["coordinates"][0])[::-1]
+    np.testing.assert_allclose(np.column_stack(back), expected, atol=0.05)
+    assert payload["features"][0]["properties"] == feature["properties"]
+
+
+def test_unsupported_geometry_is_an_input_error():
+    line = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+    }
+    with pytest.raises(InputError, match="LineString"):
+        to_wgs84([line], 32654)
