@@ -1,0 +1,98 @@
+"""Augmentation invariants (label preserved, rotation 0 = identity, flips, shifts) and class balancing."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.errors import InputError
+from train.augment import (
+    FLIP_BOTH,
+    FLIP_HORIZONTAL,
+    FLIP_NONE,
+    FLIP_VERTICAL,
+    augment_batch,
+    balanced_indices,
+    centre_crop,
+    transform_patch,
+)
+from train.config import AugmentConfig
+
+MARGIN = 12
+P = 150 + 2 * MARGIN
+
+
+def _patch(seed: int) -> jax.Array:
+    return jax.random.randint(jax.random.key(seed), (P, P, 2), 0, 16).astype(jnp.float32) / 15.0
+
+
+def _apply(patch, theta=0.0, flip=FLIP_NONE, shift=(0.0, 0.0)):
+    return np.asarray(
+        transform_patch(patch, jnp.float32(theta), jnp.int32(flip), jnp.array(shift, jnp.float32))
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_rotation_zero_is_identity(seed: int) -> None:
+    patch = _patch(seed)
+    np.testing.assert_array_equal(_apply(patch), np.asarray(centre_crop(patch[None]))[0])
+
+
+def test_flips_and_shift_match_numpy() -> None:
+    patch = _patch(1)
+    crop = np.asarray(patch)[MARGIN : MARGIN + 150, MARGIN : MARGIN + 150]
+    np.testing.assert_array_equal(_apply(patch, flip=FLIP_VERTICAL), crop[::-1])
+    np.testing.assert_array_equal(_apply(patch, flip=FLIP_HORIZONTAL), crop[:, ::-1])
+    np.testing.assert_array_equal(_apply(patch, flip=FLIP_BOTH), crop[::-1, ::-1])
+    shifted = np.asarray(patch)[MARGIN + 3 : MARGIN + 153, MARGIN - 5 : MARGIN + 145]
+    np.testing.assert_array_equal(_apply(patch, shift=(3.0, -5.0)), shifted)
+
+
+def test_rotation_90_is_rot90() -> None:
+    patch = _patch(2)
+    crop = np.asarray(patch)[MARGIN : MARGIN + 150, MARGIN : MARGIN + 150]
+    rotated = _apply(patch, theta=np.pi / 2)
+    assert any(np.array_equal(rotated, np.rot90(crop, k, axes=(0, 1))) for k in (1, 3))
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_augmentation_keeps_levels_and_is_seeded(seed: int) -> None:
+    patches = jnp.stack([_patch(seed), _patch(seed + 1)])
+    a = augment_batch(jax.random.key(seed), patches, AugmentConfig())
+    b = augment_batch(jax.random.key(seed), patches, AugmentConfig())
+    assert a.shape == (2, 150, 150, 2)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    levels = np.unique(np.round(np.asarray(a) * 15, 4))
+    assert set(levels) <= set(range(16))  # nearest neighbour: no blended phase levels
+
+
+def test_augmentation_off_is_centre_crop() -> None:
+    patches = jnp.stack([_patch(3), _patch(4)])
+    config = AugmentConfig(rotate=False, flip=False, max_shift_px=0)
+    np.testing.assert_array_equal(
+        np.asarray(augment_batch(jax.random.key(0), patches, config)), np.asarray(centre_crop(patches))
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_pos=st.integers(1, 20), n_neg=st.integers(1, 60), n=st.integers(1, 100), seed=st.integers(0, 99))
+def test_balanced_indices_pad_rare_class_and_keep_labels(n_pos: int, n_neg: int, n: int, seed: int) -> None:
+    labels = np.array([1] * n_pos + [0] * n_neg)
+    picked = balanced_indices(labels, n, np.random.default_rng(seed))
+    assert len(picked) == 2 * n
+    assert np.sum(labels[picked] == 1) == n and np.sum(labels[picked] == 0) == n
+    counts = np.bincount(picked[labels[picked] == 1], minlength=len(labels))[:n_pos]
+    assert counts.max() - counts.min() <= 1  # padding repeats every rare sample evenly
+    if n <= n_neg:
+        assert len(set(picked[labels[picked] == 0])) == n  # common class sampled without replacement
+
+
+def test_balanced_indices_needs_both_classes() -> None:
+    with pytest.raises(InputError, match="each class"):
+        balanced_indices(np.zeros(5, int), 10, np.random.default_rng(0))

@@ -1,0 +1,187 @@
+"""Training-set builder: candidates centred on labels in another CRS, stratified others, patches equal to the
+scanner's preprocessing, folds per scene without leakage, A nested in B."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import CRS, Transformer
+
+from scanner.geo import GeoGrid, PixelWindow
+from scanner.phase import PreprocessConfig, preprocess
+from scanner.store import SceneWriter, Store
+from train.config import DatasetConfig
+from train.dataset import assign_folds, sample_others, select_samples, subset_a, window_valid_fraction
+from train.dataset_store import build_dataset, load_dataset
+
+EPSG = 32654
+SIZE = 400
+CENTRES = {
+    "s0": (120, 150),
+    "s1": (260, 250),
+    "s2": (200, 200),
+    "s3": (130, 280),
+}  # (row, col), one label each
+PREPROCESS = PreprocessConfig(filter_size_m=560.0)
+
+
+def _grid(k: int) -> GeoGrid:
+    return GeoGrid(
+        SIZE, SIZE, Affine(28.0, 0, 400_000.0 + 2800 * k, 0, -28.0, 4_000_000.0), CRS.from_epsg(EPSG).to_wkt()
+    )
+
+
+def _write_scene(store: Store, scene_id: str, k: int) -> None:
+    rng = np.random.default_rng(k)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    phase = np.angle(np.exp(1j * (0.02 * xx + rng.normal(0, 0.3, (SIZE, SIZE))))).astype(np.float32)
+    row, col = CENTRES[scene_id]
+    bowl = ((yy - row) ** 2 + (xx - col) ** 2) < 30**2
+    phase = np.where(
+        bowl, np.angle(np.exp(1j * (phase + 0.05 * ((yy - row) ** 2 + (xx - col) ** 2) ** 0.5))), phase
+    ).astype(np.float32)
+    valid = np.ones((SIZE, SIZE), np.uint8)
+    valid[:, -20:] = 0
+    slope = np.where(xx < SIZE // 2, 30.0, 3.0).astype(np.float32)  # left half steep
+    grid = _grid(k)
+    with store.staging(f"scenes/{scene_id}") as tmp:
+        writer = SceneWriter(tmp, grid, ["phase", "valid", "slope"])
+        whole = PixelWindow(0, 0, SIZE, SIZE)
+        for name, data in (("phase", phase), ("valid", valid), ("slope", slope)):
+            writer.write(name, whole, data)
+        writer.finish(
+            {
+                "scene_id": scene_id,
+                "kind": "wrapped",
+                "grid": grid.to_attrs(),
+                "wavelength_m": 0.236,
+                "first_date": f"2008-0{k + 1}-01",
+                "second_date": f"2009-0{k + 1}-01",
+            }
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("ds")
+    store = Store.create(root / "store")
+    for k, scene_id in enumerate(CENTRES):
+        _write_scene(store, scene_id, k)
+    to_wgs84 = Transformer.from_crs(EPSG, 4326, always_xy=True)
+    features = []
+    for k, (scene_id, (row, col)) in enumerate(CENTRES.items()):
+        x, y = _grid(k).transform * (col + 0.5, row + 0.5)
+        ring = [
+            to_wgs84.transform(x + dx, y + dy)
+            for dx, dy in ((-200, -200), (200, -200), (200, 200), (-200, 200), (-200, -200))
+        ]
+        features.append(
+            {
+                "type": "Feature",
+                "id": scene_id,
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"visible_scene_ids": [scene_id]},
+            }
+        )
+    (root / "labels.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    config = DatasetConfig(
+        margin_px=10, others_per_scene=12, n_folds=2, subset_a_fraction=0.5, exclusion_px=100
+    )
+    report = build_dataset(root / "store", root / "labels.geojson", root / "dataset", config, PREPROCESS)
+    return root, report
+
+
+def test_candidates_centred_on_labels_in_another_crs(built) -> None:
+    root, report = built
+    ds = load_dataset(root / "dataset")
+    assert report["n_candidates"] == 4 and report["n_others"] == 4 * 12
+    scenes = [s["scene_id"] for s in ds.attrs["scenes"]]
+    for i in np.flatnonzero(ds.labels == 1):
+        row, col = CENTRES[scenes[ds.arrays["scene_index"][i]]]
+        assert (ds.arrays["row"][i], ds.arrays["col"][i]) == (row, col)
+    assert ds.patches.shape[1:] == (170, 170, 1)
+
+
+def test_patches_equal_scanner_preprocessing(built) -> None:
+    """A stored patch equals the same pixels of the whole scene preprocessed at once (what the scanner sees)."""
+    root, _ = built
+    ds = load_dataset(root / "dataset")
+    store = Store.open(root / "store")
+    for i in (0, 5, 20):
+        scene = store.scene(ds.attrs["scenes"][ds.arrays["scene_index"][i]]["scene_id"])
+        whole = preprocess(scene.read("phase"), scene.read("valid"), 28.0, PREPROCESS)
+        row, col = int(ds.arrays["row"][i]), int(ds.arrays["col"][i])
+        padded = np.pad(whole, ((200, 200), (200, 200), (0, 0)))
+        expected = padded[200 + row - 85 : 200 + row + 85, 200 + col - 85 : 200 + col + 85]
+        np.testing.assert_array_equal(ds.patches[i], expected)
+
+
+def test_slope_stratification_report(built) -> None:
+    _, report = built
+    assert report["scene_slope_area_ratio"] == pytest.approx(0.5, abs=0.08)
+    assert abs(report["others_slope_ratio"] - report["scene_slope_area_ratio"]) <= 1 / 12 + 1e-9
+
+
+def test_no_fold_leakage_and_a_nested_in_b(built) -> None:
+    root, _ = built
+    ds = load_dataset(root / "dataset")
+    a = ds.arrays
+    assert 0 < a["in_a"].sum() < len(a["in_a"])
+    for fold in range(2):
+        for subset in ("A", "B"):
+            train = select_samples(
+                a["scene_index"], a["fold"], a["in_a"], subset=subset, fold=fold, part="train"
+            )
+            test = select_samples(
+                a["scene_index"], a["fold"], a["in_a"], subset=subset, fold=fold, part="test"
+            )
+            assert not set(a["scene_index"][train]) & set(a["scene_index"][test])
+        test_a = select_samples(a["scene_index"], a["fold"], a["in_a"], subset="A", fold=fold, part="test")
+        test_b = select_samples(a["scene_index"], a["fold"], a["in_a"], subset="B", fold=fold, part="test")
+        assert set(test_a) <= set(test_b)
+        train_a = select_samples(a["scene_index"], a["fold"], a["in_a"], subset="A", fold=fold, part="train")
+        assert not set(a["scene_index"][train_a]) & set(a["scene_index"][test_b])  # "A on B'" is clean
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n_scenes=st.integers(2, 40),
+    n_folds=st.integers(2, 6),
+    fraction=st.floats(0.1, 1.0),
+    seed=st.integers(0, 50),
+)
+def test_folds_balanced_and_a_keeps_b_folds(n_scenes: int, n_folds: int, fraction: float, seed: int) -> None:
+    scenes = [f"scene{i:03d}" for i in range(n_scenes)]
+    folds = assign_folds(scenes, n_folds, seed)
+    sizes = np.bincount(list(folds.values()), minlength=n_folds)
+    assert sizes.max() - sizes.min() <= 1
+    a = subset_a(folds, fraction, seed)
+    assert a <= set(scenes)
+    assert folds == assign_folds(list(reversed(scenes)), n_folds, seed)  # order-independent
+
+
+def test_others_keep_distance_and_ratio() -> None:
+    valid = np.ones((300, 300), np.uint8)
+    fraction = window_valid_fraction(valid)
+    slope_class = np.zeros((300, 300), np.uint8)
+    slope_class[:, :150] = 1
+    centres = np.array([[150.0, 150.0]])
+    others = sample_others(
+        fraction,
+        slope_class,
+        centres,
+        20,
+        slope_ratio=0.25,
+        exclusion_px=40,
+        min_valid_fraction=0.75,
+        rng=np.random.default_rng(0),
+    )
+    assert len(others.rows) == 20 and np.sum(others.slope_class == 1) == 5
+    assert np.all(np.hypot(others.rows - 150, others.cols - 150) > 40)
+    assert np.all((others.rows >= 75) & (others.rows <= 225))  # whole window inside the scene

@@ -1,0 +1,135 @@
+"""Model shapes, configuration checks, FLOP counts and the dense == per-window exactness of alexnet_scan."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.errors import UsageError
+from scanner.model import (
+    AlexNet,
+    AlexNetScan,
+    ModelConfig,
+    build_model,
+    dense_tile_px,
+    flops_per_window,
+    local_response_norm,
+)
+
+NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 24, 24, 16), fc_width=32)
+
+
+def _windows(tile: jax.Array, n: int, m: int) -> jax.Array:
+    """Cut the (10i, 10j) windows of a tile with numpy-style slicing: the reference the dense pass must equal."""
+    return jnp.stack(
+        [tile[:, 10 * i : 10 * i + 150, 10 * j : 10 * j + 150] for i in range(n) for j in range(m)], axis=1
+    )
+
+
+@pytest.mark.parametrize("name,cls", [("alexnet", AlexNet), ("alexnet_scan", AlexNetScan)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_window_logits_shape(name: str, cls: type, channels: int) -> None:
+    config = ModelConfig(name=name, in_channels=channels, fc_width=64)
+    model = build_model(config, rngs=nnx.Rngs(0))
+    assert isinstance(model, cls)
+    model.eval()
+    logits = model(jnp.ones((3, 150, 150, channels), jnp.float32))
+    assert logits.shape == (3, 2)
+    assert logits.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(logits)))
+
+
+def test_alexnet_options_lrn_and_groups() -> None:
+    plain = build_model(ModelConfig(name="alexnet", fc_width=32), rngs=nnx.Rngs(0))
+    grouped = build_model(ModelConfig(name="alexnet", fc_width=32, lrn=True, groups=True), rngs=nnx.Rngs(0))
+    assert grouped.conv2.kernel.shape == (5, 5, 48, 256)
+    assert plain.conv2.kernel.shape == (5, 5, 96, 256)
+    grouped.eval()
+    assert grouped(jnp.ones((1, 150, 150, 1))).shape == (1, 2)
+
+
+def test_local_response_norm_matches_formula() -> None:
+    x = jax.random.normal(jax.random.key(0), (1, 2, 2, 7))
+    y = local_response_norm(x, size=5, alpha=1e-1, beta=0.75, k=2.0)
+    xs = np.asarray(x, np.float64)
+    c = 3
+    expected = xs[..., c] / (2.0 + 0.1 / 5 * np.sum(xs[..., 1:6] ** 2, axis=-1)) ** 0.75
+    np.testing.assert_allclose(np.asarray(y[..., c]), expected, rtol=1e-5)
+
+
+def test_dropout_active_only_in_training() -> None:
+    model = build_model(NARROW, rngs=nnx.Rngs(0, dropout=1))
+    x = jax.random.uniform(jax.random.key(2), (4, 150, 150, 1))
+    model.eval()
+    first, second = model(x), model(x)
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+    model.train()
+    assert not np.array_equal(np.asarray(model(x)), np.asarray(model(x)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
+def test_dense_equals_per_window(n: int, m: int, seed: int) -> None:
+    """The dense pass over a (10n+140) x (10m+140) tile equals the per-window logits (max abs diff <= 1e-5)."""
+    model = build_model(NARROW, rngs=nnx.Rngs(seed))
+    model.eval()
+    tile = jax.random.uniform(jax.random.key(seed), (2, dense_tile_px(n), dense_tile_px(m), 1), jnp.float32)
+    dense = model.dense(tile)
+    assert dense.shape == (2, n, m, 2)
+    windows = _windows(tile, n, m).reshape(2 * n * m, 150, 150, 1)
+    per_window = model(windows).reshape(2, n, m, 2)
+    assert float(jnp.max(jnp.abs(dense - per_window))) <= 1e-5
+
+
+def test_dense_equals_per_window_default_widths() -> None:
+    config = ModelConfig(name="alexnet_scan", fc_width=1024)
+    model = build_model(config, rngs=nnx.Rngs(3))
+    model.eval()
+    tile = jax.random.uniform(jax.random.key(4), (1, dense_tile_px(3), dense_tile_px(2), 1), jnp.float32)
+    per_window = model(_windows(tile, 3, 2).reshape(6, 150, 150, 1)).reshape(1, 3, 2, 2)
+    assert float(jnp.max(jnp.abs(model.dense(tile) - per_window))) <= 1e-5
+
+
+def test_receptive_field_is_exactly_150() -> None:
+    """Changing a pixel just outside window (0, 0) leaves its logits unchanged; just inside changes them."""
+    model = build_model(NARROW, rngs=nnx.Rngs(5))
+    model.eval()
+    tile = jax.random.uniform(jax.random.key(6), (1, 160, 160, 1))
+    base = model.dense(tile)[0, 0, 0]
+    outside = model.dense(tile.at[0, 150, 150, 0].add(5.0))[0, 0, 0]
+    inside = model.dense(tile.at[0, 149, 149, 0].add(5.0))[0, 0, 0]
+    np.testing.assert_array_equal(np.asarray(base), np.asarray(outside))
+    assert not np.array_equal(np.asarray(base), np.asarray(inside))
+
+
+def test_flops_per_window() -> None:
+    assert flops_per_window(ModelConfig(name="alexnet"), dense=False) == 832_389_312
+    assert flops_per_window(ModelConfig(name="alexnet_scan"), dense=True) == 49_458_176
+    assert flops_per_window(ModelConfig(name="alexnet_scan", fc_width=1024), dense=True) < 35_000_000
+    # the hand count of the first layer: 29x29 outputs x 96 channels x 10x10 taps x 2
+    narrow1 = ModelConfig(name="alexnet_scan", conv_widths=(1, 1, 1, 1, 1), fc_width=1)
+    assert flops_per_window(narrow1, dense=False) == 2 * (
+        29 * 29 * 100 + 10 * 10 * 25 + 36 * 9 + 16 * 9 + 4 * 9 + 4 + 1 + 2
+    )
+    with pytest.raises(UsageError, match="dense pass"):
+        flops_per_window(ModelConfig(name="alexnet"), dense=True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "vgg"},
+        {"in_channels": 0},
+        {"conv_widths": (1, 2)},
+        {"dropout": 1.0},
+        {"name": "alexnet_scan", "lrn": True},
+    ],
+)
+def test_config_validation(bad: dict) -> None:
+    with pytest.raises(UsageError, match="expected"):
+        ModelConfig(**bad)

@@ -1,0 +1,196 @@
+"""Experiment configuration: one frozen dataclass composing the model, preprocessing, optimizer, training and
+dataset settings. ``configs/<name>.py`` returns one from ``get_config()``; ``--set a.b=value`` overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scanner.config import require
+from scanner.model import ModelConfig
+from scanner.phase import PreprocessConfig
+
+OPTIM_STYLES = ("caffe", "optax")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """SGD with momentum and a step learning-rate schedule (the paper's Table 1 by default).
+
+    ``style``: ``"caffe"`` folds the learning rate into the momentum buffer (``v = m v + lr g; w -= v``) and
+    gives biases ``bias_lr_mult`` times the learning rate and no weight decay, as Caffe's AlexNet solver
+    does; ``"optax"`` is ``optax.sgd`` (``v = m v + g; w -= lr v``) with weight decay on every parameter.
+    """
+
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    lr_decay_factor: float = 0.1
+    lr_decay_every: int = 5000
+    style: str = "caffe"
+    bias_lr_mult: float = 2.0
+
+    def __post_init__(self) -> None:
+        require(
+            self.learning_rate > 0,
+            "optim.learning_rate",
+            expected="> 0",
+            found=self.learning_rate,
+            fix="e.g. 0.01",
+        )
+        require(
+            0 <= self.momentum < 1, "optim.momentum", expected="0 <= m < 1", found=self.momentum, fix="0.9"
+        )
+        require(
+            self.weight_decay >= 0,
+            "optim.weight_decay",
+            expected=">= 0",
+            found=self.weight_decay,
+            fix="0.0005",
+        )
+        require(
+            0 < self.lr_decay_factor <= 1,
+            "optim.lr_decay_factor",
+            expected="0 < f <= 1",
+            found=self.lr_decay_factor,
+            fix="0.1",
+        )
+        require(
+            self.lr_decay_every >= 1,
+            "optim.lr_decay_every",
+            expected=">= 1",
+            found=self.lr_decay_every,
+            fix="5000",
+        )
+        require(
+            self.style in OPTIM_STYLES,
+            "optim.style",
+            expected=f"one of {OPTIM_STYLES}",
+            found=self.style,
+            fix="caffe (the paper's solver) or optax",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmentConfig:
+    """Table 3's padding: random rotation in [0, max_rotation_deg), flips and shifts, applied per sample."""
+
+    rotate: bool = True
+    max_rotation_deg: float = 180.0
+    flip: bool = True
+    max_shift_px: int = 10
+
+    def __post_init__(self) -> None:
+        require(
+            0 <= self.max_rotation_deg <= 360,
+            "augment.max_rotation_deg",
+            expected="0..360",
+            found=self.max_rotation_deg,
+            fix="180 as in the paper",
+        )
+        require(
+            0 <= self.max_shift_px <= 64,
+            "augment.max_shift_px",
+            expected="0..64",
+            found=self.max_shift_px,
+            fix="10 as in the paper",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How long and on what. ``samples_per_class``: the rare class is padded (and the common one sampled) to
+    this many samples per class and epoch (Table 3); None uses the larger class's count."""
+
+    steps: int = 30000
+    batch_size: int = 50
+    seed: int = 0
+    samples_per_class: int | None = None
+    checkpoint_every: int = 1000
+    log_every: int = 10
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        require(self.steps >= 1, "train.steps", expected=">= 1", found=self.steps, fix="e.g. 30000")
+        require(self.batch_size >= 1, "train.batch_size", expected=">= 1", found=self.batch_size, fix="50")
+        require(
+            self.samples_per_class is None or self.samples_per_class >= 1,
+            "train.samples_per_class",
+            expected="None or >= 1",
+            found=self.samples_per_class,
+            fix="e.g. 40000",
+        )
+        require(
+            self.checkpoint_every >= 1 and self.log_every >= 1,
+            "train.checkpoint_every/log_every",
+            expected=">= 1",
+            found=(self.checkpoint_every, self.log_every),
+            fix="e.g. 1000 and 10",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetConfig:
+    """How ``fringescan dataset`` samples patches from a store.
+
+    ``margin_px``: extra pixels stored around each 150 px patch so shifts and rotations see real data.
+    ``others_per_scene``: random non-candidate patches per scene. ``exclusion_px``: minimum distance from a
+    patch centre to any labelled candidate for an "other". ``n_folds``: folds, assigned per scene.
+    ``subset_a_fraction``: share of scenes in Dataset A (A is a subset of B; its folds nest in B's).
+    """
+
+    margin_px: int = 32
+    others_per_scene: int = 200
+    exclusion_px: int = 150
+    min_valid_fraction: float = 0.75
+    n_folds: int = 5
+    subset_a_fraction: float = 0.85
+    slope_threshold_deg: float = 15.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.margin_px >= 0, "dataset.margin_px", expected=">= 0", found=self.margin_px, fix="32")
+        require(
+            self.others_per_scene >= 0,
+            "dataset.others_per_scene",
+            expected=">= 0",
+            found=self.others_per_scene,
+            fix="e.g. 200",
+        )
+        require(
+            self.n_folds >= 2, "dataset.n_folds", expected=">= 2", found=self.n_folds, fix="5 as in the paper"
+        )
+        require(
+            0 < self.subset_a_fraction <= 1,
+            "dataset.subset_a_fraction",
+            expected="0 < f <= 1",
+            found=self.subset_a_fraction,
+            fix="107/127 = 0.84 as in the paper",
+        )
+        require(
+            0 < self.min_valid_fraction <= 1,
+            "dataset.min_valid_fraction",
+            expected="0 < f <= 1",
+            found=self.min_valid_fraction,
+            fix="0.75",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """Everything one training run needs; saved as JSON next to every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+
+    def __post_init__(self) -> None:
+        require(
+            self.model.in_channels == len(self.preprocess.channels),
+            "model.in_channels",
+            expected=f"len(preprocess.channels) = {len(self.preprocess.channels)}",
+            found=self.model.in_channels,
+            fix="set model.in_channels to the number of input channels",
+        )

@@ -1,0 +1,409 @@
+"""The training-set builder's I/O: read scene stores and labels, write and load the Zarr patch dataset.
+
+``build_dataset`` samples patches with ``train.dataset`` and preprocesses each one with
+``scanner.phase.preprocess`` on a read window grown by the filter's reach, so a stored patch holds exactly
+the pixels the scanner feeds the model for a window at the same place.
+
+Dataset layout (a Zarr v3 group, published by rename)::
+
+    DATASET/
+      patches      float32 (N, P, P, C)  P = 150 + 2 * margin_px, preprocessed model input
+      label        uint8 (N,)            1 = landslide candidate, 0 = other
+      scene_index  int32 (N,)            index into attrs["fringescan"]["scenes"] (scene id, dates, fold, A)
+      row, col     int32 (N,)            scene pixel the 150 px window is centred on
+      slope_class  uint8 (N,)            0 flat, 1 slope (1 km mean slope >= 15 deg), 255 unknown
+      fold         int8 (N,)             cross-validation fold of the sample's scene
+      in_a         uint8 (N,)            1 when the scene belongs to Dataset A (B is every scene)
+      attrs["fringescan"]: format, preprocess, pixel_size_m, wavelength_m, scenes, report, provenance
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio.crs
+import rasterio.warp
+import shapely.geometry
+import zarr
+
+from scanner import __version__
+from scanner.checkpoint import publish_dir
+from scanner.errors import InputError, problem
+from scanner.geo import PixelWindow
+from scanner.phase import (
+    SLOPE_CLASS_NODATA,
+    PreprocessConfig,
+    block_px,
+    expand_blocks,
+    preprocess,
+    slope_class_blocks,
+    slope_deg,
+)
+from scanner.store import Scene, Store
+from train.config import DatasetConfig
+from train.dataset import (
+    HALF,
+    LABEL_CANDIDATE,
+    LABEL_OTHER,
+    assign_folds,
+    sample_others,
+    slope_area_ratio,
+    subset_a,
+    usable_candidates,
+    window_valid_fraction,
+)
+
+log = logging.getLogger(__name__)
+FORMAT = "fringescan-dataset"
+SCHEMA_VERSION = 1
+PIXEL_TOLERANCE, WAVELENGTH_TOLERANCE = 0.10, 0.01
+
+
+# ------------------------------------------------------------------------------------------- labels
+
+
+@dataclasses.dataclass(frozen=True)
+class Label:
+    label_id: str
+    geometry: dict
+    visible_scene_ids: frozenset[str] | None
+
+
+def read_labels(path: str | Path) -> tuple[list[Label], str]:
+    """Features of a GeoJSON file and its CRS (the ``crs`` member, else WGS84 as RFC 7946 says)."""
+    try:
+        collection = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(
+            problem(
+                f"labels {path}",
+                expected="a readable GeoJSON FeatureCollection",
+                found=f"{type(error).__name__}: {error}",
+                fix="check the --labels path",
+            )
+        ) from error
+    crs = (collection.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
+    labels = []
+    for i, feature in enumerate(collection.get("features", [])):
+        geometry = feature.get("geometry") or {}
+        if geometry.get("type") not in ("Point", "Polygon", "MultiPolygon", "MultiPoint"):
+            raise InputError(
+                problem(
+                    f"label feature {i} in {path}",
+                    expected="a Point or Polygon geometry",
+                    found=repr(geometry.get("type")),
+                    fix="label candidates as points or polygons",
+                )
+            )
+        props = feature.get("properties") or {}
+        visible = props.get("visible_scene_ids")
+        labels.append(
+            Label(
+                str(feature.get("id", props.get("body_id", i))),
+                geometry,
+                None if visible is None else frozenset(visible),
+            )
+        )
+    return labels, crs
+
+
+def label_centres(labels: list[Label], crs: str, scene: Scene) -> np.ndarray:
+    """Pixel ``(row, col)`` holding each label's centroid in the scene, reprojected as needed."""
+    grid = scene.grid
+    inverse = ~grid.transform
+    dst = rasterio.crs.CRS.from_wkt(grid.crs_wkt)
+    src = rasterio.crs.CRS.from_user_input(crs)
+    centres = []
+    for label in labels:
+        geometry = label.geometry if src == dst else rasterio.warp.transform_geom(src, dst, label.geometry)
+        point = shapely.geometry.shape(geometry).centroid
+        col, row = inverse * (point.x, point.y)
+        centres.append((np.floor(row), np.floor(col)))  # the pixel holding the centre
+    return np.array(centres, np.float64).reshape(-1, 2)
+
+
+# ------------------------------------------------------------------------------------------- one scene
+
+
+@dataclasses.dataclass
+class ScenePatches:
+    patches: np.ndarray
+    labels: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    slope_class: np.ndarray
+    slope_ratio: float | None
+
+
+def scene_slope_class(scene: Scene, valid: np.ndarray, threshold_deg: float) -> np.ndarray:
+    """Per-pixel 1 km mean-slope class from the stored slope (or DEM); 255 everywhere without either."""
+    pixel = scene.grid.pixel_size
+    if scene.has("slope"):
+        slope = scene.read("slope")
+    elif scene.has("dem"):
+        slope = slope_deg(scene.read("dem"), pixel.x_m, pixel.y_m)
+    else:
+        return np.full(valid.shape, SLOPE_CLASS_NODATA, np.uint8)
+    block = block_px(pixel.mean_m)
+    return expand_blocks(slope_class_blocks(slope, block, threshold_deg), block, valid.shape)
+
+
+def extract_patches(
+    scene: Scene, rows: np.ndarray, cols: np.ndarray, margin_px: int, config: PreprocessConfig
+) -> np.ndarray:
+    """Preprocessed ``(n, P, P, C)`` patches centred on ``(rows, cols)``, each from a window grown by the
+    filter reach (``Scene.read`` fills outside the scene as invalid)."""
+    pixel_m = scene.grid.pixel_size.mean_m
+    reach = config.reach_px(pixel_m)
+    side = 2 * (HALF + margin_px)
+    grow = HALF + margin_px + reach
+    extras_names = [n for n in ("coherence", "slope") if n in config.channels]
+    out = np.zeros((len(rows), side, side, len(config.channels)), np.float32)
+    for i, (row, col) in enumerate(zip(rows, cols, strict=True)):
+        window = PixelWindow(int(row) - grow, int(col) - grow, side + 2 * reach, side + 2 * reach)
+        extras = {name: scene.read(name, window) for name in extras_names}
+        image = preprocess(scene.read("phase", window), scene.read("valid", window), pixel_m, config, extras)
+        out[i] = image[reach : reach + side, reach : reach + side]
+    return out
+
+
+def scene_patches(
+    scene: Scene,
+    labels: list[Label],
+    crs: str,
+    config: DatasetConfig,
+    preprocess_config: PreprocessConfig,
+    rng: np.random.Generator,
+) -> ScenePatches:
+    """Candidate patches for the labels visible in ``scene`` and slope-stratified random others."""
+    valid = scene.read("valid")
+    fraction = window_valid_fraction(valid)
+    centres = label_centres(labels, crs, scene)
+    visible = np.array(
+        [lab.visible_scene_ids is None or scene.id in lab.visible_scene_ids for lab in labels], bool
+    )
+    usable = usable_candidates(centres, fraction, config.min_valid_fraction) & visible.reshape(-1)
+    cand = np.round(centres[usable]).astype(np.int64).reshape(-1, 2)
+    slope_class = scene_slope_class(scene, valid, config.slope_threshold_deg)
+    ratio = slope_area_ratio(slope_class, valid)
+    others = sample_others(
+        fraction,
+        slope_class,
+        centres,
+        config.others_per_scene,
+        slope_ratio=ratio,
+        exclusion_px=config.exclusion_px,
+        min_valid_fraction=config.min_valid_fraction,
+        rng=rng,
+    )
+    rows = np.concatenate([cand[:, 0], others.rows])
+    cols = np.concatenate([cand[:, 1], others.cols])
+    labels_out = np.concatenate([np.full(len(cand), LABEL_CANDIDATE), np.full(len(others.rows), LABEL_OTHER)])
+    classes = np.concatenate([slope_class[cand[:, 0], cand[:, 1]], others.slope_class]).astype(np.uint8)
+    patches = extract_patches(scene, rows, cols, config.margin_px, preprocess_config)
+    return ScenePatches(patches, labels_out.astype(np.uint8), rows, cols, classes, ratio)
+
+
+# ------------------------------------------------------------------------------------------- whole set
+
+
+def _scene_physics(scenes: list[Scene]) -> tuple[float, float]:
+    pixels = [s.grid.pixel_size.mean_m for s in scenes]
+    waves = [s.attrs.get("wavelength_m") for s in scenes]
+    if any(w is None for w in waves):
+        raise InputError(
+            problem(
+                "scene wavelength",
+                expected="wavelength_m in every scene's attributes",
+                found=f"missing in {[s.id for s, w in zip(scenes, waves, strict=True) if w is None]}",
+                fix="re-ingest with the radar wavelength recorded",
+            )
+        )
+    pixel, wave = float(np.median(pixels)), float(np.median(waves))
+    if (
+        max(abs(p - pixel) / pixel for p in pixels) > PIXEL_TOLERANCE
+        or max(abs(w - wave) / wave for w in waves) > WAVELENGTH_TOLERANCE
+    ):
+        raise InputError(
+            problem(
+                "training scenes",
+                expected="one pixel size (+-10%) and one wavelength (+-1%)",
+                found=f"pixel sizes {sorted(set(round(p, 1) for p in pixels))} m, wavelengths "
+                f"{sorted(set(waves))} m",
+                fix="build one dataset per sensor and pixel size",
+            )
+        )
+    return pixel, wave
+
+
+def build_dataset(
+    store_path: str | Path,
+    labels_path: str | Path,
+    out: str | Path,
+    config: DatasetConfig,
+    preprocess_config: PreprocessConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Build and publish the dataset at ``out``; returns the report (also stored in the attributes)."""
+    store = Store.open(store_path)
+    scenes = [store.scene(s) for s in store.scene_ids()]
+    if not scenes:
+        raise InputError(
+            problem(
+                f"store {store_path}",
+                expected="ingested scenes",
+                found="none",
+                fix="run fringescan ingest first",
+            )
+        )
+    labels, crs = read_labels(labels_path)
+    pixel_m, wavelength_m = _scene_physics(scenes)
+    folds = assign_folds([s.id for s in scenes], config.n_folds, config.seed)
+    in_a = subset_a(folds, config.subset_a_fraction, config.seed)
+    parts = []
+    for i, scene in enumerate(scenes):
+        rng = np.random.default_rng([config.seed, 3, i])
+        parts.append(scene_patches(scene, labels, crs, config, preprocess_config, rng))
+        if progress:
+            progress(i + 1, len(scenes))
+    scene_table = [
+        {
+            "scene_id": s.id,
+            "first_date": s.attrs.get("first_date"),
+            "second_date": s.attrs.get("second_date"),
+            "fold": folds[s.id],
+            "in_a": s.id in in_a,
+        }
+        for s in scenes
+    ]
+    report = dataset_report(parts, scene_table)
+    attrs = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "window_px": 2 * HALF,
+        "margin_px": config.margin_px,
+        "preprocess": dataclasses.asdict(preprocess_config),
+        "pixel_size_m": pixel_m,
+        "wavelength_m": wavelength_m,
+        "config": dataclasses.asdict(config),
+        "scenes": scene_table,
+        "report": report,
+        "store": str(Path(store_path).absolute()),
+        "labels": {
+            "path": str(Path(labels_path).absolute()),
+            "sha256": hashlib.sha256(Path(labels_path).read_bytes()).hexdigest(),
+        },
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "fringescan_version": __version__,
+    }
+    publish_dir(Path(out), lambda tmp: _write_group(tmp, parts, scene_table, attrs))
+    return report
+
+
+def dataset_report(parts: list[ScenePatches], scenes: list[dict]) -> dict[str, Any]:
+    """Counts per class and subset, and the scenes' slope/flat area ratio against the others' achieved one."""
+    labels = np.concatenate([p.labels for p in parts])
+    classes = np.concatenate([p.slope_class for p in parts])
+    weights = [
+        (p.slope_ratio, int(np.sum(p.labels == LABEL_OTHER))) for p in parts if p.slope_ratio is not None
+    ]
+    others = (labels == LABEL_OTHER) & (classes != SLOPE_CLASS_NODATA)
+    area_ratio = (
+        float(np.average([r for r, _ in weights], weights=[max(n, 1) for _, n in weights]))
+        if weights
+        else None
+    )
+    in_a = np.concatenate([np.full(len(p.labels), s["in_a"]) for p, s in zip(parts, scenes, strict=True)])
+    return {
+        "n_samples": int(len(labels)),
+        "n_candidates": int(np.sum(labels == LABEL_CANDIDATE)),
+        "n_others": int(np.sum(labels == LABEL_OTHER)),
+        "n_candidates_a": int(np.sum((labels == LABEL_CANDIDATE) & in_a)),
+        "n_others_a": int(np.sum((labels == LABEL_OTHER) & in_a)),
+        "n_scenes": len(scenes),
+        "n_scenes_a": int(sum(s["in_a"] for s in scenes)),
+        "scene_slope_area_ratio": area_ratio,
+        "others_slope_ratio": float(np.mean(classes[others] == 1)) if others.any() else None,
+    }
+
+
+def _write_group(path: Path, parts: list[ScenePatches], scenes: list[dict], attrs: dict) -> None:
+    scene_index = np.concatenate([np.full(len(p.labels), i, np.int32) for i, p in enumerate(parts)])
+    arrays = {
+        "patches": np.concatenate([p.patches for p in parts]),
+        "label": np.concatenate([p.labels for p in parts]).astype(np.uint8),
+        "scene_index": scene_index,
+        "row": np.concatenate([p.rows for p in parts]).astype(np.int32),
+        "col": np.concatenate([p.cols for p in parts]).astype(np.int32),
+        "slope_class": np.concatenate([p.slope_class for p in parts]).astype(np.uint8),
+        "fold": np.array([scenes[i]["fold"] for i in scene_index], np.int8),
+        "in_a": np.array([scenes[i]["in_a"] for i in scene_index], np.uint8),
+    }
+    group = zarr.create_group(str(path), zarr_format=3)
+    for name, values in arrays.items():
+        chunks = (64, *values.shape[1:]) if values.ndim > 1 else (max(len(values), 1),)
+        array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks)
+        if values.size:
+            array[...] = values
+    group.attrs.update({"fringescan": attrs})
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+@dataclasses.dataclass
+class PatchDataset:
+    """A dataset in memory: arrays by name (see the module docstring) and its attributes."""
+
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+    @property
+    def patches(self) -> np.ndarray:
+        return self.arrays["patches"]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.arrays["label"]
+
+    def preprocess_config(self) -> PreprocessConfig:
+        values = self.attrs["preprocess"]
+        return PreprocessConfig(**{**values, "channels": tuple(values["channels"])})
+
+
+def load_dataset(path: str | Path) -> PatchDataset:
+    """Read a dataset written by ``build_dataset`` into memory."""
+    try:
+        group = zarr.open_group(str(path), mode="r", zarr_format=3)
+        attrs = dict(group.attrs.get("fringescan", {}))
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(
+            problem(
+                f"dataset {path}",
+                expected="a Zarr dataset written by `fringescan dataset`",
+                found=f"{type(error).__name__}: {error}",
+                fix="check the --dataset path",
+            )
+        ) from error
+    if attrs.get("format") != FORMAT:
+        raise InputError(
+            problem(
+                f"dataset {path}",
+                expected=f'attributes with format "{FORMAT}"',
+                found=repr(attrs.get("format")),
+                fix="build it with `fringescan dataset`",
+            )
+        )
+    arrays = {
+        name: np.asarray(group[name][...])
+        for name in ("patches", "label", "scene_index", "row", "col", "slope_class", "fold", "in_a")
+    }
+    return PatchDataset(arrays=arrays, attrs=attrs)

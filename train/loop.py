@@ -1,0 +1,255 @@
+"""The training loop: data-parallel SGD over the local devices, resumable through orbax checkpoints.
+
+Device-count rule: a step always uses exactly ``batch_size`` samples, split evenly over a 1-D ``data`` mesh
+of the largest number of the available devices that divides the batch size (batch 50: 2 of 2 devices,
+2 of 4, 5 of 8). The optimizer trajectory therefore never depends on how many devices a machine has; devices
+that do not fit are left idle (a warning says so). Parameters and optimizer state are replicated; XLA
+inserts the gradient all-reduce.
+
+Determinism and resume: the batch of step ``s`` and its augmentation and dropout keys are functions of
+``(seed, s)`` only, so a run killed after its checkpoint at step ``k`` and started again reproduces the
+uninterrupted run exactly: ``workdir/state/step_<k>`` holds the parameters and optimizer state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from scanner.checkpoint import publish_dir, restore_pytree, save_pytree
+from scanner.errors import NumericalError, problem
+from scanner.model import build_model
+from train.augment import balanced_indices, random_transforms, transform_patch
+from train.config import AugmentConfig, ExperimentConfig
+from train.optim import learning_rate_schedule, make_optimizer
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+STATE_DIR = "state"
+METRICS_NAME = "metrics.jsonl"
+KEEP_STATES = 2
+
+
+@dataclass
+class TrainResult:
+    """The trained model (eval mode), the step it reached and where its metrics are."""
+
+    model: nnx.Module
+    step: int
+    metrics_path: Path
+    devices_used: int
+
+
+def data_mesh(batch_size: int, devices: list | None = None) -> Mesh:
+    """A 1-D ``data`` mesh over the largest number of ``devices`` that divides ``batch_size``."""
+    devices = list(devices if devices is not None else jax.local_devices())
+    count = max(n for n in range(1, len(devices) + 1) if batch_size % n == 0)
+    if count < len(devices):
+        log.warning("batch %d does not split over %d devices; using %d", batch_size, len(devices), count)
+    return Mesh(np.array(devices[:count]), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+class EpochSampler:
+    """Indices of the samples of step ``s``: epochs of ``balanced_indices`` seeded by ``(seed, epoch)``."""
+
+    def __init__(self, labels: np.ndarray, samples_per_class: int | None, batch_size: int, seed: int) -> None:
+        self.labels, self.per_class, self.batch_size, self.seed = labels, samples_per_class, batch_size, seed
+        self._cache: dict[int, np.ndarray] = {}
+
+    def epoch(self, number: int) -> np.ndarray:
+        if number not in self._cache:
+            self._cache = {k: v for k, v in self._cache.items() if k >= number - 1}
+            rng = np.random.default_rng([self.seed, number])
+            self._cache[number] = balanced_indices(self.labels, self.per_class, rng)
+        return self._cache[number]
+
+    def batch(self, step: int) -> np.ndarray:
+        length = len(self.epoch(0))
+        positions = step * self.batch_size + np.arange(self.batch_size)
+        return np.array([self.epoch(int(p // length))[p % length] for p in positions])
+
+
+def _augment(key: jax.Array, patches: jax.Array, config: AugmentConfig) -> jax.Array:
+    theta, flip, shift = random_transforms(key, patches.shape[0], config)
+    return jax.vmap(transform_patch)(patches, theta, flip, shift)
+
+
+def _reseeded(rest: nnx.State, key: jax.Array) -> nnx.State:
+    """``rest`` with every RNG stream's key replaced by ``fold_in(key, i)`` and its count reset."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(rest)
+    names = [jax.tree_util.keystr(path) for path, _ in flat]
+    leaves = []
+    for i, ((_, leaf), name) in enumerate(zip(flat, names, strict=True)):
+        if "['rngs']['key']" in name:
+            leaf = jax.random.fold_in(key, i)
+        elif "['rngs']['count']" in name:
+            leaf = jnp.zeros_like(leaf)
+        leaves.append(leaf)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def make_train_step(
+    graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig
+) -> Callable:
+    """The jitted step ``(params, opt_state, rest, patches, labels, key) -> (params, opt_state, metrics)``.
+
+    ``rest`` is the model's non-parameter state (dropout RNG streams), reseeded from ``key`` every step.
+    """
+
+    def loss_fn(params: nnx.State, rest: nnx.State, x: jax.Array, labels: jax.Array, dropout_key: jax.Array):
+        model = nnx.merge(graphdef, params, _reseeded(rest, dropout_key))
+        logits = model(x)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+        return loss, logits
+
+    @partial(jax.jit, donate_argnums=(0, 1))
+    def step(params, opt_state, rest, patches, labels, key):
+        aug_key, dropout_key = jax.random.split(key)
+        x = _augment(aug_key, patches, augment)
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, rest, x, labels, dropout_key
+        )
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        accuracy = jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+        grad_norm = optax.tree.norm(grads)
+        return params, opt_state, {"loss": loss, "accuracy": accuracy, "grad_norm": grad_norm}
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------- checkpoints
+
+
+def _state_dirs(workdir: Path) -> list[tuple[int, Path]]:
+    root = workdir / STATE_DIR
+    found = [(int(m.group(1)), p) for p in root.glob("step_*") if (m := re.fullmatch(r"step_(\d+)", p.name))]
+    return sorted(found)
+
+
+def save_state(workdir: Path, step: int, params: Any, opt_state: Any) -> None:
+    """Publish ``state/step_<step>`` atomically and keep the newest ``KEEP_STATES``."""
+    leaves = jax.tree.leaves((params, opt_state))
+    tree = {"step": np.int64(step), "leaves": {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}}
+    publish_dir(workdir / STATE_DIR / f"step_{step:08d}", lambda tmp: save_pytree(tmp / "tree", tree))
+    for _, old in _state_dirs(workdir)[:-KEEP_STATES]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_state(workdir: Path, params: Any, opt_state: Any) -> tuple[int, Any, Any]:
+    """The newest saved state, shaped like ``(params, opt_state)``; step 0 and the inputs when none."""
+    saved = _state_dirs(workdir)
+    if not saved:
+        return 0, params, opt_state
+    step, path = saved[-1]
+    leaves, treedef = jax.tree.flatten((params, opt_state))
+    like = {"step": np.int64(0), "leaves": {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}}
+    tree = restore_pytree(path / "tree", like)
+    restored = [tree["leaves"][f"{i:05d}"] for i in range(len(leaves))]
+    params, opt_state = jax.tree.unflatten(treedef, restored)
+    log.info("resuming from %s (step %d)", path, step)
+    return int(tree["step"]), params, opt_state
+
+
+# ------------------------------------------------------------------------------------------- the loop
+
+
+def train(
+    config: ExperimentConfig,
+    patches: np.ndarray,
+    labels: np.ndarray,
+    workdir: str | Path,
+    *,
+    devices: list | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrainResult:
+    """Train ``config.model`` on stored patches ``(N, P, P, C)`` with 0/1 ``labels``; resumes from ``workdir``."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    tc = config.train
+
+    # Set up mesh
+    mesh = data_mesh(tc.batch_size, devices)
+    replicated = NamedSharding(mesh, PartitionSpec())
+    sharded = NamedSharding(mesh, PartitionSpec("data"))
+
+    # Model, optimizer, resume
+    model = build_model(config.model, rngs=nnx.Rngs(params=tc.seed, dropout=tc.seed + 1))
+    model.train()
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = make_optimizer(config.optim)
+    opt_state = tx.init(params)
+    start, params, opt_state = restore_state(workdir, params, opt_state)
+    params, opt_state = jax.device_put((params, opt_state), replicated)
+    rest = jax.device_put(rest, replicated)
+    step_fn = make_train_step(graphdef, tx, tc.augment)
+    sampler = EpochSampler(np.asarray(labels), tc.samples_per_class, tc.batch_size, tc.seed)
+    schedule = learning_rate_schedule(config.optim)
+    base_key = jax.random.key(tc.seed)
+
+    # Train loop
+    metrics_path = workdir / METRICS_NAME
+    _truncate_metrics(metrics_path, start)
+    with metrics_path.open("a") as metrics_file:
+        for step in range(start, tc.steps):
+            began = time.perf_counter()
+            index = sampler.batch(step)
+            batch = jax.device_put((patches[index], np.asarray(labels)[index].astype(np.int32)), sharded)
+            params, opt_state, metrics = step_fn(
+                params, opt_state, rest, *batch, jax.random.fold_in(base_key, step)
+            )
+            record = {
+                "step": step + 1,
+                "lr": float(schedule(step)),
+                **{k: float(v) for k, v in metrics.items()},
+                "seconds": time.perf_counter() - began,
+            }
+            _check_finite(record, step)
+            metrics_file.write(json.dumps(record) + "\n")
+            if (step + 1) % tc.checkpoint_every == 0 or step + 1 == tc.steps:
+                metrics_file.flush()
+                save_state(workdir, step + 1, params, opt_state)
+            if progress is not None:
+                progress(step + 1, tc.steps)
+
+    # Final model
+    final = nnx.merge(graphdef, jax.tree.map(jnp.asarray, jax.device_get(params)), rest)
+    final.eval()
+    return TrainResult(model=final, step=tc.steps, metrics_path=metrics_path, devices_used=mesh.size)
+
+
+def _check_finite(record: dict, step: int) -> None:
+    if not (np.isfinite(record["loss"]) and np.isfinite(record["grad_norm"])):
+        raise NumericalError(
+            problem(
+                f"training loss at step {step + 1}",
+                expected="a finite number",
+                found=f"loss {record['loss']}, gradient norm {record['grad_norm']}",
+                fix=f"lower optim.learning_rate (now {record['lr']:g}) or check the inputs "
+                "for NaN; the last good state is under state/",
+            )
+        )
+
+
+def _truncate_metrics(path: Path, start: int) -> None:
+    """Drop metric lines past ``start`` (written by a run killed after its last checkpoint)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start]
+    path.write_text("".join(line + "\n" for line in lines))
