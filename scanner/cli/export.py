@@ -1,0 +1,48 @@
+"""``fringescan export``: a scene's probability grid as a Cloud-Optimized GeoTIFF."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a probability grid as a Cloud-Optimized GeoTIFF",
+        description="Export STORE/prob/<scene_id> (float32, NaN = no window) as a COG "
+        "in the scene's CRS with 10 px cells.",
+    )
+    parser.add_argument("--store", required=True, help="scene store directory")
+    parser.add_argument("--scene", metavar="ID", help="scene to export (or --mosaic)")
+    parser.add_argument("--mosaic", action="store_true", help="export a mosaic version instead of a scene")
+    parser.add_argument("--version", help="with --mosaic: the version (default: the current one)")
+    parser.add_argument(
+        "--band", default="prob", help="with --mosaic: prob, passes, passes_above or last_date"
+    )
+    parser.add_argument("--out", required=True, help="output .tif path")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.mosaic or not args.scene:
+        from scanner.cli.mosaic import export_mosaic
+
+        return export_mosaic(args)
+    from scanner.cog import write_cog
+    from scanner.geo import GeoGrid
+    from scanner.scan import read_prob
+    from scanner.store import Store
+
+    store = Store.open(args.store)
+    prob, attrs = read_prob(store.root, args.scene)
+    grid = GeoGrid.from_attrs(attrs["grid"])
+    tags = {
+        "scene_id": args.scene,
+        "checkpoint_sha256": str(attrs["model"]["checkpoint_sha256"]),
+        "first_date": str(attrs["scene_attrs"].get("first_date")),
+        "second_date": str(attrs["scene_attrs"].get("second_date")),
+        "units": "probability of class 1",
+    }
+    path = write_cog(args.out, prob, grid.transform, grid.crs_wkt, tags=tags)
+    print(f"{args.scene}: {prob.shape[0]} x {prob.shape[1]} cells -> {path}")
+    return 0

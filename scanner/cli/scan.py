@@ -1,0 +1,81 @@
+"""``fringescan scan``: probability grids for the scenes of a store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "scan",
+        help="scan scenes with a model into probability grids (prob/<scene>)",
+        description="Score every 150 px window at a 10 px stride; write one "
+        "probability per 10 x 10 px cell into STORE/prob/<scene_id>. Resumable.",
+    )
+    parser.add_argument("--store", required=True, help="scene store directory")
+    parser.add_argument("--model", required=True, help="model checkpoint directory")
+    parser.add_argument("--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default all")
+    parser.add_argument("--tile-cells", type=int, default=50, help="tile side in 10 px cells (default 50)")
+    parser.add_argument("--batch", type=int, default=64, help="windows per batch on the window path")
+    parser.add_argument(
+        "--bf16", action="store_true", help="compute in bfloat16 (accuracy cost: docs/scanning.md)"
+    )
+    parser.add_argument(
+        "--min-valid-fraction",
+        type=float,
+        default=0.75,
+        help="windows with fewer valid pixels get no probability (default 0.75)",
+    )
+    parser.add_argument(
+        "--path",
+        choices=("dense", "window"),
+        default=None,
+        help="dense (alexnet_scan, default for it) or window (any model)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="dask scheduler: threads (default), synchronous, or a distributed address",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="local worker threads (default 2)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.checkpoint import read_meta
+    from scanner.cli.output import progress_bar
+    from scanner.scan import ScanConfig, scan
+    from scanner.store import Store
+
+    store = Store.open(args.store)
+    meta = read_meta(args.model)
+    path = args.path or ("dense" if meta.model_config.name == "alexnet_scan" else "window")
+    config = ScanConfig(
+        path=path,
+        tile_cells=args.tile_cells,
+        batch_size=args.batch,
+        dtype="bfloat16" if args.bf16 else "float32",
+        min_valid_fraction=args.min_valid_fraction,
+        workers=args.workers,
+    )
+    km2_per_window = (meta.pixel_size_m * 10) ** 2 / 1e6
+    start = time.perf_counter()
+    with progress_bar("scan", "windows", rate_scale=km2_per_window, rate_unit="km²") as progress:
+        results = scan(store, args.model, args.scenes, config, scheduler=args.scheduler, progress=progress)
+    elapsed = time.perf_counter() - start
+    for r in results:
+        if r.skipped_scene:
+            print(f"{r.scene_id}: already scanned with this model and settings: {r.path}")
+        else:
+            print(
+                f"{r.scene_id}: {r.tiles_total} tiles ({r.tiles_skipped} resumed), {r.windows} windows "
+                f"-> {r.path}"
+            )
+    windows = sum(r.windows for r in results)
+    print(f"{windows} windows in {elapsed:.1f} s ({windows / max(elapsed, 1e-9):,.0f} windows/s)")
+    return 0

@@ -1,0 +1,226 @@
+"""Jitted, sharded evaluation of a model over a tile: the one place the scan kernel is jitted.
+
+Device work only, no I/O. A tile's model input is an array ``(10n + 140, 10m + 140, C)`` (``scanner.tiling``);
+the result is the class-1 probability of each of its ``n x m`` windows (window ``(i, j)`` starts at pixel
+``(10i, 10j)``).
+
+Two paths, one jitted function each (``jax.jit`` caches by function object, so a mode is never a flag):
+
+- ``window``: any model. Windows are cut on the device with ``lax.dynamic_slice`` under ``vmap`` (no host
+  copies), in fixed-shape batches; the last batch is padded and masked, so nothing recompiles.
+- ``dense``: ``alexnet_scan`` only. ``model.dense`` scores a whole tile at once; the tile is cut into
+  overlapping row strips (one or more per device) that are scored in one sharded call.
+
+Every call pads the tile to the nominal tile shape, so edge tiles reuse the compiled function. Batches and
+strips are sharded over all local devices with ``jax.shard_map`` on a one-axis mesh (no ``pmap``).
+Following the Flax examples, the model is ``nnx.split`` once and a pure ``predict(graphdef, state, ...)``
+is jitted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from scanner.config import require
+from scanner.geo import STRIDE_PX, WINDOW_PX
+from scanner.tiling import window_origins
+
+PATHS = ("window", "dense")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+AXIS = "batch"
+HALO_PX = WINDOW_PX - STRIDE_PX
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferConfig:
+    """How a tile is evaluated: ``path`` (window|dense), windows per batch, compute dtype, tile shape.
+
+    ``tile_cells`` is the nominal tile side in cells: every tile is padded to it so one compiled function
+    serves the whole scan. ``strip_cells`` caps the rows of one dense strip (memory of the dense pass).
+    """
+
+    path: str = "dense"
+    batch_size: int = 64
+    dtype: str = "float32"
+    tile_cells: int = 50
+    strip_cells: int = 50
+
+    def __post_init__(self) -> None:
+        require(
+            self.path in PATHS,
+            "scan path",
+            expected=f"one of {PATHS}",
+            found=self.path,
+            fix="use --path dense (alexnet_scan) or --path window (any model)",
+        )
+        require(self.batch_size >= 1, "batch size", expected=">= 1", found=self.batch_size, fix="e.g. 64")
+        require(
+            self.dtype in DTYPES,
+            "compute dtype",
+            expected=f"one of {tuple(DTYPES)}",
+            found=self.dtype,
+            fix="use float32 or bfloat16",
+        )
+        require(
+            self.tile_cells >= 1 and self.strip_cells >= 1,
+            "tile/strip cells",
+            expected=">= 1",
+            found=(self.tile_cells, self.strip_cells),
+            fix="e.g. 50",
+        )
+
+
+def make_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
+    """A one-axis mesh over ``devices`` (default: every local device)."""
+    devices = list(devices if devices is not None else jax.local_devices())
+    return jax.make_mesh(
+        (len(devices),), (AXIS,), axis_types=(jax.sharding.AxisType.Explicit,), devices=devices
+    )
+
+
+def _cast_state(state: nnx.State, dtype: jnp.dtype) -> nnx.State:
+    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, state)
+
+
+def _class1_prob(logits: jax.Array) -> jax.Array:
+    return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)[..., 1]
+
+
+def _window_kernel(graphdef: nnx.GraphDef, dtype: jnp.dtype) -> Callable:
+    """Per-device body: cut windows at ``origins`` from a replicated tile and score them."""
+
+    def body(state: nnx.State, tile: jax.Array, origins: jax.Array, mask: jax.Array) -> jax.Array:
+        model = nnx.merge(graphdef, state)
+        channels = tile.shape[-1]
+
+        def cut(origin: jax.Array) -> jax.Array:
+            return jax.lax.dynamic_slice(tile, (origin[0], origin[1], 0), (WINDOW_PX, WINDOW_PX, channels))
+
+        windows = jax.vmap(cut)(origins).astype(dtype)
+        return jnp.where(mask, _class1_prob(model(windows)), jnp.nan)
+
+    return body
+
+
+def _dense_kernel(graphdef: nnx.GraphDef, dtype: jnp.dtype) -> Callable:
+    """Per-device body: the dense pass over a batch of strips."""
+
+    def body(state: nnx.State, strips: jax.Array) -> jax.Array:
+        model = nnx.merge(graphdef, state)
+        return _class1_prob(model.dense(strips.astype(dtype)))
+
+    return body
+
+
+class Predictor:
+    """Scores tiles with one model: ``predict_tile(x, n, m) -> (n, m)`` float32 class-1 probabilities."""
+
+    def __init__(self, model: nnx.Module, config: InferConfig, *, mesh: jax.sharding.Mesh | None = None):
+        if config.path == "dense":
+            require(
+                hasattr(model, "dense"),
+                "dense scan path",
+                expected="an alexnet_scan model",
+                found=type(model).__name__,
+                fix="use --path window for this checkpoint",
+            )
+        self.config = config
+        self.mesh = mesh if mesh is not None else make_mesh()
+        self.n_devices = self.mesh.size
+        model.eval()
+        dtype = DTYPES[config.dtype]
+        graphdef, state = nnx.split(model)
+        replicated = NamedSharding(self.mesh, P())
+        self._state = jax.device_put(_cast_state(state, dtype), replicated)
+        self._replicated = replicated
+        self._sharded = NamedSharding(self.mesh, P(AXIS))
+        self.batch_size = math.ceil(config.batch_size / self.n_devices) * self.n_devices
+        spec_state = P()
+        if config.path == "window":
+            body = jax.shard_map(
+                _window_kernel(graphdef, dtype),
+                mesh=self.mesh,
+                in_specs=(spec_state, P(), P(AXIS), P(AXIS)),
+                out_specs=P(AXIS),
+            )
+        else:
+            body = jax.shard_map(
+                _dense_kernel(graphdef, dtype),
+                mesh=self.mesh,
+                in_specs=(spec_state, P(AXIS)),
+                out_specs=P(AXIS),
+            )
+        self._fn = jax.jit(body)
+
+    def lower(self, n: int | None = None, m: int | None = None) -> jax.stages.Lowered:
+        """The lowered kernel for one call (XLA ``cost_analysis`` in the benchmark)."""
+        n = n or self.config.tile_cells
+        m = m or self.config.tile_cells
+        x = np.zeros((STRIDE_PX * n + HALO_PX, STRIDE_PX * m + HALO_PX, self._channels()), np.float32)
+        return self._fn.lower(*self._arguments(x, n, m)[0][0])
+
+    def _channels(self) -> int:
+        leaves = jax.tree.leaves(self._state)
+        kernel = next(a for a in leaves if a.ndim == 4)
+        return int(kernel.shape[2])
+
+    def predict_tile(self, x: np.ndarray, n: int, m: int) -> np.ndarray:
+        """Class-1 probability ``(n, m)`` of the windows of a model-input tile ``(10n+140, 10m+140, C)``."""
+        expected = (STRIDE_PX * n + HALO_PX, STRIDE_PX * m + HALO_PX)
+        assert x.shape[:2] == expected, (x.shape, expected)
+        calls, assemble = self._arguments(x, n, m)
+        return assemble([np.asarray(self._fn(*args)) for args in calls])
+
+    def _arguments(self, x: np.ndarray, n: int, m: int) -> tuple[list[tuple], Callable]:
+        tn, tm = max(n, self.config.tile_cells), max(m, self.config.tile_cells)
+        padded = np.zeros((STRIDE_PX * tn + HALO_PX, STRIDE_PX * tm + HALO_PX, x.shape[2]), np.float32)
+        padded[: x.shape[0], : x.shape[1]] = x
+        if self.config.path == "window":
+            return self._window_arguments(padded, n, m)
+        return self._dense_arguments(padded, n, m, tn)
+
+    def _window_arguments(self, padded: np.ndarray, n: int, m: int) -> tuple[list[tuple], Callable]:
+        tile = jax.device_put(padded, self._replicated)
+        origins = window_origins(n, m)
+        total = len(origins)
+        batches = max(1, math.ceil(total / self.batch_size))
+        full = np.zeros((batches * self.batch_size, 2), np.int32)
+        full[:total] = origins
+        mask = np.arange(len(full)) < total
+        calls = []
+        for b in range(batches):
+            part = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            sharded = jax.device_put((full[part], mask[part]), self._sharded)
+            calls.append((self._state, tile, *sharded))
+
+        def assemble(outputs: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(outputs)[:total].reshape(n, m).astype(np.float32)
+
+        return calls, assemble
+
+    def _dense_arguments(self, padded: np.ndarray, n: int, m: int, tn: int) -> tuple[list[tuple], Callable]:
+        per_strip = min(self.config.strip_cells, math.ceil(tn / self.n_devices))
+        n_strips = math.ceil(tn / (per_strip * self.n_devices)) * self.n_devices
+        rows_needed = STRIDE_PX * n_strips * per_strip + HALO_PX
+        grown = np.zeros((rows_needed, padded.shape[1], padded.shape[2]), np.float32)
+        grown[: padded.shape[0]] = padded
+        strip_px = STRIDE_PX * per_strip + HALO_PX
+        strips = np.stack(
+            [grown[STRIDE_PX * per_strip * k : STRIDE_PX * per_strip * k + strip_px] for k in range(n_strips)]
+        )
+        calls = [(self._state, jax.device_put(strips, self._sharded))]
+
+        def assemble(outputs: list[np.ndarray]) -> np.ndarray:
+            probs = outputs[0].reshape(-1, outputs[0].shape[2])
+            return probs[:n, :m].astype(np.float32)
+
+        return calls, assemble

@@ -1,0 +1,420 @@
+"""Scan orchestration: scene store -> tiles (one Dask graph per run) -> probability grid ``prob/<scene_id>``.
+
+Per tile: read the tile's read window through tensorstore (``Scene.read``; outside the scene is filled) ->
+``scanner.phase.preprocess`` on the tile with its filter halo, cropped to the model window -> the model on
+every window (``scanner.infer``) -> class-1 probability -> NaN where the window is incomplete or less than
+``min_valid_fraction`` of its pixels are valid -> the tile's cells are written into the staged Zarr v3 array
+with tensorstore, then a done-marker is written for the tile.
+
+Resumable: the staged grid lives in ``.staging/scan-<scene_id>-<run_key>/`` where ``run_key`` hashes the
+scene content, the checkpoint and the scan settings, so a re-run of the same scan finds it and skips every
+tile with a marker. A tile written but not marked is simply written again with the same values. When all
+tiles are done the grid is published onto ``prob/<scene_id>`` by ``os.rename``. A scene whose published grid
+already carries the same ``run_key`` is skipped. tensorstore and zarr are imported here: this module is the
+probability grid's I/O edge (docs/contracts.md).
+
+Nodata rule: a window with fewer than 75% valid pixels (default) gets no probability. Masked pixels are fed
+to the model as 0, a value the training patches (which are wholly valid) never show in bulk, so a window
+mostly of nodata would be scored on an artefact; 75% keeps windows whose missing part is at most a quarter,
+less than a landslide fringe (>= 0.16 km^2, about 14 x 14 px at 28 m) can hide behind in a 150 px window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask
+import numpy as np
+import tensorstore as ts
+import zarr
+
+from scanner import __version__
+from scanner.checkpoint import ModelMeta, check_compatible, checkpoint_hash, load_checkpoint, read_meta
+from scanner.config import require
+from scanner.errors import InputError, problem
+from scanner.geo import STRIDE_PX, WINDOW_PX
+from scanner.infer import InferConfig, Predictor
+from scanner.phase import preprocess
+from scanner.store import Scene, Store, check_scannable
+from scanner.tiling import Tile, TilePlan, complete_mask, plan_tiles, window_valid_fraction
+
+log = logging.getLogger(__name__)
+
+PROB_DIR = "prob"
+PROB_CHUNK_CELLS = 256
+EXTRA_CHANNELS = ("coherence", "slope")
+LOCAL_SCHEDULERS = ("threads", "synchronous")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanConfig:
+    """Scan settings (``fringescan scan`` options). ``tile_cells`` 50 = one 500 px store chunk per tile."""
+
+    path: str = "dense"
+    tile_cells: int = 50
+    batch_size: int = 64
+    dtype: str = "float32"
+    min_valid_fraction: float = 0.75
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        require(
+            0.0 <= self.min_valid_fraction <= 1.0,
+            "min_valid_fraction",
+            expected="0..1",
+            found=self.min_valid_fraction,
+            fix="use e.g. --min-valid-fraction 0.75",
+        )
+        require(self.workers >= 1, "scan workers", expected=">= 1", found=self.workers, fix="e.g. 2")
+        self.infer_config()
+
+    def infer_config(self) -> InferConfig:
+        return InferConfig(
+            path=self.path,
+            batch_size=self.batch_size,
+            dtype=self.dtype,
+            tile_cells=self.tile_cells,
+            strip_cells=max(1, min(self.tile_cells, 64)),
+        )
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """What a tile task needs, all picklable (so a distributed worker can run it)."""
+
+    store_root: str
+    scene_id: str
+    checkpoint: str
+    config: ScanConfig
+    staging: str
+    height_px: int
+    width_px: int
+    run_key: str
+    checkpoint_sha256: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """One scene of a run: its grid, tiles (and how many were resumed) and complete windows scored now."""
+
+    scene_id: str
+    path: Path
+    tiles_total: int
+    tiles_skipped: int
+    windows: int
+    skipped_scene: bool = False
+
+
+# ---------------------------------------------------------------------------------------------- per process caches
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _model(checkpoint: str, checkpoint_sha256: str, config: InferConfig) -> tuple[Predictor, ModelMeta]:
+    """The checkpoint's predictor and metadata, once per process (keyed by content, not only by path)."""
+    model, meta = load_checkpoint(checkpoint)
+    return Predictor(model, config), meta
+
+
+@functools.cache
+def _scene(store_root: str, scene_id: str, run_key: str) -> Scene:
+    """An open scene, once per process and scan (a re-ingested scene has another run key)."""
+    return Store.open(store_root).scene(scene_id)
+
+
+@functools.cache
+def _prob_array(path: str) -> ts.TensorStore:
+    return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}, open=True).result()
+
+
+def _cached(factory: Callable, *args: object) -> object:
+    with _lock:
+        return factory(*args)
+
+
+# ---------------------------------------------------------------------------------------------- one tile
+
+
+def tile_input(scene: Scene, tile: Tile, meta: ModelMeta) -> tuple[np.ndarray, np.ndarray]:
+    """Model input ``(10n+140, 10m+140, C)`` of a tile and its usable-pixel mask, from the store."""
+    window = tile.read_window
+    phase = scene.read("phase", window)
+    valid = scene.read("valid", window)
+    extras = {name: scene.read(name, window) for name in EXTRA_CHANNELS if name in meta.preprocess.channels}
+    x = preprocess(phase, valid, scene.grid.pixel_size.mean_m, meta.preprocess, extras)
+    usable = (valid != 0) & np.isfinite(phase)
+    r = tile.reach_px
+    crop = (slice(r, x.shape[0] - r), slice(r, x.shape[1] - r))
+    return x[crop], usable[crop]
+
+
+def tile_probability(
+    x: np.ndarray,
+    usable: np.ndarray,
+    tile: Tile,
+    height_px: int,
+    width_px: int,
+    predictor: Predictor,
+    min_valid_fraction: float,
+) -> np.ndarray:
+    """Class-1 probability of the tile's cells, NaN where the window is incomplete or mostly invalid."""
+    n, m = tile.cells.height, tile.cells.width
+    keep = complete_mask(tile.cells, height_px, width_px)
+    keep &= window_valid_fraction(usable, n, m) >= min_valid_fraction
+    if not keep.any():
+        return np.full((n, m), np.nan, np.float32)
+    prob = predictor.predict_tile(x, n, m)
+    return np.where(keep, prob, np.float32(np.nan)).astype(np.float32)
+
+
+def run_tile(job: SceneJob, tile: Tile) -> int:
+    """Score one tile, write its cells and its done-marker; returns the number of cells written."""
+    scene = _cached(_scene, job.store_root, job.scene_id, job.run_key)
+    predictor, meta = _cached(_model, job.checkpoint, job.checkpoint_sha256, job.config.infer_config())
+    x, usable = tile_input(scene, tile, meta)
+    prob = tile_probability(
+        x, usable, tile, job.height_px, job.width_px, predictor, job.config.min_valid_fraction
+    )
+    rows, cols = tile.cells.slices()
+    array = _cached(_prob_array, str(Path(job.staging) / "grid" / "prob"))
+    array[rows, cols].write(prob).result()
+    marker = Path(job.staging) / "done" / tile.tile_id
+    windows = tile_windows(tile, job.height_px, job.width_px)
+    marker.write_text(json.dumps({"cells": tile.cells.n_cells, "windows": windows}))
+    return windows
+
+
+def tile_windows(tile: Tile, height_px: int, width_px: int) -> int:
+    """Complete windows (cells that can get a probability) of a tile."""
+    return int(complete_mask(tile.cells, height_px, width_px).sum())
+
+
+# ---------------------------------------------------------------------------------------------- one scene
+
+
+def run_key(scene: Scene, checkpoint_sha256: str, config: ScanConfig) -> str:
+    """Identity of a scan: scene content, checkpoint and every setting that changes the grid."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("workers", "batch_size")}
+    payload = json.dumps(
+        {
+            "scene": scene.attrs.get("content_sha256"),
+            "grid": scene.grid.to_attrs(),
+            "checkpoint": checkpoint_sha256,
+            "config": settings,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def grid_attrs(scene: Scene, meta: ModelMeta, checkpoint_sha256: str, config: ScanConfig, key: str) -> dict:
+    """The ``prob`` group's ``attrs["fringescan"]`` (docs/contracts.md)."""
+    attrs = scene.attrs
+    return {
+        "scene_id": scene.id,
+        "grid": scene.grid.cell_grid().to_attrs(),
+        "cell_px": STRIDE_PX,
+        "window_px": WINDOW_PX,
+        "min_valid_fraction": config.min_valid_fraction,
+        "model": {"name": meta.model_config.name, "checkpoint_sha256": checkpoint_sha256},
+        "preprocess": dataclasses.asdict(meta.preprocess),
+        "scene_attrs": {
+            k: attrs.get(k) for k in ("first_date", "second_date", "wavelength_m", "content_sha256")
+        },
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "fringescan_version": __version__,
+        "config": dataclasses.asdict(config),
+        "run_key": key,
+    }
+
+
+def prepare_staging(staging: Path, shape: tuple[int, int], attrs: dict) -> None:
+    """Create the staged group (once; a resumed run keeps what is there) and the done-marker folder."""
+    (staging / "done").mkdir(parents=True, exist_ok=True)
+    if (staging / "grid" / "zarr.json").is_file() and (staging / "grid" / "prob" / "zarr.json").is_file():
+        return
+    shutil.rmtree(staging / "grid", ignore_errors=True)
+    group = zarr.open_group(staging / "grid", mode="w", zarr_format=3)
+    chunks = (min(PROB_CHUNK_CELLS, shape[0]), min(PROB_CHUNK_CELLS, shape[1]))
+    group.create_array("prob", shape=shape, chunks=chunks, dtype="float32", fill_value=np.nan)
+    group.attrs["fringescan"] = attrs
+
+
+def publish_grid(store_root: Path, scene_id: str, staging: Path) -> Path:
+    """Rename the staged group onto ``prob/<scene_id>`` (an old grid is moved aside, then removed)."""
+    final = store_root / PROB_DIR / scene_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if final.exists():
+        old = store_root / ".staging" / f"old-prob-{scene_id}-{os.getpid()}"
+        os.rename(final, old)
+    os.rename(staging / "grid", final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def published_key(store_root: Path, scene_id: str) -> str | None:
+    """``run_key`` of the published grid of ``scene_id`` (None when there is none)."""
+    meta = store_root / PROB_DIR / scene_id / "zarr.json"
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text()).get("attributes", {}).get("fringescan", {}).get("run_key")
+
+
+def read_prob(store_root: str | Path, scene_id: str) -> tuple[np.ndarray, dict]:
+    """The published probability grid of ``scene_id`` and its ``attrs["fringescan"]``."""
+    path = Path(store_root) / PROB_DIR / scene_id
+    if not (path / "zarr.json").is_file():
+        raise InputError(
+            problem(
+                f"probability grid of scene {scene_id!r}",
+                expected=f"a grid at {path}",
+                found="none",
+                fix=f"run `fringescan scan --store {store_root} --scene {scene_id}`",
+            )
+        )
+    group = zarr.open_group(path, mode="r")
+    return np.asarray(group["prob"][...], dtype=np.float32), dict(group.attrs["fringescan"])
+
+
+def scanned_scene_ids(store_root: str | Path) -> list[str]:
+    """Scenes with a published probability grid, sorted."""
+    folder = Path(store_root) / PROB_DIR
+    return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").is_file()) if folder.is_dir() else []
+
+
+# ---------------------------------------------------------------------------------------------- a run
+
+
+def plan_scene(
+    store: Store, scene_id: str, checkpoint: str, config: ScanConfig
+) -> tuple[SceneJob, TilePlan, list[Tile], str] | None:
+    """Check the scene and model, stage the grid and list the tiles still to do (None: already published)."""
+    meta = read_meta(checkpoint)
+    scene = store.scene(scene_id)
+    check_scannable(scene, meta.pixel_size_m)
+    check_compatible(meta, scene.grid.pixel_size.mean_m, scene.attrs.get("wavelength_m"))
+    digest = checkpoint_hash(checkpoint)
+    key = run_key(scene, digest, config)
+    root = Path(store.root)
+    if published_key(root, scene_id) == key:
+        return None
+    staging = root / ".staging" / f"scan-{scene_id}-{key}"
+    prepare_staging(staging, scene.grid.cell_grid().shape, grid_attrs(scene, meta, digest, config, key))
+    reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
+    plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
+    done = {p.name for p in (staging / "done").iterdir()}
+    todo = [t for t in plan.tiles if t.tile_id not in done]
+    job = SceneJob(
+        store_root=str(root),
+        scene_id=scene_id,
+        checkpoint=str(Path(checkpoint).absolute()),
+        config=config,
+        staging=str(staging),
+        height_px=scene.grid.height,
+        width_px=scene.grid.width,
+        run_key=key,
+        checkpoint_sha256=digest,
+    )
+    return job, plan, todo, key
+
+
+def scan(
+    store: Store,
+    checkpoint: str | Path,
+    scene_ids: Sequence[str] | None = None,
+    config: ScanConfig | None = None,
+    *,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ScanResult]:
+    """Scan ``scene_ids`` (default: every scene) with the checkpoint; one Dask graph for the whole run."""
+    config = config or ScanConfig()
+    checkpoint = str(Path(checkpoint).absolute())
+    ids = list(scene_ids) if scene_ids else store.scene_ids()
+    plans = {sid: plan_scene(store, sid, checkpoint, config) for sid in ids}
+    jobs = [(p[0], t) for p in plans.values() if p is not None for t in p[2]]
+    total = sum(tile_windows(t, job.height_px, job.width_px) for job, t in jobs)
+    try:
+        _compute(jobs, config, scheduler, progress, total)
+    finally:
+        with _lock:
+            _prob_array.cache_clear()  # staged arrays are renamed away when published
+    results = []
+    for sid, planned in plans.items():
+        if planned is None:
+            path = Path(store.root) / PROB_DIR / sid
+            results.append(ScanResult(sid, path, 0, 0, 0, skipped_scene=True))
+            continue
+        job, plan, todo, key = planned
+        _check_complete(Path(job.staging), plan)
+        path = publish_grid(Path(store.root), sid, Path(job.staging))
+        windows = sum(tile_windows(t, job.height_px, job.width_px) for t in todo)
+        results.append(ScanResult(sid, path, len(plan.tiles), len(plan.tiles) - len(todo), windows))
+        store.log_event(
+            "scan",
+            scene_id=sid,
+            run_key=key,
+            tiles=len(plan.tiles),
+            tiles_resumed=len(plan.tiles) - len(todo),
+            checkpoint=checkpoint,
+        )
+    return results
+
+
+def _compute(
+    jobs: list[tuple[SceneJob, Tile]],
+    config: ScanConfig,
+    scheduler: str | None,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    done = [0]
+
+    def one(job: SceneJob, tile: Tile) -> int:
+        cells = run_tile(job, tile)
+        if progress is not None:
+            with _lock:
+                done[0] += cells
+                progress(done[0], total)
+        return cells
+
+    if scheduler and scheduler not in LOCAL_SCHEDULERS:
+        from dask.distributed import Client
+
+        tasks = [dask.delayed(run_tile, pure=False)(job, tile) for job, tile in jobs]
+        with Client(scheduler) as client:
+            dask.compute(*tasks, scheduler=client.get)
+        return
+    tasks = [dask.delayed(one, pure=False)(job, tile) for job, tile in jobs]
+    name = "threads" if scheduler in (None, "threads") else "synchronous"
+    dask.compute(*tasks, scheduler=name, num_workers=config.workers)
+
+
+def _check_complete(staging: Path, plan: TilePlan) -> None:
+    done = {p.name for p in (staging / "done").iterdir()}
+    missing = [t.tile_id for t in plan.tiles if t.tile_id not in done]
+    if missing:
+        raise InputError(
+            problem(
+                "scan run",
+                expected="every tile finished",
+                found=f"{len(missing)} unfinished",
+                fix="re-run the same scan; finished tiles are skipped",
+            )
+        )

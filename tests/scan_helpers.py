@@ -1,0 +1,101 @@
+"""Builders for scan tests: a real store with synthetic scenes, and a checkpoint of a narrow alexnet_scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from flax import nnx
+from pyproj import CRS
+
+from scanner.checkpoint import ModelMeta, save_checkpoint
+from scanner.geo import GeoGrid, PixelWindow
+from scanner.model import ModelConfig, build_model
+from scanner.phase import PreprocessConfig
+from scanner.store import SceneWriter, Store
+
+PIXEL_M = 28.0
+WAVELENGTH_M = 0.236
+UTM54 = CRS.from_epsg(32654).to_wkt()
+NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 16, 16, 16), fc_width=32, dropout=0.0)
+
+
+def scene_arrays(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wrapped phase with smooth ramps and fringe rings plus noise, and a valid mask with a nodata block."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    phase = 0.01 * x + 0.02 * y + rng.normal(0, 0.4, (height, width))
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(10, 40)
+        phase += 6 * np.pi * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r))
+    phase = (np.mod(phase + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
+    valid = np.ones((height, width), np.uint8)
+    valid[: height // 5, width // 2 : width // 2 + width // 4] = 0
+    phase[valid == 0] = np.nan
+    return phase, valid
+
+
+def add_scene(
+    store: Store,
+    scene_id: str,
+    phase: np.ndarray,
+    valid: np.ndarray,
+    *,
+    pixel_m: float = PIXEL_M,
+    wavelength_m: float = WAVELENGTH_M,
+    slope: np.ndarray | None = None,
+    origin: tuple[float, float] = (500_000.0, 4_000_000.0),
+) -> None:
+    """Publish one scene group into ``store`` with the store's own writer."""
+    height, width = phase.shape
+    grid = GeoGrid(height, width, Affine(pixel_m, 0, origin[0], 0, -pixel_m, origin[1]), UTM54)
+    names = ["phase", "valid"] + (["slope"] if slope is not None else [])
+    with store.staging(f"scenes/{scene_id}") as tmp:
+        writer = SceneWriter(tmp, grid, names)
+        whole = PixelWindow(0, 0, height, width)
+        writer.write("phase", whole, phase)
+        writer.write("valid", whole, valid)
+        if slope is not None:
+            writer.write("slope", whole, slope)
+        writer.finish(
+            {
+                "scene_id": scene_id,
+                "kind": "wrapped",
+                "grid": grid.to_attrs(),
+                "wavelength_m": wavelength_m,
+                "first_date": "2020-01-01",
+                "second_date": "2020-02-01",
+                "content_sha256": f"test-{scene_id}-{height}x{width}",
+                "ingested": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
+
+
+def make_store(root: Path, scenes: dict[str, tuple[int, int]], seed: int = 0) -> Store:
+    """A store holding synthetic scenes ``{scene_id: (height, width)}``."""
+    store = Store.create(root)
+    for k, (scene_id, (height, width)) in enumerate(scenes.items()):
+        add_scene(store, scene_id, *scene_arrays(height, width, seed + k))
+    return store
+
+
+def make_checkpoint(
+    path: Path,
+    *,
+    config: ModelConfig = NARROW,
+    seed: int = 0,
+    pixel_m: float = PIXEL_M,
+    filter_size_m: float | None = 1000.0,
+) -> Path:
+    """A checkpoint of a randomly initialised model saved with scanner.checkpoint."""
+    model = build_model(config, rngs=nnx.Rngs(seed))
+    meta = ModelMeta(
+        model_config=config,
+        preprocess=PreprocessConfig(filter_size_m=filter_size_m),
+        pixel_size_m=pixel_m,
+        wavelength_m=WAVELENGTH_M,
+    )
+    save_checkpoint(path, model, meta)
+    return path

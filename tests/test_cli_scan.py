@@ -1,0 +1,100 @@
+"""The scan, detect, export and evaluate-scan verbs end to end, and their one-line refusals."""
+
+import json
+
+import pytest
+from scan_helpers import make_checkpoint, make_store
+
+from scanner.cli import main
+from scanner.cog import validate_cog
+from scanner.scan import read_prob
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    store = make_store(root / "store", {"s1": (320, 340), "s2": (300, 300)})
+    checkpoint = make_checkpoint(root / "ckpt")
+    assert main(["scan", "--store", str(store.root), "--model", str(checkpoint), "--tile-cells", "20"]) == 0
+    return root, store, checkpoint
+
+
+def test_scan_writes_grids_for_every_scene(scanned, capsys):
+    root, store, checkpoint = scanned
+    for scene_id in ("s1", "s2"):
+        prob, attrs = read_prob(store.root, scene_id)
+        assert prob.shape == store.scene(scene_id).grid.cell_grid().shape
+        assert attrs["model"]["name"] == "alexnet_scan" and len(attrs["model"]["checkpoint_sha256"]) == 64
+    assert main(["scan", "--store", str(store.root), "--model", str(checkpoint), "--tile-cells", "20"]) == 0
+    assert "already scanned" in capsys.readouterr().out
+
+
+def test_detect_export_and_evaluate(scanned, capsys):
+    root, store, _ = scanned
+    out = root / "sites.geojson"
+    assert main(["detect", "--store", str(store.root), "--threshold", "0.51", "--out", str(out)]) == 0
+    sites = json.loads(out.read_text())["features"]
+    assert (store.root / "sites" / "s1.geojson").is_file() and (store.root / "sites" / "s2.geojson").is_file()
+    assert sites, "the random model should flag some cells at 0.51"
+    tif = root / "s1.tif"
+    assert main(["export", "--store", str(store.root), "--scene", "s1", "--out", str(tif)]) == 0
+    assert validate_cog(tif)[0]
+    labels = root / "labels.geojson"
+    s1_sites = [f for f in sites if f["properties"]["scene_id"] == "s1"]
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": s1_sites[:1]}))
+    report = root / "report.json"
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "evaluate-scan",
+                "--store",
+                str(store.root),
+                "--labels",
+                str(labels),
+                "--threshold",
+                "0.51",
+                "--scene",
+                "s1",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "with_size_filter" in text and "recall" in text
+    totals = json.loads(report.read_text())["total"]
+    assert totals["with_size_filter"]["tp"] == 1 and totals["with_size_filter"]["recall"] == 1.0
+    assert totals["with_size_filter"]["fp"] == len(s1_sites) - 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "words"),
+    [
+        (["--scene", "nope"], 4, "scene 'nope'"),
+        (["--model-missing"], 3, "fringescan-model.json"),
+        (["--coarse"], 5, "pixel size"),
+    ],
+)
+def test_bad_inputs_give_one_line_errors(scanned, tmp_path, capsys, extra, code, words):
+    root, store, checkpoint = scanned
+    model = str(checkpoint)
+    if extra == ["--model-missing"]:
+        model, extra = str(tmp_path / "missing"), []
+    elif extra == ["--coarse"]:
+        model, extra = str(make_checkpoint(tmp_path / "coarse", pixel_m=90.0)), []
+    capsys.readouterr()
+    assert main(["scan", "--store", str(store.root), "--model", model, *extra]) == code
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fringescan: error:") and words in err and "\n" not in err
+
+
+def test_export_of_unscanned_scene_and_missing_store(tmp_path, capsys):
+    assert (
+        main(["export", "--store", str(tmp_path / "none"), "--scene", "x", "--out", str(tmp_path / "x.tif")])
+        == 4
+    )
+    store = make_store(tmp_path / "store", {"u": (200, 200)})
+    assert main(["export", "--store", str(store.root), "--scene", "u", "--out", str(tmp_path / "u.tif")]) == 3
+    assert "fringescan scan" in capsys.readouterr().err

@@ -1,0 +1,206 @@
+"""Scan orchestration: tiled == untiled, dense == per-window, the nodata rule, resume after SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scan_helpers import PIXEL_M, make_checkpoint, make_store, scene_arrays
+
+from scanner.checkpoint import load_checkpoint
+from scanner.errors import InputError, ModelMismatchError
+from scanner.geo import PixelWindow
+from scanner.infer import InferConfig, Predictor
+from scanner.phase import preprocess
+from scanner.scan import ScanConfig, read_prob, scan, tile_input, tile_probability
+from scanner.store import Store
+from scanner.tiling import plan_tiles
+
+SHAPE = (430, 370)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scan")
+    store = make_store(root / "store", {"a": SHAPE})
+    checkpoint = make_checkpoint(root / "ckpt")
+    return store, checkpoint
+
+
+def scan_grid(store, checkpoint, **settings):
+    scan(store, checkpoint, ["a"], ScanConfig(**settings))
+    return read_prob(store.root, "a")
+
+
+def test_tiled_equals_untiled_and_dense_equals_window(setup):
+    store, checkpoint = setup
+    untiled, attrs = scan_grid(store, checkpoint, tile_cells=60)
+    tiled, _ = scan_grid(store, checkpoint, tile_cells=7)
+    window, _ = scan_grid(store, checkpoint, tile_cells=13, path="window", batch_size=32)
+    assert untiled.shape == (43, 37) and attrs["grid"]["height"] == 43
+    assert np.isfinite(untiled).sum() > 300
+    for other in (tiled, window):
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(untiled))
+        assert np.nanmax(np.abs(other - untiled)) <= 1e-5
+
+
+def test_nan_where_window_incomplete_or_mostly_invalid(setup):
+    store, checkpoint = setup
+    prob, attrs = scan_grid(store, checkpoint, tile_cells=11)
+    assert attrs["min_valid_fraction"] == 0.75 and attrs["cell_px"] == 10
+    phase, valid = scene_arrays(*SHAPE, seed=0)
+    usable = (valid != 0) & np.isfinite(phase)
+    expected = np.zeros(prob.shape, bool)
+    for i in range(prob.shape[0]):
+        for j in range(prob.shape[1]):
+            y0, x0 = 10 * i - 70, 10 * j - 70
+            if y0 >= 0 and x0 >= 0 and y0 + 150 <= SHAPE[0] and x0 + 150 <= SHAPE[1]:
+                expected[i, j] = usable[y0 : y0 + 150, x0 : x0 + 150].mean() >= 0.75
+    np.testing.assert_array_equal(np.isfinite(prob), expected)
+
+
+def test_tile_input_is_bit_identical_to_the_whole_scene(setup):
+    store, checkpoint = setup
+    _, meta = load_checkpoint(checkpoint)
+    scene = store.scene("a")
+    whole = PixelWindow(0, 0, *SHAPE)
+    full = preprocess(
+        scene.read("phase", whole), scene.read("valid", whole), scene.grid.pixel_size.mean_m, meta.preprocess
+    )
+    plan = plan_tiles(*SHAPE, tile_cells=9, reach_px=meta.preprocess.reach_px(scene.grid.pixel_size.mean_m))
+    tile = next(
+        t
+        for t in plan.tiles
+        if t.model_window.row_off >= 0
+        and t.model_window.col_off >= 0
+        and t.model_window.row_end <= SHAPE[0]
+        and t.model_window.col_end <= SHAPE[1]
+    )
+    x, _ = tile_input(scene, tile, meta)
+    np.testing.assert_array_equal(x, full[tile.model_window.slices()])
+
+
+@settings(max_examples=4, deadline=None)
+@given(tile_cells=st.integers(4, 30), oy=st.integers(0, 29), ox=st.integers(0, 29))
+def test_random_tile_sizes_and_offsets_give_the_same_grid(setup, tile_cells, oy, ox):
+    store, checkpoint = setup
+    model, meta = load_checkpoint(checkpoint)
+    scene = store.scene("a")
+    reach = meta.preprocess.reach_px(PIXEL_M)
+
+    def assemble(plan, predictor):
+        grid = np.full(plan.cell_shape, np.nan, np.float32)
+        for t in plan.tiles:
+            x, usable = tile_input(scene, t, meta)
+            grid[t.cells.slices()] = tile_probability(x, usable, t, *SHAPE, predictor, 0.75)
+        return grid
+
+    whole = plan_tiles(*SHAPE, tile_cells=50, reach_px=reach)
+    reference = assemble(whole, Predictor(model, InferConfig(path="dense", tile_cells=50)))
+    plan = plan_tiles(*SHAPE, tile_cells=tile_cells, reach_px=reach, offset_cells=(oy, ox))
+    tiled = assemble(plan, Predictor(model, InferConfig(path="dense", tile_cells=tile_cells)))
+    np.testing.assert_array_equal(np.isnan(tiled), np.isnan(reference))
+    assert np.nanmax(np.abs(tiled - reference)) <= 1e-5
+
+
+def test_rescan_with_same_settings_is_skipped(setup):
+    store, checkpoint = setup
+    scan(store, checkpoint, ["a"], ScanConfig(tile_cells=25))
+    again = scan(store, checkpoint, ["a"], ScanConfig(tile_cells=25))
+    assert again[0].skipped_scene
+
+
+def test_mismatched_model_is_refused(setup, tmp_path):
+    store, _ = setup
+    coarse = make_checkpoint(tmp_path / "coarse", pixel_m=60.0)
+    with pytest.raises(ModelMismatchError, match="pixel size"):
+        scan(store, coarse, ["a"])
+    with pytest.raises(InputError, match="fringescan-model.json"):
+        scan(store, tmp_path / "missing", ["a"])
+
+
+def scan_command(store_root, checkpoint):
+    return [
+        sys.executable,
+        "-m",
+        "scanner.cli",
+        "scan",
+        "--store",
+        str(store_root),
+        "--model",
+        str(checkpoint),
+        "--tile-cells",
+        "4",
+        "--path",
+        "window",
+        "--batch",
+        "16",
+        "--scheduler",
+        "synchronous",
+    ]
+
+
+def test_killed_run_resumes_to_the_uninterrupted_grid(tmp_path):
+    shape = {"k": (560, 520)}
+    killed_store = make_store(tmp_path / "killed", shape, seed=4)
+    clean_store = make_store(tmp_path / "clean", shape, seed=4)
+    checkpoint = make_checkpoint(tmp_path / "ckpt")
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    process = subprocess.Popen(
+        scan_command(killed_store.root, checkpoint),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = killed_store.root / ".staging"
+    deadline = time.monotonic() + 120
+    done_before_kill = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        markers = list(staging.glob("scan-k-*/done/*"))
+        if len(markers) >= 3:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            done_before_kill = len(list(staging.glob("scan-k-*/done/*")))
+            break
+        time.sleep(0.002)
+    assert process.returncode == -signal.SIGKILL, "the scan finished before it could be killed"
+    assert not (killed_store.root / "prob" / "k").exists()
+    total = len(plan_tiles(560, 520, tile_cells=4).tiles)
+    assert 3 <= done_before_kill < total
+
+    resumed = scan(
+        Store.open(killed_store.root),
+        checkpoint,
+        ["k"],
+        ScanConfig(tile_cells=4, path="window", batch_size=16),
+    )[0]
+    assert resumed.tiles_skipped == done_before_kill and resumed.tiles_total == total
+    scan(clean_store, checkpoint, ["k"], ScanConfig(tile_cells=4, path="window", batch_size=16))
+    got, _ = read_prob(killed_store.root, "k")
+    want, _ = read_prob(clean_store.root, "k")
+    np.testing.assert_array_equal(got, want)
+    assert not list(staging.glob("scan-k-*"))
+
+
+def test_distributed_scheduler_gives_the_same_grid(setup, tmp_path):
+    from dask.distributed import LocalCluster
+
+    store, checkpoint = setup
+    local, _ = scan_grid(store, checkpoint, tile_cells=21)
+    other = make_store(tmp_path / "store", {"a": SHAPE})
+    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as cluster:
+        scan(other, checkpoint, ["a"], ScanConfig(tile_cells=21), scheduler=cluster.scheduler_address)
+    got, _ = read_prob(other.root, "a")
+    np.testing.assert_array_equal(got, local)
+
+
+def test_result_counts_complete_windows(setup):
+    store, checkpoint = setup
+    result = scan(store, checkpoint, ["a"], ScanConfig(tile_cells=17))[0]
+    rows, cols = (SHAPE[0] - 150) // 10 + 1, (SHAPE[1] - 150) // 10 + 1
+    assert result.windows == rows * cols and result.tiles_skipped == 0

@@ -1,0 +1,148 @@
+"""Site layers: polygons from cells, WGS84 features with the contract's properties, store round trip."""
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+from affine import Affine
+from pyproj import CRS
+from scan_helpers import UTM54, add_scene, scene_arrays
+from shapely.geometry import shape
+
+from scanner.detect import DetectConfig, detect
+from scanner.errors import InputError
+from scanner.scan import prepare_staging, publish_grid
+from scanner.sites import (
+    component_polygons,
+    from_wgs84,
+    read_geojson,
+    read_labels,
+    scene_sites,
+    write_geojson,
+    write_scene_sites,
+)
+from scanner.store import Store
+
+CELL = Affine(280.0, 0, 500_000.0, 0, -280.0, 4_000_000.0)
+PROPERTIES = {
+    "site_id",
+    "scene_id",
+    "first_date",
+    "second_date",
+    "area_m2",
+    "centroid_lon",
+    "centroid_lat",
+    "prob_max",
+    "prob_mean",
+    "n_cells",
+    "slope_class",
+    "slope_mean_deg",
+    "priority",
+    "checkpoint_sha256",
+}
+
+
+def known_prob(shape_cells):
+    prob = np.full(shape_cells, 0.1, np.float32)
+    prob[5:8, 5:9] = 0.8  # 12 cells, on the slope
+    prob[20:22, 3:5] = 0.95  # 4 cells, flat
+    prob[15, 15] = 0.99  # one cell: size-filtered
+    return prob
+
+
+@pytest.fixture()
+def store(tmp_path):
+    store = Store.create(tmp_path / "store")
+    phase, valid = scene_arrays(300, 300, seed=1)
+    slope = np.full((300, 300), 5.0, np.float32)
+    slope[40:90, 40:100] = 25.0
+    add_scene(store, "s", phase, valid, slope=slope)
+    staging = store.root / ".staging" / "scan-s-test"
+    prepare_staging(
+        staging,
+        (30, 30),
+        {
+            "scene_id": "s",
+            "grid": store.scene("s").grid.cell_grid().to_attrs(),
+            "model": {"name": "alexnet_scan", "checkpoint_sha256": "abc"},
+        },
+    )
+    zarr.open_group(staging / "grid", mode="r+")["prob"][...] = known_prob((30, 30))
+    publish_grid(store.root, "s", staging)
+    return store
+
+
+def test_polygons_cover_their_cells():
+    labels = np.zeros((6, 6), np.int32)
+    labels[1:3, 1:4] = 1
+    labels[4, 4] = 2
+    labels[5, 5] = 2
+    polygons = component_polygons(labels, CELL)
+    assert polygons[1].area == pytest.approx(6 * 280.0**2)
+    assert polygons[2].area == pytest.approx(2 * 280.0**2)
+
+
+def test_scene_sites_have_the_contract_properties(store, tmp_path):
+    features, _ = scene_sites(store, "s", DetectConfig())
+    assert [f["properties"]["n_cells"] for f in features] == [12, 4]
+    first, second = (f["properties"] for f in features)
+    assert set(first) == PROPERTIES
+    assert first["slope_class"] == "slope" and second["slope_class"] == "flat"
+    assert (
+        first["slope_mean_deg"] == pytest.approx(25.0) and first["priority"] == 1 and second["priority"] == 2
+    )
+    assert first["checkpoint_sha256"] == "abc" and first["first_date"] == "2020-01-01"
+    assert first["area_m2"] == pytest.approx(12 * 280.0**2)
+    geometry = from_wgs84(shape(features[0]["geometry"]), UTM54)
+    assert geometry.area == pytest.approx(12 * 280.0**2, rel=1e-6)
+    lon, lat = first["centroid_lon"], first["centroid_lat"]
+    assert 120 < lon < 150 and 30 < lat < 40
+    again, _ = scene_sites(store, "s", DetectConfig())
+    assert [f["properties"]["site_id"] for f in again] == [f["properties"]["site_id"] for f in features]
+    unfiltered, _ = scene_sites(store, "s", DetectConfig(), size_filtered=False)
+    assert len(unfiltered) == 3
+
+
+def test_site_layer_round_trip(store):
+    features, _ = scene_sites(store, "s", DetectConfig())
+    path = write_scene_sites(store, "s", features, DetectConfig())
+    assert path == store.root / "sites" / "s.geojson"
+    data = read_geojson(path)
+    assert data["features"] == json.loads(json.dumps(features)) and data["fringescan"]["threshold"] == 0.5
+    assert CRS.from_epsg(4326).is_geographic
+
+
+def test_labels_and_bad_geojson(tmp_path):
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}, "properties": {}},
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [3, 4]},
+                "properties": {"class": "other"},
+            },
+            {"type": "Feature", "geometry": None, "properties": {}},
+        ],
+    }
+    collection["features"].append(
+        {
+            "type": "Feature",
+            "properties": {"visible_scene_ids": ["s"]},
+            "geometry": {"type": "Point", "coordinates": [500_000.0, 4_000_000.0]},
+        }
+    )
+    collection["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32654"}}
+    write_geojson(tmp_path / "l.geojson", collection)
+    labels = read_labels(tmp_path / "l.geojson")
+    assert [lab.visible_in for lab in labels] == [None, frozenset({"s"})]
+    assert 140 < labels[1].geometry.x < 142 and 36 < labels[1].geometry.y < 37
+    (tmp_path / "bad.geojson").write_text('{"type": "Feature"}')
+    with pytest.raises(InputError, match="FeatureCollection"):
+        read_labels(tmp_path / "bad.geojson")
+
+
+def test_detect_threshold_changes_sites():
+    prob = known_prob((30, 30))
+    assert len(detect(prob, DetectConfig(threshold=0.9), 1.0)[0]) == 1
