@@ -17,11 +17,33 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from scanner import __version__
+from scanner.cli import detect as detect_cli
+from scanner.cli import evaluate_scan as evaluate_scan_cli
+from scanner.cli import export as export_cli
+from scanner.cli import ingest as ingest_cli
+from scanner.cli import mosaic as mosaic_cli
+from scanner.cli import nightly as nightly_cli
+from scanner.cli import review as review_cli
+from scanner.cli import scan as scan_cli
+from scanner.cli import status as status_cli
+from scanner.cli import synth as synth_cli
+from scanner.cli import view as view_cli
 from scanner.errors import FringescanError
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 CORE_COMMANDS: dict[str, Registrar] = {
+    "synth": synth_cli.register,
+    "ingest": ingest_cli.register,
+    "scan": scan_cli.register,
+    "detect": detect_cli.register,
+    "export": export_cli.register,
+    "evaluate-scan": evaluate_scan_cli.register,
+    "mosaic": mosaic_cli.register,
+    "view": view_cli.register,
+    "nightly": nightly_cli.register,
+    "review": review_cli.register,
+    "status": status_cli.register,
 }
 
 PLUGIN_GROUP = "fringescan.commands"

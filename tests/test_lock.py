@@ -1,0 +1,90 @@
+"""The store lock: exclusive, released on exit, stale locks of dead processes taken over."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from scanner.errors import StoreError
+from scanner.lock import LOCK_NAME, acquire, is_stale, pid_alive, read_lock, release, store_lock
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_lock_holds_pid_host_and_start_time(tmp_path):
+    with store_lock(tmp_path) as info:
+        data = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert data["pid"] == os.getpid() == info.pid
+        assert data["host"] == socket.gethostname()
+        assert data["started"].startswith("20")
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_live_lock_refuses_a_second_run(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / LOCK_NAME).write_text(
+            json.dumps(
+                {"pid": holder.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}
+            )
+        )
+        with pytest.raises(StoreError, match=f"pid {holder.pid}.*fix: wait"):
+            acquire(tmp_path)
+        assert read_lock(tmp_path).pid == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog):
+    dead = _dead_pid()
+    (tmp_path / LOCK_NAME).write_text(
+        json.dumps({"pid": dead, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"})
+    )
+    assert is_stale(read_lock(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="scanner.lock"):
+        info = acquire(tmp_path)
+    assert f"pid {dead}" in caplog.text and "stale" in caplog.text
+    assert read_lock(tmp_path).pid == os.getpid()
+    release(tmp_path, info)
+    assert read_lock(tmp_path) is None
+
+
+def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
+    (tmp_path / LOCK_NAME).write_text(
+        json.dumps({"pid": _dead_pid(), "host": "some-other-host", "started": "2026-01-01T00:00:00+00:00"})
+    )
+    with pytest.raises(StoreError, match="some-other-host.*remove"):
+        acquire(tmp_path)
+
+
+def test_a_lock_killed_with_sigkill_is_stale(tmp_path):
+    code = f"from scanner.lock import acquire; acquire({str(tmp_path)!r}); import time; time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    for _ in range(200):
+        if read_lock(tmp_path) is not None:
+            break
+        subprocess.run(["sleep", "0.05"], check=True)
+    assert pid_alive(child.pid) and not is_stale(read_lock(tmp_path))
+    child.kill()
+    child.wait()
+    assert not pid_alive(child.pid)
+    with store_lock(tmp_path) as info:
+        assert info.pid == os.getpid()
+
+
+def test_release_leaves_someone_elses_lock_alone(tmp_path):
+    info = acquire(tmp_path)
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "other", "started": "x"}))
+    release(tmp_path, info)
+    assert read_lock(tmp_path).host == "other"
