@@ -21,9 +21,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from scanner.config import config_from_dict, require
 from scanner.errors import InputError, ModelMismatchError, problem
 from scanner.model import ModelConfig, build_model
 from scanner.phase import PreprocessConfig
+from scanner.writers import staged_path
 
 META_NAME = "fringescan-model.json"
 PARAMS_DIR = "params"
@@ -152,23 +150,11 @@ def publish_dir(final: Path, write: Any) -> None:
     """Call ``write(tmp_dir)`` on a fresh temporary sibling of ``final`` and rename it onto ``final``.
 
     An existing ``final`` is moved aside first and removed after; on error the temporary directory is
-    deleted and ``final`` is unchanged.
+    deleted and ``final`` is unchanged (``scanner.writers.staged_path``).
     """
-    final = Path(final).absolute()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
+    with staged_path(Path(final).absolute(), replace=True) as tmp:
+        tmp.mkdir()
         write(tmp)
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.rename(final, old)
-        os.rename(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

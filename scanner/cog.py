@@ -2,15 +2,13 @@
 
 ``write_cog`` writes a single-band raster with its CRS and transform through rio-cogeo (tiled 512 px,
 DEFLATE, internal overviews), into a temporary file in the destination's directory that is renamed onto the
-final path, so a reader never sees a half-written file. ``validate_cog`` runs rio-cogeo's validator (the same
+final path (``scanner.writers.atomic_path``), so a reader never sees a half-written file. ``validate_cog`` runs rio-cogeo's validator (the same
 check as ``rio cogeo validate``).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
 from scanner.errors import InputError, problem
+from scanner.writers import atomic_path
 
 
 def write_cog(
@@ -45,7 +44,6 @@ def write_cog(
             )
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if nodata is None and np.issubdtype(array.dtype, np.floating):
         nodata = float("nan")
     profile = {
@@ -58,31 +56,24 @@ def write_cog(
         "transform": transform,
         "nodata": nodata,
     }
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        with MemoryFile() as memory:
-            with memory.open(**profile) as sink:
-                sink.write(array, 1)
-            output = cog_profiles.get("deflate")
-            output.update(blockxsize=512, blockysize=512)
-            with memory.open() as source, warnings.catch_warnings():
-                # rasterio's WarpedVRT (inside rio-cogeo) still multiplies Affine with `*`.
-                warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
-                cog_translate(
-                    source,
-                    tmp,
-                    output,
-                    in_memory=True,
-                    quiet=True,
-                    overview_resampling=overview_resampling,
-                    additional_cog_metadata=tags,
-                    overview_level=_overview_levels(array.shape),
-                )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, MemoryFile() as memory:
+        with memory.open(**profile) as sink:
+            sink.write(array, 1)
+        output = cog_profiles.get("deflate")
+        output.update(blockxsize=512, blockysize=512)
+        with memory.open() as source, warnings.catch_warnings():
+            # rasterio's WarpedVRT (inside rio-cogeo) still multiplies Affine with `*`.
+            warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+            cog_translate(
+                source,
+                str(tmp),
+                output,
+                in_memory=True,
+                quiet=True,
+                overview_resampling=overview_resampling,
+                additional_cog_metadata=tags,
+                overview_level=_overview_levels(array.shape),
+            )
     return path
 
 

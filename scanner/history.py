@@ -16,15 +16,13 @@ Feedback (``fringescan review``) lives in ``STORE/history/feedback.json``: per r
 A rejected site is suppressed from reports unless it *changed markedly* since: its ``area_m2`` or
 ``prob_max`` grew by more than 50 % (``MARKED_CHANGE``).
 
-Both files are written atomically (temporary file in the same folder, fsync, ``os.replace``).
+Both files are written atomically (``scanner.writers.write_json``: temporary file in the same folder, fsync,
+``os.replace``) and read with ``scanner.readers.read_json``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,9 @@ from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
 from shapely.strtree import STRtree
 
-from scanner.errors import StoreError, UsageError, problem
+from scanner.errors import UsageError, problem
+from scanner.readers import read_json
+from scanner.writers import write_json
 
 HISTORY_FILE = Path("history") / "sites.json"
 FEEDBACK_FILE = Path("history") / "feedback.json"
@@ -43,38 +43,10 @@ MARKED_CHANGE = 0.5
 VERDICTS = ("confirmed", "rejected")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` all at once (temp file in the same folder, fsync, os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path, default: Any) -> Any:
-    """JSON at ``path``, or ``default`` when the file does not exist."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return default
-    except ValueError as error:
-        raise StoreError(
-            problem(
-                f"state file {path}",
-                expected="valid JSON",
-                found=str(error),
-                fix="restore it from backup or delete it to rebuild",
-            )
-        ) from error
+def write_state(path: Path, data: Any) -> None:
+    """Write a state file (``sites.json``, ``feedback.json``, nightly's ledger and reports) atomically:
+    indent 1, sorted keys, so a re-run gives the same bytes."""
+    write_json(path, data, indent=1, sort_keys=True, allow_nan=True)
 
 
 # ---------------------------------------------------------------------------------------------- sites
@@ -189,7 +161,7 @@ def load_history(root: str | Path) -> dict:
 
 
 def save_history(root: str | Path, history: dict) -> None:
-    write_json_atomic(Path(root) / HISTORY_FILE, history)
+    write_state(Path(root) / HISTORY_FILE, history)
 
 
 def new_site_ids(before: dict, after: dict) -> list[str]:
@@ -243,7 +215,7 @@ def record_feedback(root: str | Path, site_id: str, verdict: str, note: str = ""
     }
     feedback = load_feedback(root)
     feedback[site["site_id"]] = record
-    write_json_atomic(Path(root) / FEEDBACK_FILE, feedback)
+    write_state(Path(root) / FEEDBACK_FILE, feedback)
     return record
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from pathlib import Path
 
 from scanner.errors import InputError, problem
 from scanner.readers import sha256_file
+from scanner.writers import staged_path
 
 PHASE_SUFFIXES = (".phase.tif", ".phase.tiff")
 COHERENCE_SUFFIXES = (".coh.tif", ".coh.tiff")
@@ -279,11 +279,6 @@ def quarantine(
     base = Path(store_root) / QUARANTINE_DIR
     final = base / f"{digest[:16]}-{item.name}"
     if not final.exists():
-        staging = base / f".staging-{digest[:16]}-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for path in moving:
-            shutil.copy2(path, staging / path.name)
         record = {
             "name": item.name,
             "sha256": digest,
@@ -292,8 +287,11 @@ def quarantine(
             "error": error,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        (staging / "reason.json").write_text(json.dumps(record, indent=2) + "\n")
-        os.rename(staging, final)
+        with staged_path(final, what=f"quarantine folder {final.name}") as staging:
+            staging.mkdir(parents=True)
+            for path in moving:
+                shutil.copy2(path, staging / path.name)
+            (staging / "reason.json").write_text(json.dumps(record, indent=2) + "\n")
     for path in moving:
         path.unlink(missing_ok=True)
     return final

@@ -566,11 +566,12 @@ class MosaicReport:
 
 def load_passes(root, grid: MosaicGrid) -> tuple[dict[str, PassInfo], dict[str, tuple], dict[str, set]]:
     """Every probability grid in the store as a pass, its (prob, cell grid), and the mosaic chunks it touches."""
-    from scanner import mosaic_io
+    from scanner import probgrid
 
     passes, data, chunks = {}, {}, {}
-    for scene_id in mosaic_io.prob_scene_ids(root):
-        prob, src, attrs = mosaic_io.read_prob(root, scene_id)
+    for scene_id in probgrid.scanned_scene_ids(root):
+        prob, attrs = probgrid.read_prob(root, scene_id)
+        src = probgrid.prob_grid(attrs)
         scene = attrs.get("scene_attrs", {})
         date = scene.get("second_date") or scene.get("first_date")
         if not date:
@@ -628,6 +629,7 @@ def run_mosaic(
 
     from scanner import __version__, mosaic_io
     from scanner.store import Store
+    from scanner.writers import write_json
 
     store = Store.open(root)
     root = Path(root)
@@ -672,8 +674,11 @@ def run_mosaic(
         prev_path = None if plan.full_rebuild else mosaic_io.version_path(root, parent)
         per_level, linked = _write_levels(stage, prev_path, grid, levels, plan, data, combine, progress)
         sites = _merged_sites(root, sorted(wanted))
-        mosaic_io.write_geojson_atomic(
-            stage / "sites.geojson", {"type": "FeatureCollection", "features": sites}
+        write_json(
+            stage / "sites.geojson",
+            {"type": "FeatureCollection", "features": sites},
+            indent=None,
+            allow_nan=True,
         )
     mosaic_io.set_current(root, version)
     report = MosaicReport(
@@ -700,7 +705,9 @@ def run_mosaic(
         changed=list(plan.changed),
         dirty_chunks=len(plan.dirty),
     )
-    mosaic_io.write_json_atomic(_runs_dir(root) / f"mosaic-{version}.json", report.to_dict())
+    write_json(
+        _runs_dir(root) / f"mosaic-{version}.json", report.to_dict(), indent=1, sort_keys=True, allow_nan=True
+    )
     log.debug(report.summary())
     return report
 
@@ -772,7 +779,7 @@ def _merged_sites(root, scene_ids: list[str]) -> list[dict]:
     for scene_id in scene_ids:
         path = root / "sites" / f"{scene_id}.geojson"
         if path.is_file():
-            for feature in mosaic_io.read_geojson(path).get("features", []):
+            for feature in mosaic_io.read_site_layer(path).get("features", []):
                 feature.setdefault("properties", {}).setdefault("scene_id", scene_id)
                 features.append(feature)
     return merge_sites(features)

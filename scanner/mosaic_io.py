@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,8 @@ from rasterio.warp import Resampling, reproject
 from scanner.errors import InputError, StoreError, problem
 from scanner.geo import GeoGrid, PixelWindow
 from scanner.mosaic import BAND_NAMES, ChunkIndex, MosaicGrid
+from scanner.readers import read_geojson
+from scanner.writers import write_json
 
 MOSAIC_DIR = "mosaic"
 VERSIONS_DIR = "mosaic/versions"
@@ -59,16 +60,6 @@ assert tuple(BAND_SPECS) == BAND_NAMES
 # --- Staging and the pointer ------------------------------------------------------------------------------------
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON next to ``path`` then ``os.replace`` it in: readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def current_version(root: Path) -> str | None:
     pointer = root / POINTER
     if not pointer.is_file():
@@ -77,7 +68,7 @@ def current_version(root: Path) -> str | None:
 
 
 def set_current(root: Path, version: str) -> None:
-    write_json_atomic(root / POINTER, {"version": version})
+    write_json(root / POINTER, {"version": version}, indent=1, sort_keys=True, allow_nan=True)
 
 
 def list_versions(root: Path) -> list[str]:
@@ -122,42 +113,7 @@ def read_manifest(path: Path) -> dict:
     return json.loads((path / "manifest.json").read_text())
 
 
-# --- Probability grids ------------------------------------------------------------------------------------------
-
-
-def prob_scene_ids(root: Path) -> list[str]:
-    folder = root / "prob"
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").is_file())
-
-
-def read_prob(root: Path, scene_id: str) -> tuple[np.ndarray, GeoGrid, dict]:
-    """The probability grid of a scene, its cell grid and its ``fringescan`` attributes."""
-    try:
-        group = zarr.open_group(root / "prob" / scene_id, mode="r")
-        attrs = dict(group.attrs["fringescan"])
-        prob = np.asarray(group["prob"][...], dtype=np.float32)
-    except (KeyError, FileNotFoundError) as error:
-        raise InputError(
-            problem(
-                f"probability grid prob/{scene_id}",
-                expected="a Zarr group with array 'prob' and attrs['fringescan']",
-                found=f"missing {error}",
-                fix="re-run `fringescan scan` for this scene",
-            )
-        ) from error
-    grid = GeoGrid.from_attrs(attrs["grid"])
-    if prob.shape != grid.shape:
-        raise InputError(
-            problem(
-                f"probability grid prob/{scene_id}",
-                expected=f"shape {grid.shape}",
-                found=str(prob.shape),
-                fix="re-run `fringescan scan` for this scene",
-            )
-        )
-    return prob, grid, attrs
+# --- Warping and site layers ------------------------------------------------------------------------------------
 
 
 def reproject_to(prob: np.ndarray, src: GeoGrid, dst: GeoGrid, resampling: str) -> np.ndarray:
@@ -183,18 +139,9 @@ def reproject_to(prob: np.ndarray, src: GeoGrid, dst: GeoGrid, resampling: str) 
     return out
 
 
-def read_geojson(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(
-            problem(
-                f"site layer {path}",
-                expected="a GeoJSON FeatureCollection",
-                found=str(error),
-                fix="re-run `fringescan detect` for this scene",
-            )
-        ) from error
+def read_site_layer(path: Path) -> dict:
+    """A scene's site layer (``sites/<scene_id>.geojson``), a FeatureCollection."""
+    return read_geojson(path, role="site layer", fix="re-run `fringescan detect` for this scene")
 
 
 # --- Versions ---------------------------------------------------------------------------------------------------
@@ -344,29 +291,6 @@ class LevelArrays:
 
     def read_band(self, band: str) -> np.ndarray:
         return np.asarray(self.arrays[band][...])
-
-
-def publish_version(root: Path, staging: Path, version: str) -> Path:
-    """Rename a fully written version into ``mosaic/versions`` (fails if the name is taken)."""
-    target = root / VERSIONS_DIR / version
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        raise StoreError(
-            problem(
-                f"mosaic version {version}",
-                expected="an unused version name",
-                found="already published by another run",
-                fix="re-run `fringescan mosaic`",
-            )
-        )
-    os.rename(staging, target)
-    return target
-
-
-def write_geojson_atomic(path: Path, collection: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(collection))
-    os.replace(tmp, path)
 
 
 # --- Products ---------------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ from pathlib import Path
 from scanner import history, inbox
 from scanner.config import require
 from scanner.errors import FringescanError, InputError
-from scanner.history import read_json, write_json_atomic
+from scanner.history import write_state
 from scanner.inbox import PassFiles, PassKey
+from scanner.readers import read_geojson, read_json
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def mark_done(root: Path, outcomes: list[PassOutcome]) -> None:
     ledger = load_ledger(root)
     for o in outcomes:
         ledger["passes"][o.sha256] = {"name": o.name, "scene_id": o.scene_id, "supersedes": o.supersedes}
-    write_json_atomic(root / LEDGER_FILE, ledger)
+    write_state(root / LEDGER_FILE, ledger)
 
 
 # ---------------------------------------------------------------------------------------------- planning
@@ -425,8 +426,6 @@ def detect_scenes(store, planned: list[Planned], threshold: float, state: RunSta
 
 def site_layers(root: Path, scene_ids: list[str]) -> dict[str, dict]:
     """``{scene_id: FeatureCollection}`` of every scene that has a site layer."""
-    from scanner.sites import read_geojson
-
     paths = {sid: root / "sites" / f"{sid}.geojson" for sid in scene_ids}
     return {sid: read_geojson(path) for sid, path in paths.items() if path.is_file()}
 
@@ -475,7 +474,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> dict:
         store.log_event("nightly_start", run_id=state.run_id, inbox=str(config.inbox))
         _run_stages(store, config, state)
         report = build_report(config, state, started, time.perf_counter() - clock)
-        write_json_atomic(root / RUNS_DIR / f"{state.run_id}.json", report)
+        write_state(root / RUNS_DIR / f"{state.run_id}.json", report)
         store.log_event(
             "nightly_end", run_id=state.run_id, exit_code=report["exit_code"], outcome=report["outcome"]
         )
@@ -491,7 +490,7 @@ def _run_stages(store, config: NightlyConfig, state: RunState) -> None:
         cache = read_json(root / HASH_CACHE_FILE, {})
         found = inbox.discover(config.inbox, cache)
         present = {str(path) for item in found.passes for path in item.files()}
-        write_json_atomic(root / HASH_CACHE_FILE, {k: v for k, v in cache.items() if k in present})
+        write_state(root / HASH_CACHE_FILE, {k: v for k, v in cache.items() if k in present})
         planned = plan_passes(found, root, store, state)
         state.figures["passes_found"] = len(found.passes) + len(found.bad)
     if not planned:
@@ -609,6 +608,7 @@ def store_status(root: str | Path, *, min_detections: int = 1) -> dict:
     """What `fringescan status` shows: scenes, runs, mosaic versions, failures, lock and sites."""
     from scanner import mosaic_io
     from scanner.lock import read_lock
+    from scanner.probgrid import has_prob
     from scanner.store import Store
 
     root = Path(root)
@@ -618,7 +618,7 @@ def store_status(root: str | Path, *, min_detections: int = 1) -> dict:
             "scene_id": sid,
             "first_date": a.get("first_date"),
             "second_date": a.get("second_date"),
-            "scanned": (root / "prob" / sid / "zarr.json").is_file(),
+            "scanned": has_prob(root, sid),
         }
         for sid in store.scene_ids()
         for a in [store.scene(sid).attrs]

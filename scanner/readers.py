@@ -1,4 +1,5 @@
-"""Reading rasters with rasterio: interferograms (any kind), coherence, DEM, masks and exclusion polygons.
+"""Reading rasters with rasterio: interferograms (any kind), coherence, DEM, masks and exclusion polygons;
+and the one home of JSON / GeoJSON reading (``read_json`` for store state files, ``read_geojson``).
 
 The one place besides the writers and the store that touches rasterio. Every read is windowed, so callers
 stream scenes of any size; every rasterio/GDAL failure becomes an ``InputError`` naming the file.
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -28,7 +30,7 @@ import rasterio.windows
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from scanner.errors import InputError, problem
+from scanner.errors import FringescanError, InputError, StoreError, problem
 from scanner.geo import GeoGrid, PixelWindow
 
 GDAL_CACHE_MB = 256
@@ -207,20 +209,59 @@ def resampling_for(ds: rasterio.DatasetReader, grid: GeoGrid, *, categorical: bo
     return "average" if src < grid.pixel_size.mean_m else "bilinear"
 
 
+def parse_json_file(
+    path: str | Path,
+    *,
+    what: str,
+    expected: str,
+    fix: str,
+    error: type[FringescanError] = InputError,
+) -> Any:
+    """The JSON value in ``path``; an unreadable or invalid file raises ``error`` worded by the arguments."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as failure:
+        raise error(
+            problem(what, expected=expected, found=f"{type(failure).__name__}: {failure}", fix=fix)
+        ) from failure
+
+
+def read_json(path: str | Path, default: Any) -> Any:
+    """A store state file's JSON, or ``default`` when the file does not exist (StoreError when invalid)."""
+    if not Path(path).exists():
+        return default
+    return parse_json_file(
+        path,
+        what=f"state file {path}",
+        expected="valid JSON",
+        fix="restore it from backup or delete it to rebuild",
+        error=StoreError,
+    )
+
+
+def read_geojson(
+    path: str | Path, *, role: str = "GeoJSON", fix: str = "check the path and the file's contents"
+) -> dict:
+    """Read a GeoJSON FeatureCollection, refusing anything else with a one-line InputError."""
+    data = parse_json_file(path, what=f"{role} {path}", expected="a readable GeoJSON file", fix=fix)
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise InputError(
+            problem(
+                f"{role} {path}",
+                expected="a FeatureCollection",
+                found=repr(data.get("type") if isinstance(data, dict) else type(data)),
+                fix="export the layer as a GeoJSON FeatureCollection",
+            )
+        )
+    return data
+
+
 def load_polygons(path: str | Path) -> list[dict]:
     """GeoJSON geometries (WGS84 per RFC 7946 unless a legacy ``crs`` member says otherwise), with their CRS."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(
-            problem(
-                f"exclusion polygons {path}",
-                expected="a readable GeoJSON file",
-                found=f"{type(error).__name__}: {error}",
-                fix="check the file",
-            )
-        ) from error
+    data = parse_json_file(
+        path, what=f"exclusion polygons {path}", expected="a readable GeoJSON file", fix="check the file"
+    )
     features = data.get("features", [data]) if data.get("type") == "FeatureCollection" else [data]
     geometries = [f.get("geometry", f) if f.get("type") == "Feature" else f for f in features]
     geometries = [g for g in geometries if g]

@@ -10,8 +10,8 @@ Resumable: the staged grid lives in ``.staging/scan-<scene_id>-<run_key>/`` wher
 scene content, the checkpoint and the scan settings, so a re-run of the same scan finds it and skips every
 tile with a marker. A tile written but not marked is simply written again with the same values. When all
 tiles are done the grid is published onto ``prob/<scene_id>`` by ``os.rename``. A scene whose published grid
-already carries the same ``run_key`` is skipped. tensorstore and zarr are imported here: this module is the
-probability grid's I/O edge (docs/contracts.md).
+already carries the same ``run_key`` is skipped. The grid's staging, publishing and reading live in
+``scanner.probgrid`` (jax-free); this module writes the tiles into the staged array with tensorstore.
 
 Nodata rule: a window with fewer than 75% valid pixels (default) gets no probability. Masked pixels are fed
 to the model as 0, a value the training patches (which are wholly valid) never show in bulk, so a window
@@ -27,8 +27,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +35,6 @@ from pathlib import Path
 import dask
 import numpy as np
 import tensorstore as ts
-import zarr
 
 from scanner import __version__
 from scanner.checkpoint import ModelMeta, check_compatible, checkpoint_hash, load_checkpoint, read_meta
@@ -46,13 +43,14 @@ from scanner.errors import InputError, problem
 from scanner.geo import STRIDE_PX, WINDOW_PX
 from scanner.infer import InferConfig, Predictor
 from scanner.phase import preprocess
+from scanner.probgrid import prepare_staging, prob_path, publish_grid, published_key
+from scanner.probgrid import read_prob as read_prob  # re-exported: tools/accuracy.py, scanner/cli/detect.py
+from scanner.probgrid import scanned_scene_ids as scanned_scene_ids  # re-exported, as read_prob
 from scanner.store import Scene, Store, check_scannable
 from scanner.tiling import Tile, TilePlan, complete_mask, plan_tiles, window_valid_fraction
 
 log = logging.getLogger(__name__)
 
-PROB_DIR = "prob"
-PROB_CHUNK_CELLS = 256
 EXTRA_CHANNELS = ("coherence", "slope")
 LOCAL_SCHEDULERS = ("threads", "synchronous")
 
@@ -241,63 +239,6 @@ def grid_attrs(scene: Scene, meta: ModelMeta, checkpoint_sha256: str, config: Sc
     }
 
 
-def prepare_staging(staging: Path, shape: tuple[int, int], attrs: dict) -> None:
-    """Create the staged group (once; a resumed run keeps what is there) and the done-marker folder."""
-    (staging / "done").mkdir(parents=True, exist_ok=True)
-    if (staging / "grid" / "zarr.json").is_file() and (staging / "grid" / "prob" / "zarr.json").is_file():
-        return
-    shutil.rmtree(staging / "grid", ignore_errors=True)
-    group = zarr.open_group(staging / "grid", mode="w", zarr_format=3)
-    chunks = (min(PROB_CHUNK_CELLS, shape[0]), min(PROB_CHUNK_CELLS, shape[1]))
-    group.create_array("prob", shape=shape, chunks=chunks, dtype="float32", fill_value=np.nan)
-    group.attrs["fringescan"] = attrs
-
-
-def publish_grid(store_root: Path, scene_id: str, staging: Path) -> Path:
-    """Rename the staged group onto ``prob/<scene_id>`` (an old grid is moved aside, then removed)."""
-    final = store_root / PROB_DIR / scene_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        old = store_root / ".staging" / f"old-prob-{scene_id}-{os.getpid()}"
-        os.rename(final, old)
-    os.rename(staging / "grid", final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    return final
-
-
-def published_key(store_root: Path, scene_id: str) -> str | None:
-    """``run_key`` of the published grid of ``scene_id`` (None when there is none)."""
-    meta = store_root / PROB_DIR / scene_id / "zarr.json"
-    if not meta.is_file():
-        return None
-    return json.loads(meta.read_text()).get("attributes", {}).get("fringescan", {}).get("run_key")
-
-
-def read_prob(store_root: str | Path, scene_id: str) -> tuple[np.ndarray, dict]:
-    """The published probability grid of ``scene_id`` and its ``attrs["fringescan"]``."""
-    path = Path(store_root) / PROB_DIR / scene_id
-    if not (path / "zarr.json").is_file():
-        raise InputError(
-            problem(
-                f"probability grid of scene {scene_id!r}",
-                expected=f"a grid at {path}",
-                found="none",
-                fix=f"run `fringescan scan --store {store_root} --scene {scene_id}`",
-            )
-        )
-    group = zarr.open_group(path, mode="r")
-    return np.asarray(group["prob"][...], dtype=np.float32), dict(group.attrs["fringescan"])
-
-
-def scanned_scene_ids(store_root: str | Path) -> list[str]:
-    """Scenes with a published probability grid, sorted."""
-    folder = Path(store_root) / PROB_DIR
-    return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").is_file()) if folder.is_dir() else []
-
-
 # ---------------------------------------------------------------------------------------------- a run
 
 
@@ -358,7 +299,7 @@ def scan(
     results = []
     for sid, planned in plans.items():
         if planned is None:
-            path = Path(store.root) / PROB_DIR / sid
+            path = prob_path(store.root, sid)
             results.append(ScanResult(sid, path, 0, 0, 0, skipped_scene=True))
             continue
         job, plan, todo, key = planned

@@ -1,4 +1,4 @@
-"""Site layers (I/O module): polygons from labelled cells, WGS84 GeoJSON features, atomic write and read.
+"""Site layers (I/O module, jax-free): polygons from labelled cells, WGS84 GeoJSON features, publishing.
 
 A site layer is an RFC 7946 FeatureCollection in WGS84 (lon, lat), one feature per candidate site, written to
 ``sites/<scene_id>.geojson`` in the store (and exported with ``detect --out``); the feature properties are
@@ -7,9 +7,6 @@ listed in docs/contracts.md. Features are in priority order (``scanner.detect.ra
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +23,11 @@ from shapely.geometry.base import BaseGeometry
 from scanner.detect import Component, DetectConfig, block_mean, detect, site_ids
 from scanner.errors import InputError, problem
 from scanner.evaluation import DetectionCounts, table7
-from scanner.geo import STRIDE_PX, GeoGrid, PixelWindow
-from scanner.scan import read_prob, scanned_scene_ids
+from scanner.geo import STRIDE_PX, PixelWindow
+from scanner.probgrid import prob_grid, read_prob, scanned_scene_ids
+from scanner.readers import read_geojson
 from scanner.store import Scene, Store
+from scanner.writers import write_json
 
 WGS84 = CRS.from_epsg(4326)
 SITES_DIR = "sites"
@@ -106,50 +105,8 @@ def feature_collection(features: list[dict], **metadata: object) -> dict:
 
 
 def write_geojson(path: str | Path, collection: dict) -> Path:
-    """Write ``collection`` to ``path`` atomically (temporary file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(collection, out, indent=1, allow_nan=False, default=_json_default)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def read_geojson(path: str | Path) -> dict:
-    """Read a GeoJSON FeatureCollection, refusing anything else with a one-line error."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(
-            problem(
-                f"GeoJSON {path}",
-                expected="a readable GeoJSON file",
-                found=str(error),
-                fix="check the path and the file's contents",
-            )
-        ) from error
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        raise InputError(
-            problem(
-                f"GeoJSON {path}",
-                expected="a FeatureCollection",
-                found=repr(data.get("type") if isinstance(data, dict) else type(data)),
-                fix="export the layer as a GeoJSON FeatureCollection",
-            )
-        )
-    return data
+    """Write a whole FeatureCollection to ``path`` atomically (``scanner.writers.write_json``, no NaN)."""
+    return write_json(path, collection, indent=1)
 
 
 def read_geometries(path: str | Path) -> list[BaseGeometry]:
@@ -273,7 +230,7 @@ def evaluate_store(
     per_scene = {}
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
-        cells = GeoGrid.from_attrs(attrs["grid"])
+        cells = prob_grid(attrs)
         footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
         inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
         expected = [lab.geometry for lab in inside if lab.visible_in is None or scene_id in lab.visible_in]

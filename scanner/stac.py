@@ -59,9 +59,10 @@ def _bbox(ring: list) -> list[float]:
 def scene_item(root: Path, scene_id: str) -> pystac.Item:
     """The STAC item of a scene's probability grid (and its site layer when present)."""
     from scanner.mosaic import footprint_lonlat, prob_sha256
-    from scanner.mosaic_io import read_prob
+    from scanner.probgrid import prob_grid, read_prob
 
-    prob, grid, attrs = read_prob(root, scene_id)
+    prob, attrs = read_prob(root, scene_id)
+    grid = prob_grid(attrs)
     ring = [list(p) for p in footprint_lonlat(grid)]
     scene = attrs.get("scene_attrs", {})
     first, second = _date(scene.get("first_date")), _date(scene.get("second_date"))
@@ -192,7 +193,8 @@ def mosaic_item(root: Path, version: str) -> pystac.Item:
 
 
 def build_catalog(root: Path) -> pystac.Catalog:
-    from scanner.mosaic_io import list_versions, prob_scene_ids
+    from scanner.mosaic_io import list_versions
+    from scanner.probgrid import scanned_scene_ids
 
     catalog = pystac.Catalog(
         id="fringescan",
@@ -202,7 +204,7 @@ def build_catalog(root: Path) -> pystac.Catalog:
     scenes = pystac.Catalog(id="scenes", description="One item per scanned scene (probability grid, sites).")
     mosaics = pystac.Catalog(id="mosaics", description="One item per published mosaic version.")
     catalog.add_children([scenes, mosaics])
-    scenes.add_items([scene_item(root, sid) for sid in prob_scene_ids(root)])
+    scenes.add_items([scene_item(root, sid) for sid in scanned_scene_ids(root)])
     mosaics.add_items([mosaic_item(root, version) for version in list_versions(root)])
     return catalog
 

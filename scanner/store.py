@@ -18,8 +18,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -31,6 +29,7 @@ import zarr
 
 from scanner.errors import InputError, ModelMismatchError, StoreError, problem
 from scanner.geo import WINDOW_PX, GeoGrid, PixelWindow
+from scanner.writers import staged_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +161,7 @@ class Store:
         (root / STAGING).mkdir(exist_ok=True)
         (root / SCENES).mkdir(exist_ok=True)
         meta = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "created": now_iso()}
-        _write_json_atomic(root / MARKER, meta)
+        write_json(root / MARKER, meta)
         return cls(root, meta)
 
     @classmethod
@@ -229,33 +228,16 @@ class Store:
 
         With ``replace`` an existing target is moved aside first and removed after; without it an existing
         target is refused. On error the temporary path is removed and nothing at ``relpath`` changes.
+        (``scanner.writers.staged_path`` in ``.staging/``.)
         """
-        target = self.root / relpath
-        tmp = self.root / STAGING / f"{uuid.uuid4().hex}-{Path(relpath).name}"
-        try:
+        with staged_path(
+            self.root / relpath,
+            replace=replace,
+            staging=self.root / STAGING,
+            what=f"store path {Path(relpath)}",
+            fix="pass --replace to replace it",
+        ) as tmp:
             yield tmp
-            self._publish(tmp, target, replace=replace)
-        finally:
-            _remove(tmp)
-
-    def _publish(self, tmp: Path, target: Path, *, replace: bool) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            os.rename(tmp, target)
-            return
-        if not replace:
-            raise StoreError(
-                problem(
-                    f"store path {target.relative_to(self.root)}",
-                    expected="a new path",
-                    found="an existing output",
-                    fix="pass --replace to replace it",
-                )
-            )
-        old = self.root / STAGING / f"{uuid.uuid4().hex}-old-{target.name}"
-        os.rename(target, old)
-        os.rename(tmp, target)
-        _remove(old)
 
     def log_event(self, kind: str, /, **fields: object) -> None:
         """Append one JSON line ``{"time", "event", ...fields}`` to ``log.jsonl`` (one write, O_APPEND)."""
@@ -269,20 +251,6 @@ class Store:
     def events(self) -> list[dict]:
         path = self.root / "log.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or directory tree if it exists."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.rename(tmp, path)
 
 
 def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:

@@ -7,7 +7,7 @@ for the passes-observed band, the merged candidate sites with popups (area, prob
 and the scene footprints. ``serve`` serves the page on 127.0.0.1 only.
 
 ``write_quicklook`` writes ``STORE/mosaic/quicklook/<version>.png`` (probability with the sites outlined).
-Every file is written to a temporary name and renamed into place.
+Every file is written to a temporary name and renamed into place (``scanner.writers.write_bytes``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import http.server
 import io
 import json
 import logging
-import os
 import threading
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from scanner import mosaic_io
+from scanner.readers import read_geojson
+from scanner.writers import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,6 @@ ASSETS = Path(__file__).with_name("viewer_assets")
 VIEWER_DIR = "viewer"
 PROB_CMAP = "YlOrRd"
 PASSES_CMAP = "viridis"
-
-
-def _atomic_bytes(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
 
 
 def colourize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
@@ -100,7 +92,7 @@ def page_data(root: Path, version: str | None = None) -> dict:
         "passes_max": int(top),
         "prob_ramp": ramp_css(PROB_CMAP),
         "passes_ramp": ramp_css(PASSES_CMAP),
-        "sites": json.loads((path / "sites.geojson").read_text()),
+        "sites": read_geojson(path / "sites.geojson"),
         "footprints": _footprints(manifest),
     }
 
@@ -119,7 +111,7 @@ def render_html(data: dict) -> str:
 def write_viewer(root: Path, version: str | None = None) -> Path:
     """Write ``STORE/viewer/index.html`` for ``version`` (the current one by default); returns its path."""
     html = render_html(page_data(Path(root), version))
-    return _atomic_bytes(Path(root) / VIEWER_DIR / "index.html", html.encode())
+    return write_bytes(Path(root) / VIEWER_DIR / "index.html", html.encode())
 
 
 def write_quicklook(root: Path, version: str | None = None) -> Path:
@@ -145,7 +137,7 @@ def write_quicklook(root: Path, version: str | None = None) -> Path:
         extent=(left, right, bottom, top),
         interpolation="nearest",
     )
-    for feature in json.loads((path / "sites.geojson").read_text())["features"]:
+    for feature in read_geojson(path / "sites.geojson")["features"]:
         for ring in _outer_rings(feature["geometry"]):
             xs, ys = zip(*ring, strict=True)
             axes.plot(xs, ys, color="#1f4eff", linewidth=1.2)
@@ -160,7 +152,7 @@ def write_quicklook(root: Path, version: str | None = None) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
-    return _atomic_bytes(Path(root) / "mosaic" / "quicklook" / f"{path.name}.png", buffer.getvalue())
+    return write_bytes(Path(root) / "mosaic" / "quicklook" / f"{path.name}.png", buffer.getvalue())
 
 
 def _outer_rings(geometry: dict) -> list[list]:

@@ -1,8 +1,10 @@
-"""Writing GeoTIFFs and GeoJSON, atomically.
+"""Writing GeoTIFFs, JSON and GeoJSON atomically, and publishing finished directories by rename.
 
 Every file fringescan writes goes through ``atomic_path``: the content is written to a temporary file in the
 destination's directory (same filesystem) and moved onto the final path with ``os.replace`` only when the
-writer finished; on error the temporary file is removed and the final path is untouched.
+writer finished; on error the temporary file is removed and the final path is untouched. Every directory
+(or file) built in a staging place is published with ``publish_directory`` (``staged_path`` wraps the
+build-then-publish pattern): the one home for "temporary, then rename, old one moved aside".
 
 GeoTIFF tags follow the real GAMMA products in ``../shared/data/pyrate-cropA`` (``FIRST_DATE``,
 ``SECOND_DATE``, ``WAVELENGTH_METRES``, ``INCIDENCE_DEGREES``, ``DATA_TYPE``, ...), plus ``ORBIT``, ``FRAME``
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +27,7 @@ import numpy as np
 import rasterio
 from pyproj import CRS, Transformer
 
-from scanner.errors import InputError, problem
+from scanner.errors import InputError, StoreError, problem
 from scanner.geo import GeoGrid
 
 GEOTIFF_BLOCK_PX = 256
@@ -106,11 +110,107 @@ def _tag_text(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
-    """Write ``payload`` as indented JSON, atomically."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+def write_json(
+    path: str | os.PathLike[str],
+    payload: Any,
+    *,
+    indent: int | None = 2,
+    sort_keys: bool = False,
+    allow_nan: bool = False,
+) -> Path:
+    """Write ``payload`` as JSON (plus a final newline) atomically, fsynced before the rename.
+
+    numpy scalars are written as their Python values; anything else not JSON-serialisable raises TypeError
+    and leaves ``path`` untouched.
+    """
+    text = json.dumps(payload, indent=indent, sort_keys=sort_keys, allow_nan=allow_nan, default=_json_default)
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     return Path(path)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------------------------- directories
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file or directory tree if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def publish_directory(
+    tmp: str | os.PathLike[str],
+    final: str | os.PathLike[str],
+    *,
+    replace: bool = False,
+    aside: str | os.PathLike[str] | None = None,
+    what: str | None = None,
+    expected: str = "a new path",
+    found: str = "an existing output",
+    fix: str = "remove it, or publish with replace",
+) -> Path:
+    """Rename the finished ``tmp`` (a directory, or a file) onto ``final``, on the same filesystem.
+
+    With ``replace`` an existing ``final`` is first renamed into ``aside`` (a folder; default: beside
+    ``final`` under a hidden name) and deleted after the new one is in place; without it an existing
+    ``final`` raises ``StoreError`` (``what``/``expected``/``found``/``fix`` word the message).
+    """
+    tmp, final = Path(tmp), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if not final.exists():
+        os.rename(tmp, final)
+        return final
+    if not replace:
+        raise StoreError(problem(what or f"output {final}", expected=expected, found=found, fix=fix))
+    folder = Path(aside) if aside is not None else final.parent
+    old = folder / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+    os.rename(final, old)
+    os.rename(tmp, final)
+    remove_path(old)
+    return final
+
+
+@contextmanager
+def staged_path(
+    final: str | os.PathLike[str],
+    *,
+    replace: bool = False,
+    staging: str | os.PathLike[str] | None = None,
+    what: str | None = None,
+    fix: str = "remove it, or publish with replace",
+) -> Iterator[Path]:
+    """Yield an unused temporary path; on clean exit ``publish_directory`` it onto ``final``.
+
+    The temporary path lives in ``staging`` (a folder on the same filesystem; default: beside ``final``
+    under a hidden name), which also receives the old ``final`` while it is replaced. On error, or when
+    publishing is refused, the temporary path is removed and ``final`` is unchanged.
+    """
+    final = Path(final)
+    folder = Path(staging) if staging is not None else final.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp-{uuid.uuid4().hex}-{final.name}"  # keeps the final suffix (pystac, drivers)
+    try:
+        yield tmp
+        publish_directory(tmp, final, replace=replace, aside=folder, what=what, fix=fix)
+    finally:
+        remove_path(tmp)
 
 
 def write_geojson(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from scan_helpers import make_checkpoint
-from shapely.geometry import box, mapping
+from test_history import _feature
 from test_nightly import GRID, SIZE_PX, write_pass
 
 from scanner.cli import main
@@ -14,21 +14,6 @@ from scanner.history import build_history, load_feedback, save_history
 from scanner.nightly import EXIT_DONE, EXIT_NOTHING
 from scanner.store import Store
 from scanner.tiling import complete_range
-
-
-def _feature(site_id, scene_id, x0, area=1e5):
-    return {
-        "type": "Feature",
-        "geometry": mapping(box(x0, 35.0, x0 + 0.01, 35.01)),
-        "properties": {
-            "site_id": site_id,
-            "scene_id": scene_id,
-            "first_date": "2020-01-01",
-            "second_date": "2020-02-01",
-            "area_m2": area,
-            "prob_max": 0.8,
-        },
-    }
 
 
 @pytest.fixture

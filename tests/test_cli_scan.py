@@ -7,7 +7,7 @@ from scan_helpers import make_checkpoint, make_store
 
 from scanner.cli import main
 from scanner.cog import validate_cog
-from scanner.scan import read_prob
+from scanner.probgrid import read_prob
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from scanner.history import (
     record_feedback,
     report_sites,
     save_history,
-    write_json_atomic,
+    write_state,
 )
 
 
@@ -131,11 +131,11 @@ def test_export_labels_writes_confirmed_and_rejected(tmp_path):
 
 def test_atomic_json_write_leaves_no_temporary_files(tmp_path):
     target = tmp_path / "sub" / "state.json"
-    write_json_atomic(target, {"a": 1})
-    write_json_atomic(target, {"a": 2})
+    write_state(target, {"a": 1})
+    write_state(target, {"a": 2})
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]
     with pytest.raises(TypeError):
-        write_json_atomic(target, {"bad": object()})
+        write_state(target, {"bad": object()})
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]

@@ -87,7 +87,7 @@ def config(tmp: Path, ckpt: Path, **kw) -> NightlyConfig:
 
 def store_state(root: Path) -> dict:
     """What must be equal between an incremental and a clean run: scenes, grids, sites, mosaic, history."""
-    from scanner.scan import read_prob
+    from scanner.probgrid import read_prob
 
     store = Store.open(root)
     state = {"scenes": {}, "prob": {}, "sites": {}}

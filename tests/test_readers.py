@@ -181,3 +181,29 @@ def test_polygons_rasterize_in_scene_crs(tmp_path):
     bad.write_text(json.dumps({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}))
     with pytest.raises(InputError, match="Polygon"):
         readers.load_polygons(bad)
+
+
+def test_read_json_defaults_when_missing_and_refuses_invalid(tmp_path):
+    from scanner.errors import StoreError
+
+    path = tmp_path / "state.json"
+    assert readers.read_json(path, {"n": 0}) == {"n": 0}
+    path.write_text('{"n": 1}')
+    assert readers.read_json(path, {}) == {"n": 1}
+    path.write_text("{not json")
+    with pytest.raises(StoreError, match="valid JSON") as info:
+        readers.read_json(path, {})
+    assert "fix" in str(info.value)
+
+
+def test_read_geojson_accepts_only_feature_collections(tmp_path):
+    path = tmp_path / "sites.geojson"
+    collection = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None}]}
+    path.write_text(json.dumps(collection))
+    assert readers.read_geojson(path) == collection
+    path.write_text(json.dumps({"type": "Feature", "geometry": None}))
+    with pytest.raises(InputError, match="a FeatureCollection"):
+        readers.read_geojson(path)
+    with pytest.raises(InputError, match="site layer .*re-run") as info:
+        readers.read_geojson(tmp_path / "missing.geojson", role="site layer", fix="re-run detect")
+    assert "FileNotFoundError" in str(info.value)

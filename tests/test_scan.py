@@ -17,7 +17,8 @@ from scanner.errors import InputError, ModelMismatchError
 from scanner.geo import PixelWindow
 from scanner.infer import InferConfig, Predictor
 from scanner.phase import preprocess
-from scanner.scan import ScanConfig, read_prob, scan, tile_input, tile_probability
+from scanner.probgrid import read_prob
+from scanner.scan import ScanConfig, scan, tile_input, tile_probability
 from scanner.store import Store
 from scanner.tiling import plan_tiles
 

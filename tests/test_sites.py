@@ -12,11 +12,11 @@ from shapely.geometry import shape
 
 from scanner.detect import DetectConfig, detect
 from scanner.errors import InputError
-from scanner.scan import prepare_staging, publish_grid
+from scanner.probgrid import prepare_staging, publish_grid
+from scanner.readers import read_geojson
 from scanner.sites import (
     component_polygons,
     from_wgs84,
-    read_geojson,
     read_labels,
     scene_sites,
     write_geojson,

@@ -12,7 +12,7 @@ from test_mosaic import small_grid
 
 from scanner.errors import InputError
 from scanner.mosaic import CombineConfig, prob_sha256, run_mosaic
-from scanner.mosaic_io import read_prob
+from scanner.probgrid import read_prob
 from scanner.stac import OfflineStacIO, validate_catalog, write_catalog
 
 
@@ -38,7 +38,7 @@ def test_items_carry_provenance(store: Path) -> None:
     assert set(items) == {"scene-A", "scene-B", "mosaic-v000001", "mosaic-v000002"}
     mosaic = items["mosaic-v000002"]
     inputs = mosaic.properties["fringescan:input_scenes"]
-    prob_b, _, _ = read_prob(store, "B")
+    prob_b, _ = read_prob(store, "B")
     assert [i["scene_id"] for i in inputs] == ["A", "B"] and inputs[1]["prob_sha256"] == prob_sha256(prob_b)
     assert inputs[0]["content_sha256"] == "A-content"
     assert mosaic.properties["fringescan:checkpoint_sha256"] == ["c" * 64]

@@ -14,9 +14,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pyproj import CRS, Transformer
 
-from scanner.errors import InputError
+from scanner.errors import InputError, StoreError
 from scanner.geo import GeoGrid
-from scanner.writers import atomic_path, to_wgs84, write_geojson, write_geojson_wgs84, write_geotiff
+from scanner.writers import (
+    atomic_path,
+    publish_directory,
+    staged_path,
+    to_wgs84,
+    write_bytes,
+    write_geojson,
+    write_geojson_wgs84,
+    write_geotiff,
+    write_json,
+)
 
 UTM54 = CRS.from_epsg(32654).to_wkt()
 
@@ -88,6 +98,78 @@ def test_atomic_path_publishes_only_on_success(tmp_path):
     assert final.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
     assert final.stat().st_mode & 0o777 == 0o644
+
+
+def test_write_json_formats_numpy_and_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "sub" / "state.json"
+    write_json(target, {"b": np.float32(0.5), "a": np.int64(3)}, indent=1, sort_keys=True)
+    assert target.read_text() == '{\n "a": 3,\n "b": 0.5\n}\n'
+    assert target.stat().st_mode & 0o777 == 0o644
+    with pytest.raises(TypeError):
+        write_json(target, {"bad": object()})
+    with pytest.raises(ValueError):
+        write_json(target, {"nan": float("nan")})
+    assert json.loads(target.read_text()) == {"a": 3, "b": 0.5}
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]
+    write_json(target, {"nan": float("nan")}, indent=None, allow_nan=True)
+    assert target.read_text() == '{"nan": NaN}\n'
+
+
+def test_write_bytes_replaces_whole_file(tmp_path):
+    target = tmp_path / "a" / "page.html"
+    write_bytes(target, b"one")
+    write_bytes(target, b"two")
+    assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == ["page.html"]
+
+
+def _folder(path, text):
+    path.mkdir(parents=True)
+    (path / "content.txt").write_text(text)
+    return path
+
+
+def test_publish_directory_refuses_or_replaces(tmp_path):
+    final = tmp_path / "out" / "grid"
+    publish_directory(_folder(tmp_path / "t1", "one"), final)
+    assert (final / "content.txt").read_text() == "one" and not (tmp_path / "t1").exists()
+    with pytest.raises(StoreError, match="pass replace") as info:
+        publish_directory(_folder(tmp_path / "t2", "two"), final, what="grid", fix="pass replace")
+    assert "an existing output" in str(info.value)
+    assert (final / "content.txt").read_text() == "one" and (tmp_path / "t2").exists()
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    publish_directory(tmp_path / "t2", final, replace=True, aside=aside)
+    assert (final / "content.txt").read_text() == "two"
+    assert list(aside.iterdir()) == [] and sorted(p.name for p in final.parent.iterdir()) == ["grid"]
+
+
+def test_publish_directory_publishes_a_file_beside_by_default(tmp_path):
+    final = tmp_path / "runs" / "a.json"
+    for text in ("one", "two"):
+        tmp = tmp_path / f"{text}.json"
+        tmp.write_text(text)
+        publish_directory(tmp, final, replace=True)
+    assert final.read_text() == "two" and [p.name for p in final.parent.iterdir()] == ["a.json"]
+
+
+def test_staged_path_rolls_back_on_error_and_refusal(tmp_path):
+    final = tmp_path / "stac"
+    staging = tmp_path / ".staging"
+    with pytest.raises(RuntimeError), staged_path(final, staging=staging) as tmp:
+        _folder(tmp, "half")
+        raise RuntimeError("writer died")
+    assert not final.exists() and list(staging.iterdir()) == []
+    with staged_path(final, staging=staging) as tmp:
+        assert tmp.suffix == final.suffix and tmp.parent == staging
+        _folder(tmp, "one")
+    with pytest.raises(StoreError), staged_path(final, staging=staging) as tmp:
+        _folder(tmp, "two")
+    assert (final / "content.txt").read_text() == "one" and list(staging.iterdir()) == []
+    with staged_path(final, replace=True) as tmp:
+        assert tmp.parent == final.parent and tmp.name.startswith(".")
+        _folder(tmp, "three")
+    assert (final / "content.txt").read_text() == "three"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".staging", "stac"]
 
 
 def square(x0: float, y0: float, side: float) -> dict:

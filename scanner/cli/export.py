@@ -29,13 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
         return export_mosaic(args)
     from scanner.cog import write_cog
-    from scanner.geo import GeoGrid
-    from scanner.scan import read_prob
+    from scanner.probgrid import prob_grid, read_prob
     from scanner.store import Store
 
     store = Store.open(args.store)
     prob, attrs = read_prob(store.root, args.scene)
-    grid = GeoGrid.from_attrs(attrs["grid"])
+    grid = prob_grid(attrs)
     tags = {
         "scene_id": args.scene,
         "checkpoint_sha256": str(attrs["model"]["checkpoint_sha256"]),

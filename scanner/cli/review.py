@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from scanner.errors import UsageError, problem
     from scanner.history import export_labels, load_feedback, record_feedback
     from scanner.lock import store_lock
-    from scanner.sites import write_geojson
     from scanner.store import Store
+    from scanner.writers import write_json
 
     store = Store.open(args.store)
     if not args.export_labels and not (args.site and args.verdict):
@@ -62,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"site {record['site_id']}: {args.verdict}" + (f" ({args.note})" if args.note else ""))
     if args.export_labels:
         labels = export_labels(load_feedback(store.root))
-        write_geojson(args.export_labels, labels)
+        write_json(args.export_labels, labels, indent=1)
         print(f"{len(labels['features'])} labelled sites -> {args.export_labels}")
     return 0

@@ -1,0 +1,92 @@
+"""tools/accuracy.py's site-level counting: size, persistence and matching on tiny grids with known answers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from pyproj import CRS
+from shapely.geometry import box
+
+from scanner.sites import to_wgs84
+
+SPEC = importlib.util.spec_from_file_location(
+    "accuracy_tool", Path(__file__).parents[1] / "tools" / "accuracy.py"
+)
+accuracy = importlib.util.module_from_spec(SPEC)
+sys.modules["accuracy_tool"] = accuracy  # dataclasses look their module up while the class is built
+SPEC.loader.exec_module(accuracy)
+
+WKT = CRS.from_epsg(32654).to_wkt()
+CELL = Affine(280.0, 0.0, 400_000.0, 0.0, -280.0, 4_000_000.0)
+
+
+def cells_box(r0: int, c0: int, r1: int, c1: int):
+    """WGS84 polygon of cells [r0, r1) x [c0, c1)."""
+    x0, y0 = CELL * (c0, r0)
+    x1, y1 = CELL * (c1, r1)
+    return to_wgs84(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), WKT)
+
+
+def scene(name: str, area: str, blocks: list[tuple[int, int, int, int]], expected: list) -> object:
+    prob = np.full((20, 20), 0.1, np.float32)
+    prob[0, :] = np.nan
+    for r0, c0, r1, c1 in blocks:
+        prob[r0:r1, c0:c1] = 0.9
+    return accuracy.SceneProb(name, area, prob, CELL, WKT, 280.0 * 280.0, None, expected, [])
+
+
+@pytest.fixture
+def scenes():
+    landslide = cells_box(3, 3, 6, 6)
+    fp = (15, 15, 16, 17)  # a 2-cell false positive in pass 1 only
+    one_off = (10, 2, 11, 3)  # a 1-cell false positive: the paper's size filter removes it
+    return [
+        scene("p1", "a", [(2, 2, 7, 7), fp, one_off], [landslide]),
+        scene("p2", "a", [(3, 3, 8, 8)], [landslide]),
+        scene("p3", "a", [], []),
+        scene("q1", "b", [(2, 2, 4, 4)], [cells_box(12, 12, 14, 14)]),  # another area: a miss and an FP
+    ]
+
+
+def test_counts_with_and_without_size_filters(scenes):
+    c = accuracy.count(scenes, 0.5, min_cells=1)
+    assert (c.tp, c.fn, c.fp) == (2, 1, 3)
+    c = accuracy.count(scenes, 0.5, min_cells=2)
+    assert (c.tp, c.fn, c.fp) == (2, 1, 2)
+    c = accuracy.count(scenes, 0.5, min_cells=5)
+    assert (c.tp, c.fn, c.fp) == (2, 1, 0)
+    c = accuracy.count(scenes, 0.95, min_cells=1)
+    assert (c.tp, c.fn, c.fp) == (0, 3, 0)
+
+
+def test_persistence_keeps_what_two_passes_of_an_area_share(scenes):
+    c = accuracy.count(scenes, 0.5, min_cells=2, k=2)
+    # p1/p2 confirm each other; p1's FP and area b's single pass (k capped at its 1 pass) behave as expected.
+    assert (c.tp, c.fn, c.fp) == (2, 1, 1)
+    c = accuracy.count(scenes, 0.5, min_cells=2, k=3)
+    assert (c.tp, c.fn, c.fp) == (0, 3, 1)
+
+
+def test_choose_takes_the_best_val_precision_at_recall_0_9():
+    rows = [
+        {"threshold": 0.5, "min_cells": 2, "recall": 0.95, "precision": 0.2},
+        {"threshold": 0.5, "min_cells": 20, "recall": 0.92, "precision": 0.6},
+        {"threshold": 0.9, "min_cells": 20, "recall": 0.85, "precision": 0.9},
+    ]
+    assert accuracy.choose(rows) == rows[1]
+
+
+def test_step_schedule_scaling():
+    assert accuracy.steps_overrides(300) == [
+        "--set",
+        "train.steps=300",
+        "--set",
+        "optim.lr_decay_every=120",
+        "--set",
+        "train.checkpoint_every=75",
+    ]
