@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,18 @@ def evaluate_checkpoint(model_path: Path, dataset, *, subset: str, fold: int | N
 
 
 def write_report(out: Path, title: str, evaluation) -> None:
-    """report.md, report.json and pr_curve.png in ``out``."""
+    """report.md, report.json and pr_curve.png in ``out``, published together by rename."""
+    from scanner.checkpoint import publish_dir
     from train.evaluate import markdown_report, plot_pr_curve
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown_report(title, evaluation))
-    (out / "report.json").write_text(json.dumps({"title": title, **evaluation.to_dict()}, indent=2) + "\n")
-    plot_pr_curve(evaluation, title).savefig(out / "pr_curve.png", dpi=100)
+    def write(tmp: Path) -> None:
+        (tmp / "report.md").write_text(markdown_report(title, evaluation))
+        (tmp / "report.json").write_text(
+            json.dumps({"title": title, **evaluation.to_dict()}, indent=2) + "\n"
+        )
+        plot_pr_curve(evaluation, title).savefig(tmp / "pr_curve.png", dpi=100)
+
+    publish_dir(out, write)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -223,7 +229,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_crossval(args: argparse.Namespace) -> int:
     from scanner.cli.output import progress_bar
     from train.dataset_store import load_dataset
-    from train.evaluate import table6_markdown
+    from train.evaluate import table6_dict, table6_markdown
 
     config = _load(args)
     dataset = load_dataset(args.dataset)
@@ -264,11 +270,17 @@ def run_crossval(args: argparse.Namespace) -> int:
             )
             rows[case].append(evaluation)
     table = table6_markdown(rows)
-    (args.out / "table6.md").write_text(
-        "# Cross-validation (Table 6 layout; normalized counts, raw in brackets)\n\n" + table
+    _write_text(
+        args.out / "table6.md",
+        "# Cross-validation (Table 6 layout; normalized counts, raw in brackets)\n\n" + table,
     )
-    (args.out / "table6.json").write_text(
-        json.dumps({case: [e.to_dict() for e in evs] for case, evs in rows.items()}, indent=2) + "\n"
-    )
+    _write_text(args.out / "table6.json", json.dumps(table6_dict(rows), indent=2) + "\n")
     print(table)
     return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary sibling and rename it onto ``path`` (never half-written)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

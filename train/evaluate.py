@@ -175,6 +175,25 @@ def _pct(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{100 * value:.1f}%"
 
 
+def fold_indices(evaluations: list[Evaluation]) -> dict[str, list[float]]:
+    """Table 6's per-fold indices of one case: recall and precision at threshold 0.5, and the BEP."""
+    ats = [e.at(0.5) for e in evaluations]
+    return {
+        "recall": [a["recall"] for a in ats],
+        "precision": [a["precision"] for a in ats],
+        "bep": [e.bep for e in evaluations],
+    }
+
+
+def case_averages(evaluations: list[Evaluation]) -> dict[str, float]:
+    """Table 6's "Average" column: the mean over folds of each index, skipping folds where it is undefined
+    (NaN); NaN when no fold defines it."""
+    return {
+        name: float(np.nanmean(values)) if np.any(np.isfinite(values)) else math.nan
+        for name, values in fold_indices(evaluations).items()
+    }
+
+
 def table6_markdown(rows: dict[str, list[Evaluation]]) -> str:
     """Table 6-style cross-validation table: per case, per fold TP/FN/FP (normalized), recall, precision, BEP."""
     n_folds = max(len(v) for v in rows.values())
@@ -185,14 +204,23 @@ def table6_markdown(rows: dict[str, list[Evaluation]]) -> str:
         for index in ("tp", "fn", "fp"):
             cells = [f"{a['normalized'][index]:.1f} [{a['raw'][index]:.0f}]" for a in ats]
             lines.append(f"| {case} | {index.upper()} | " + " | ".join(cells) + " | — |")
-        for name, values in (
-            ("Recall", [a["recall"] for a in ats]),
-            ("Precision", [a["precision"] for a in ats]),
-            ("BEP", [e.bep for e in evaluations]),
-        ):
-            mean = np.nanmean(values) if np.any(np.isfinite(values)) else math.nan
-            lines.append(f"| {case} | {name} | " + " | ".join(_pct(v) for v in values) + f" | {_pct(mean)} |")
+        averages = case_averages(evaluations)
+        for key, values in fold_indices(evaluations).items():
+            name = "BEP" if key == "bep" else key.capitalize()
+            cells = " | ".join(_pct(v) for v in values)
+            lines.append(f"| {case} | {name} | {cells} | {_pct(averages[key])} |")
     return "\n".join(lines) + "\n"
+
+
+def table6_dict(rows: dict[str, list[Evaluation]]) -> dict:
+    """The JSON twin of ``table6_markdown``: per case, each fold's full evaluation and the averages."""
+    return {
+        case: {
+            "folds": [e.to_dict() for e in evaluations],
+            "average": {k: _num(v) for k, v in case_averages(evaluations).items()},
+        }
+        for case, evaluations in rows.items()
+    }
 
 
 def predict_probabilities(model, windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
