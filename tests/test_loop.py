@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from scanner.errors import NumericalError
+from scanner.errors import NumericalError, StoreError
 from scanner.model import ModelConfig
 from train.config import ExperimentConfig, OptimConfig, TrainConfig
 from train.loop import EpochSampler, data_mesh, train
@@ -107,3 +107,31 @@ def test_nan_stops_with_clear_error(tmp_path: Path) -> None:
     patches[:] = np.nan
     with pytest.raises(NumericalError, match="step 1.*expected a finite number"):
         train(_config(), patches, labels, tmp_path / "nan")
+
+
+def test_workdir_of_another_run_is_refused(tmp_path: Path) -> None:
+    patches, labels = _data()
+    train(
+        _config(steps=2, checkpoint_every=2),
+        patches,
+        labels,
+        tmp_path / "work",
+        devices=jax.local_devices()[:1],
+    )
+    # fewer steps into the same work folder used to return the old parameters silently
+    with pytest.raises(StoreError, match="another run.*fix: pass a new --workdir"):
+        train(
+            _config(steps=1, checkpoint_every=1),
+            patches,
+            labels,
+            tmp_path / "work",
+            devices=jax.local_devices()[:1],
+        )
+    with pytest.raises(StoreError, match="another run"):
+        train(
+            _config(steps=2, checkpoint_every=2),
+            patches,
+            1 - labels,
+            tmp_path / "work",
+            devices=jax.local_devices()[:1],
+        )

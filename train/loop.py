@@ -13,6 +13,7 @@ uninterrupted run exactly: ``workdir/state/step_<k>`` holds the parameters and o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -32,8 +33,11 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from scanner.checkpoint import publish_dir, restore_pytree, save_pytree
-from scanner.errors import NumericalError, problem
+from scanner.config import config_to_dict
+from scanner.errors import NumericalError, StoreError, problem
 from scanner.model import build_model
+from scanner.readers import read_json
+from scanner.writers import write_json
 from train.augment import balanced_indices, random_transforms, transform_patch
 from train.config import AugmentConfig, ExperimentConfig
 from train.optim import learning_rate_schedule, make_optimizer
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 STATE_DIR = "state"
 METRICS_NAME = "metrics.jsonl"
+RUN_NAME = "run.json"
 KEEP_STATES = 2
 
 
@@ -152,6 +157,31 @@ def save_state(workdir: Path, step: int, params: Any, opt_state: Any) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def run_fingerprint(config: ExperimentConfig, patches: np.ndarray, labels: np.ndarray) -> str:
+    """sha256 of the resolved config and the training data's shape and labels: what a resume must match."""
+    digest = hashlib.sha256(json.dumps(config_to_dict(config), sort_keys=True, default=str).encode())
+    digest.update(repr((patches.shape, str(patches.dtype))).encode())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def claim_workdir(workdir: Path, fingerprint: str) -> None:
+    """Record the run's fingerprint in ``workdir``, or refuse a workdir that holds another run's state."""
+    path = workdir / RUN_NAME
+    recorded = read_json(path, None)
+    if recorded is None:
+        write_json(path, {"fingerprint": fingerprint})
+    elif recorded.get("fingerprint") != fingerprint:
+        raise StoreError(
+            problem(
+                f"training work folder {workdir}",
+                expected="the saved state of this same config and dataset (to resume it)",
+                found=f"the state of another run (fingerprint {str(recorded.get('fingerprint'))[:12]})",
+                fix="pass a new --workdir (or --out), or delete the old work folder to start afresh",
+            )
+        )
+
+
 def restore_state(workdir: Path, params: Any, opt_state: Any) -> tuple[int, Any, Any]:
     """The newest saved state, shaped like ``(params, opt_state)``; step 0 and the inputs when none."""
     saved = _state_dirs(workdir)
@@ -195,6 +225,7 @@ def train(
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = make_optimizer(config.optim)
     opt_state = tx.init(params)
+    claim_workdir(workdir, run_fingerprint(config, patches, labels))
     start, params, opt_state = restore_state(workdir, params, opt_state)
     params, opt_state = jax.device_put((params, opt_state), replicated)
     rest = jax.device_put(rest, replicated)
