@@ -44,8 +44,6 @@ from scanner.geo import STRIDE_PX, WINDOW_PX
 from scanner.infer import InferConfig, Predictor
 from scanner.phase import preprocess
 from scanner.probgrid import prepare_staging, prob_path, publish_grid, published_key
-from scanner.probgrid import read_prob as read_prob  # re-exported: tools/accuracy.py, scanner/cli/detect.py
-from scanner.probgrid import scanned_scene_ids as scanned_scene_ids  # re-exported, as read_prob
 from scanner.store import Scene, Store, check_scannable
 from scanner.tiling import Tile, TilePlan, complete_mask, plan_tiles, window_valid_fraction
 

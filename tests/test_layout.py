@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax"}
-PURE_MODULES = ["geo", "phase", "synthetic", "model", "infer", "detect", "tiling", "evaluation"]
+PURE_MODULES = ["geo", "phase", "synthetic", "model", "infer", "detect", "tiling", "evaluation", "calibrate"]
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -41,6 +41,7 @@ from scanner.geo import STRIDE_PX, GeoGrid
 from scanner.probgrid import read_prob, scanned_scene_ids
 from scanner.sites import component_polygons, read_labels, scanned_footprint, slope_cells, to_wgs84
 from scanner.store import Store
+from scanner.writers import write_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {"train": 8101, "val": 8202, "test": 8303, "holdout": 8404}
@@ -101,9 +102,7 @@ def step(out: Path, name: str, argv: list[str]) -> None:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
 def region_scenes(region: Path) -> list[dict]:

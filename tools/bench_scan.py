@@ -36,22 +36,27 @@ from flax import nnx
 from pyproj import CRS
 
 from scanner.checkpoint import ModelMeta, save_checkpoint
+from scanner.config import load_config
 from scanner.detect import DetectConfig
 from scanner.geo import GeoGrid, PixelWindow
 from scanner.infer import InferConfig, Predictor
 from scanner.model import ModelConfig, build_model, flops_per_window
 from scanner.phase import PreprocessConfig, preprocess
+from scanner.readers import read_geojson
 from scanner.scan import ScanConfig, scan
-from scanner.sites import read_geojson, scene_sites, write_scene_sites
+from scanner.sites import scene_sites, write_scene_sites
 from scanner.store import SceneWriter, Store
 
 PIXEL_M = 28.0
 WAVELENGTH_M = 0.236
 JAPAN_KM2 = 378_000.0
-DEMO = ModelConfig(name="alexnet_scan", conv_widths=(32, 64, 96, 96, 64), fc_width=256, dropout=0.5)
+DEMO: ModelConfig = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.py").model
 PAPER = ModelConfig(name="alexnet", fc_width=4096, dropout=0.5)
 WIDE = ModelConfig(name="alexnet_scan", conv_widths=(96, 256, 384, 384, 256), fc_width=1024, dropout=0.5)
-SCAN_WIDTHS = {"demo (32,64,96,96,64)/fc256": DEMO, "paper convs/fc1024": WIDE}
+SCAN_WIDTHS = {
+    f"demo {DEMO.conv_widths}/fc{DEMO.fc_width} (configs/demo.py)": DEMO,
+    "paper convs/fc1024": WIDE,
+}
 NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 16, 16, 16), fc_width=32, dropout=0.0)
 KM2_PER_WINDOW = (10 * PIXEL_M) ** 2 / 1e6
 

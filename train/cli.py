@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +279,7 @@ def run_crossval(args: argparse.Namespace) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling and rename it onto ``path`` (never half-written)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write ``text`` atomically (never half-written)."""
+    from scanner.writers import write_bytes
+
+    write_bytes(path, text.encode())

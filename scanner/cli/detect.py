@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from scanner.detect import DetectConfig
     from scanner.errors import InputError, problem
-    from scanner.scan import scanned_scene_ids
+    from scanner.probgrid import scanned_scene_ids
     from scanner.sites import feature_collection, scene_sites, write_geojson, write_scene_sites
     from scanner.store import Store
 
