@@ -33,6 +33,7 @@ from flax import nnx
 
 from scanner import __version__
 from scanner.config import config_from_dict, require
+from scanner.detect import OperatingPoint
 from scanner.errors import InputError, ModelMismatchError, problem
 from scanner.model import ModelConfig, build_model
 from scanner.phase import PreprocessConfig
@@ -46,7 +47,13 @@ WAVELENGTH_TOLERANCE = 0.01
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelMeta:
-    """What a checkpoint promises about its inputs; ``params_sha256`` etc. are filled in by ``save_checkpoint``."""
+    """What a checkpoint promises about its inputs; ``params_sha256`` etc. are filled in by ``save_checkpoint``.
+
+    ``operating_point``: the detection threshold and minimum site size the model was tuned for (its config's
+    ``detect``); None for checkpoints written before it was recorded (detection then uses
+    ``OperatingPoint()``, 0.5 and the paper's one-cell filter). Absent from the JSON when None, so the
+    identity (``checkpoint_hash``) of older checkpoints is unchanged.
+    """
 
     model_config: ModelConfig
     preprocess: PreprocessConfig
@@ -56,6 +63,7 @@ class ModelMeta:
     params_sha256: str = ""
     created: str = ""
     fringescan_version: str = ""
+    operating_point: OperatingPoint | None = None
 
     def __post_init__(self) -> None:
         require(
@@ -74,7 +82,13 @@ class ModelMeta:
         )
 
     def to_dict(self) -> dict:
+        point = (
+            {}
+            if self.operating_point is None
+            else {"operating_point": dataclasses.asdict(self.operating_point)}
+        )
         return {
+            **point,
             "format": "fringescan-model",
             "model": self.model_config.name,
             "model_config": dataclasses.asdict(self.model_config),
@@ -98,6 +112,11 @@ class ModelMeta:
             params_sha256=values.get("params_sha256", ""),
             created=values.get("created", ""),
             fringescan_version=values.get("fringescan_version", ""),
+            operating_point=(
+                config_from_dict(OperatingPoint, values["operating_point"])
+                if values.get("operating_point")
+                else None
+            ),
         )
 
 

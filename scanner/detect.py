@@ -58,6 +58,60 @@ class DetectConfig:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class OperatingPoint:
+    """The detection defaults a model travels with (chosen on validation scenes; docs/scanning.md).
+
+    ``threshold``: cell probability a candidate needs; ``min_cells``: the smallest site kept, in cells (2 = the
+    paper's size filter, which removes one-cell sites: the behaviour of models that record no operating point).
+    """
+
+    threshold: float = 0.5
+    min_cells: int = 2
+
+    def __post_init__(self) -> None:
+        require(
+            0.0 < self.threshold <= 1.0,
+            "operating point threshold",
+            expected="0 < P <= 1",
+            found=self.threshold,
+            fix="e.g. detect.threshold=0.5",
+        )
+        require(
+            isinstance(self.min_cells, int) and self.min_cells >= 1,
+            "operating point min_cells",
+            expected="an integer >= 1 (the smallest site kept, in cells)",
+            found=self.min_cells,
+            fix="e.g. detect.min_cells=2 (the paper's size filter)",
+        )
+
+    def min_area_m2(self, cell_area_m2: float) -> float:
+        """The ``--min-area-m2`` that keeps sites of at least ``min_cells`` cells (removes the smaller)."""
+        return (self.min_cells - 0.5) * cell_area_m2
+
+
+def resolve_config(
+    recorded: dict | None,
+    cell_area_m2: float,
+    threshold: float | None = None,
+    min_area_m2: float | None = None,
+) -> tuple[DetectConfig, str]:
+    """The detection settings of one grid: explicit values win, else the grid's recorded operating point
+    (``attrs["operating_point"]``), else ``OperatingPoint()``; also a one-line account of where each came from."""
+    point = OperatingPoint(**recorded) if recorded else OperatingPoint()
+    origin = "model's operating point" if recorded else "default, the model records none"
+    config = DetectConfig(
+        threshold=point.threshold if threshold is None else threshold,
+        min_area_m2=point.min_area_m2(cell_area_m2) if min_area_m2 is None else min_area_m2,
+    )
+    parts = [
+        f"threshold {config.threshold:g} ({'--threshold' if threshold is not None else origin})",
+        f"min area {config.min_area_m2:g} m2 "
+        + ("(--min-area-m2)" if min_area_m2 is not None else f"({point.min_cells} cells, {origin})"),
+    ]
+    return config, "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class Component:
     """One connected group of candidate cells. ``label`` indexes the label grid; cell coordinates are

@@ -234,6 +234,9 @@ def grid_attrs(scene: Scene, meta: ModelMeta, checkpoint_sha256: str, config: Sc
         "fringescan_version": __version__,
         "config": dataclasses.asdict(config),
         "run_key": key,
+        "operating_point": (
+            None if meta.operating_point is None else dataclasses.asdict(meta.operating_point)
+        ),
     }
 
 

@@ -9,7 +9,7 @@ about 40 minutes. Stages, each resumable (a finished stage leaves ``OUT/.done/<s
    VAL (threshold choice, calibration) and TEST (held out: never used in training or tuning).
 2. ``fringescan ingest`` of every scene (phase, coherence, DEM) into one store per region.
 3. ``fringescan dataset`` on TRAIN with each variant's config (Datasets A and B with nested folds).
-4. ``fringescan crossval`` (5 folds, A and B) with configs/demo.py at a reduced step count -> Table 6.
+4. ``fringescan crossval`` (5 folds, A and B) with configs/phase_only.py at a reduced step count -> Table 6.
 5. Each held-out fold's scenes scanned with that fold's CNN-A and CNN-B -> Table 7 (a) and (b).
 6. Each variant trained on all of TRAIN, VAL and TEST scanned; threshold sweeps at the site level,
    with the size filter, persistence k of n, threshold chosen on VAL -> precision table, PR plots.
@@ -311,7 +311,7 @@ def crossval(plan: Plan, train_store: Path, train_region: Path) -> tuple[str, di
         [
             "crossval",
             "--config",
-            "configs/demo.py",
+            "configs/phase_only.py",
             "--dataset",
             str(dataset),
             "--folds",
@@ -402,18 +402,11 @@ def _build_dataset(
     )
 
 
-HARD_NEGATIVES_PER_SCENE = 40
-
-
 def hard_negative_dataset(plan: Plan, regions: dict, variant: Variant) -> Path:
     """(e) One round of hard-negative mining: Dataset B of ``variant.mined_from`` plus, per TRAIN scene, the
-    windows where that variant's model (trained on all of TRAIN) fires at >= 0.5 in a component of >= 2 cells overlapping no
-    label and more than ``exclusion_px`` from every label centre (the peak cell of each, strongest first, at
-    most ``HARD_NEGATIVES_PER_SCENE``), labelled "other". Stratified valley fringes and turbulent patches are
-    what fools the model, so this adds exactly those. Same folds and A/B flags as their scenes."""
-    from scanner.checkpoint import publish_dir
-    from train.dataset_store import extract_patches, label_centres, load_dataset, scene_slope_class
-    from train.dataset_store import read_labels as read_train_labels
+    false-positive windows of that variant's model (trained on all of TRAIN), labelled "other"
+    (``train.mining``, the same code as ``fringescan mine``; its docstring states the rules)."""
+    from train.dataset_store import load_dataset, mine_hard_negatives
 
     out = plan.out / f"ds-{variant.name}.zarr"
     if (plan.out / ".done" / f"dataset-{variant.name}").exists():
@@ -425,71 +418,8 @@ def hard_negative_dataset(plan: Plan, regions: dict, variant: Variant) -> Path:
     scenes = variant_scenes(
         plan, source, plan.out / f"model-{source.name}", "train", train_region, train_store
     )
-    labels, crs = read_train_labels(train_region / "labels.geojson")
-    store = Store.open(train_store)
-    table = {s["scene_id"]: i for i, s in enumerate(base.attrs["scenes"])}
-    config = base.attrs["config"]
-    pre = base.preprocess_config()
-    added = {k: [] for k in ("patches", "row", "col", "scene_index", "slope_class")}
-    for sp in scenes:
-        scene = store.scene(sp.scene_id)
-        found, grid = detect(sp.prob, DetectConfig(threshold=0.5), sp.cell_area_m2, size_filtered=True)
-        polygons = component_polygons(grid, sp.cell_transform)
-        centres = label_centres(labels, crs, scene)
-        peaks = []
-        for comp in found:
-            geometry = to_wgs84(polygons[comp.label], sp.crs_wkt)
-            if any(geometry.intersection(g).area > 0 for g in sp.expected + sp.hidden):
-                continue
-            r, c = np.unravel_index(np.argmax(np.where(grid == comp.label, sp.prob, -1.0)), sp.prob.shape)
-            row, col = STRIDE_PX * int(r) + STRIDE_PX // 2, STRIDE_PX * int(c) + STRIDE_PX // 2
-            if (
-                centres.size
-                and np.min(np.hypot(centres[:, 0] - row, centres[:, 1] - col)) <= config["exclusion_px"]
-            ):
-                continue
-            peaks.append((comp.prob_max, comp.n_cells, row, col))
-        peaks = sorted(peaks, reverse=True)[:HARD_NEGATIVES_PER_SCENE]
-        if not peaks:
-            continue
-        rows = np.array([p[2] for p in peaks])
-        cols = np.array([p[3] for p in peaks])
-        valid = scene.read("valid")
-        added["patches"].append(extract_patches(scene, rows, cols, config["margin_px"], pre))
-        added["row"].append(rows)
-        added["col"].append(cols)
-        added["scene_index"].append(np.full(len(rows), table[sp.scene_id]))
-        added["slope_class"].append(
-            scene_slope_class(scene, valid, config["slope_threshold_deg"])[rows, cols]
-        )
-    arrays = dict(base.arrays)
-    extra = {k: np.concatenate(v) for k, v in added.items()}
-    n = len(extra["row"])
-    fold = np.array([base.attrs["scenes"][i]["fold"] for i in extra["scene_index"]], np.int8)
-    in_a = np.array([base.attrs["scenes"][i]["in_a"] for i in extra["scene_index"]], np.uint8)
-    new = {
-        "patches": extra["patches"],
-        "label": np.zeros(n, np.uint8),
-        "scene_index": extra["scene_index"],
-        "row": extra["row"],
-        "col": extra["col"],
-        "slope_class": extra["slope_class"],
-        "fold": fold,
-        "in_a": in_a,
-    }
-    merged = {k: np.concatenate([arrays[k], new[k].astype(arrays[k].dtype)]) for k in arrays}
-    attrs = {**base.attrs, "report": {**base.attrs.get("report", {}), "hard_negatives": n}}
-
-    def write(tmp: Path) -> None:
-        import zarr
-
-        group = zarr.create_group(str(tmp), zarr_format=3)
-        for name, values in merged.items():
-            chunks = (64, *values.shape[1:]) if values.ndim > 1 else (max(len(values), 1),)
-            group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks)[...] = values
-        group.attrs.update({"fringescan": attrs})
-
-    publish_dir(out, write)
+    probs = {sp.scene_id: sp.prob for sp in scenes}
+    n = mine_hard_negatives(train_store, train_region / "labels.geojson", base, out, probs.get)
     (plan.out / ".done").mkdir(exist_ok=True)
     (plan.out / ".done" / f"dataset-{variant.name}").write_text(f"{time.perf_counter() - start:.1f}\n")
     print(f"hard negatives: {n} windows added to {len(base.labels)}", flush=True)
@@ -755,7 +685,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--train-scenes", type=int, help="TRAIN interferograms (4 per area; default 200, quick 52)"
     )
     p.add_argument("--eval-scenes", type=int, help="VAL and TEST interferograms each (default 48, quick 24)")
-    p.add_argument("--steps", type=int, help="training steps per variant (configs/demo.py: 1500)")
+    p.add_argument("--steps", type=int, help="training steps per variant (configs/phase_only.py: 1500)")
     p.add_argument("--cv-steps", type=int, help="steps per cross-validation model (default 1500, quick 300)")
     p.add_argument(
         "--alexnet-steps", type=int, help="paper AlexNet steps (default 1500, quick 100; 0 skips it)"
@@ -786,14 +716,16 @@ def make_plan(args: argparse.Namespace) -> Plan:
         img_dir=args.img_dir,
     )
     known = {
-        "demo": Variant("demo", "configs/demo.py", "scan-native, phase 16 steps (configs/demo.py)"),
+        "demo": Variant(
+            "demo", "configs/phase_only.py", "scan-native, phase 16 steps (configs/phase_only.py)"
+        ),
         "channels": Variant(
             "channels", "configs/accuracy_channels.py", "scan-native, cos/sin + coherence + slope"
         ),
         "hardneg": Variant(
             "hardneg",
-            "configs/demo.py",
-            "configs/demo.py + one round of hard-negative mining",
+            "configs/phase_only.py",
+            "configs/phase_only.py + one round of hard-negative mining",
             mined_from="demo",
         ),
         "channels-hardneg": Variant(
@@ -1005,7 +937,7 @@ def calibration_line(results: list[VariantResult]) -> str:
 
 def default_variant(results: list[VariantResult]) -> VariantResult:
     """The default: the variant whose VAL-chosen setting ("threshold and min size from VAL") has the best VAL
-    precision, among those costing < 2x configs/demo.py's dense FLOPs per window. TEST plays no part."""
+    precision, among those costing < 2x configs/phase_only.py's dense FLOPs per window. TEST plays no part."""
     base = results[0]
     ok = [r for r in results if r.rows.get(DEFAULT_SETTING) and r.mflop < 2 * base.mflop]
     return max(ok, key=lambda r: r.rows[DEFAULT_SETTING]["val_precision"]) if ok else base
@@ -1025,7 +957,7 @@ def decision(results: list[VariantResult]) -> str:
             f"- {res.title}{' **(chosen)**' if res is chosen else ''}: VAL precision {pct(row['val_precision'])}% at "
             f"VAL recall {pct(row['val_recall'])}% (threshold {row['threshold']:g}, min {row['min_cells']} cells); "
             f"TEST {pct(row['precision'])}% at {pct(row['recall'])}%; {res.mflop / base.mflop:.2f}x "
-            "configs/demo.py's dense FLOPs per window."
+            "configs/phase_only.py's dense FLOPs per window."
         )
     return "\n".join(lines)
 
@@ -1198,10 +1130,10 @@ lists the scene in its `visible_scene_ids` (a body moving across the line of sig
 ## Iterations, scaled
 
 configs/paper.py trains 30,000 iterations at batch 50 (1.5 M samples, AlexNet, 832 MFLOP/window): days on
-this CPU. The cross-validation models are the narrow scan-native `configs/demo.py` model with {cv_steps}
+this CPU. The cross-validation models are the narrow scan-native `configs/phase_only.py` model with {cv_steps}
 iterations at batch 50 ({cv_frac:.2%} of the paper's samples), the learning-rate drop moved to the same
-fraction of training (600 of 1500 as in configs/demo.py). The variant models get {steps} iterations
-(configs/demo.py's own schedule); the paper AlexNet variant (b), `configs/accuracy_alexnet.py`, gets
+fraction of training (600 of 1500 as in configs/phase_only.py). The variant models get {steps} iterations
+(configs/phase_only.py's own schedule); the paper AlexNet variant (b), `configs/accuracy_alexnet.py`, gets
 {alexnet_steps} iterations ({alexnet_frac:.2%} of configs/paper.py's samples; 0 means not run).
 
 ## Tables 3 and 4: Datasets A and B, 5 nested folds (raw patch counts, TRAIN region)
@@ -1259,11 +1191,11 @@ A site seen in one pass cannot be confirmed by another, so k >= 2 drops it whate
 
 Why a minimum size (e) works: a 150 px window scores a fringe from every offset that still contains it, so a
 real fringe lights up a block of cells about as wide as the window, while atmospheric and noise patterns
-that fool the model at a few offsets only give small components. On VAL at threshold 0.5 (configs/demo.py's
+that fool the model at a few offsets only give small components. On VAL at threshold 0.5 (configs/phase_only.py's
 model): true detections {sizes_tp}; false ones {sizes_fp}. The paper's filter (1 cell = 10 x 10 px) removes only the smallest of those. The minimum size is chosen
 on VAL together with the threshold; `scanner.calibrate.min_area_for_cells` turns it into `--min-area-m2`.
 
-Variants (a) extra channels and (e) hard-negative mining against configs/demo.py; the default is chosen on VAL:
+Variants (a) extra channels and (e) hard-negative mining against configs/phase_only.py; the default is chosen on VAL:
 
 {decision}
 
@@ -1280,9 +1212,15 @@ the precision gain of (d) is the threshold choice itself.
 ## The default and the acceptance check
 
 The recommended default is "{check_variant}" with "{default}" (both chosen on VAL, see above).
-configs/demo.py itself is not changed by this page: adopting the recommendation means training
-configs/accuracy_channels.py on Dataset B plus one round of mined hard negatives (`hard_negative_dataset` in
-tools/accuracy.py) and scanning stores that hold coherence and a DEM (for the slope channel). Checked through
+**This is the default configuration: configs/demo.py** (configs/phase_only.py keeps the phase-only "demo"
+variant of this page for stores without coherence or a DEM). It is built in three verbs: `fringescan train`
+(configs/demo.py on Dataset B), `fringescan mine` (one round of hard negatives: the first model's
+false-positive windows on the training scenes added as "others", `train.mining`, the same code this page's
+`hard_negative_dataset` calls) and `fringescan train` again on the mined dataset; configs/demo.py carries the
+operating point chosen on VAL (threshold 0.97, sites of at least 4 cells), `fringescan train` records it in
+the checkpoint, `fringescan scan` copies it into each probability grid, and `fringescan detect` /
+`evaluate-scan` use it when no --threshold / --min-area-m2 is given. Scenes need coherence and a DEM (for the
+slope channel); `./run demo` builds the default this way. Checked through
 the product itself on the HOLDOUT region (seed {holdout_seed}: never used in training, tuning or development),
 scanned with `fringescan scan`:
 

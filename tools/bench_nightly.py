@@ -4,7 +4,7 @@
 
 Steps: simulate the demo region once (``fringescan synth`` defaults: one area, 4 scenes of 1000 x 1000 px at
 28 m), deliver it into an inbox with one manifest per pass (phase, coherence and the area's shared DEM), make
-a checkpoint of ``configs/demo.py``'s model (random weights: speed does not depend on them) unless ``--model``
+a checkpoint of ``configs/phase_only.py``'s model (random weights: speed does not depend on them) unless ``--model``
 is given, then for each worker count start the cluster (``--workers 0``: the in-process threaded scheduler, the
 baseline) and run ``scanner.nightly.run_nightly`` twice into fresh stores: *cold* (workers import JAX, load
 and compile the model) and *warm* (the same cluster again). It prints the run reports' scan and run times,
@@ -61,7 +61,7 @@ def make_model(path: Path) -> Path:
     from scanner.config import load_config
     from scanner.model import build_model
 
-    experiment = load_config(ROOT / "configs" / "demo.py")
+    experiment = load_config(ROOT / "configs" / "phase_only.py")
     model = build_model(experiment.model, rngs=nnx.Rngs(0))
     meta = ModelMeta(
         model_config=experiment.model, preprocess=experiment.preprocess, pixel_size_m=28.0, wavelength_m=0.236
@@ -110,7 +110,7 @@ def row(label: str, report: dict, base: dict | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model", type=Path, help="checkpoint (default: random-weight configs/demo.py model)"
+        "--model", type=Path, help="checkpoint (default: random-weight configs/phase_only.py model)"
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scenes", type=int, default=4)

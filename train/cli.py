@@ -1,5 +1,5 @@
 """Training verbs for the ``fringescan`` command, registered through the ``fringescan.commands`` entry point:
-``dataset``, ``train``, ``evaluate`` and ``crossval``. Handlers import jax and zarr lazily."""
+``dataset``, ``train``, ``mine``, ``evaluate`` and ``crossval``. Handlers import jax and zarr lazily."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.py"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the training verbs (dataset, train, evaluate, crossval) to ``fringescan``."""
+    """Add the training verbs (dataset, train, mine, evaluate, crossval) to ``fringescan``."""
     p = subparsers.add_parser("dataset", help="build a training patch set from a store and labels")
     p.add_argument("--store", required=True, type=Path)
     p.add_argument("--labels", required=True, type=Path, help="GeoJSON points or polygons, any CRS")
@@ -41,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", choices=("A", "B"), default="B")
     p.add_argument("--out", type=Path, help="report directory (default MODEL/eval-<dataset name>)")
     p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
+        "mine", help="hard-negative mining: add a model's false-positive windows to a dataset as others"
+    )
+    p.add_argument("--model", required=True, type=Path, help="the first model (trained on --dataset)")
+    p.add_argument("--store", required=True, type=Path, help="the training store (scanned here if needed)")
+    p.add_argument("--labels", required=True, type=Path, help="the training labels (GeoJSON, any CRS)")
+    p.add_argument("--dataset", required=True, type=Path, help="the dataset the first model trained on")
+    p.add_argument("--out", required=True, type=Path, help="output dataset: DATASET plus the mined windows")
+    p.add_argument("--per-scene", type=int, default=None, help="most windows per scene (default 40)")
+    p.set_defaults(func=run_mine)
 
     p = subparsers.add_parser(
         "crossval", help="k-fold cross-validation: Table 6 for A on A', A on B', B on B'"
@@ -118,6 +129,7 @@ def train_checkpoint(
         preprocess=dataset.preprocess_config(),
         pixel_size_m=dataset.attrs["pixel_size_m"],
         wavelength_m=dataset.attrs["wavelength_m"],
+        operating_point=config.detect,
         train_config={
             "experiment": config_to_dict(config),
             "subset": subset,
@@ -165,6 +177,49 @@ def run_train(args: argparse.Namespace) -> int:
         f"checkpoint {args.out} after {result.step} steps on {result.devices_used} device(s); "
         f"metrics {result.metrics_path}"
     )
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- mine
+
+
+def run_mine(args: argparse.Namespace) -> int:
+    """Scan the dataset's scenes with the model (published grids of this model are reused), then mine."""
+    from scanner.checkpoint import check_compatible, checkpoint_hash, read_meta
+    from scanner.cli.output import progress_bar
+    from scanner.probgrid import has_prob, read_prob
+    from scanner.scan import scan
+    from scanner.store import Store
+    from train.dataset_store import load_dataset, mine_hard_negatives
+
+    dataset = load_dataset(args.dataset)
+    meta = read_meta(args.model)
+    check_compatible(
+        meta, dataset.attrs["pixel_size_m"], dataset.attrs["wavelength_m"], dataset.preprocess_config()
+    )
+    store = Store.open(args.store)
+    ids = [s["scene_id"] for s in dataset.attrs["scenes"] if s["scene_id"] in set(store.scene_ids())]
+    if not ids:
+        raise UsageError(
+            problem(
+                f"store {args.store}",
+                expected=f"the scenes of dataset {args.dataset}",
+                found="none of them",
+                fix="pass the store the dataset was built from",
+            )
+        )
+    with progress_bar("scan", "windows") as progress:
+        scan(store, args.model, ids, progress=progress)
+    digest = checkpoint_hash(args.model)
+
+    def prob_of(scene_id: str):
+        if scene_id not in ids or not has_prob(store.root, scene_id):
+            return None
+        prob, attrs = read_prob(store.root, scene_id)
+        return prob if attrs["model"]["checkpoint_sha256"] == digest else None
+
+    n = mine_hard_negatives(args.store, args.labels, dataset, args.out, prob_of, args.per_scene)
+    print(f"hard negatives: {n} windows added to {len(dataset.labels)} -> {args.out}")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.config import require
+from scanner.detect import OperatingPoint
 from scanner.model import ModelConfig
 from scanner.phase import PreprocessConfig
 
@@ -178,13 +179,15 @@ class DatasetConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentConfig:
-    """Everything one training run needs; saved as JSON next to every checkpoint."""
+    """Everything one training run needs; saved as JSON next to every checkpoint. ``detect`` is the
+    operating point (threshold, smallest site in cells) recorded in the checkpoint for ``fringescan detect``."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    detect: OperatingPoint = field(default_factory=OperatingPoint)
 
     def __post_init__(self) -> None:
         require(

@@ -37,7 +37,7 @@ import zarr
 from scanner import __version__
 from scanner.checkpoint import publish_dir
 from scanner.errors import InputError, problem
-from scanner.geo import PixelWindow
+from scanner.geo import STRIDE_PX, PixelWindow
 from scanner.phase import (
     SLOPE_CLASS_NODATA,
     PreprocessConfig,
@@ -347,13 +347,7 @@ def _write_group(path: Path, parts: list[ScenePatches], scenes: list[dict], attr
         "fold": np.array([scenes[i]["fold"] for i in scene_index], np.int8),
         "in_a": np.array([scenes[i]["in_a"] for i in scene_index], np.uint8),
     }
-    group = zarr.create_group(str(path), zarr_format=3)
-    for name, values in arrays.items():
-        chunks = (64, *values.shape[1:]) if values.ndim > 1 else (max(len(values), 1),)
-        array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks)
-        if values.size:
-            array[...] = values
-    group.attrs.update({"fringescan": attrs})
+    _write_arrays(path, arrays, attrs)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -407,3 +401,84 @@ def load_dataset(path: str | Path) -> PatchDataset:
         for name in ("patches", "label", "scene_index", "row", "col", "slope_class", "fold", "in_a")
     }
     return PatchDataset(arrays=arrays, attrs=attrs)
+
+
+# ------------------------------------------------------------------------------------------- hard negatives
+
+
+def label_geometries(labels: list[Label], crs: str, scene: Scene) -> list[shapely.geometry.base.BaseGeometry]:
+    """Every label's geometry in the scene's CRS."""
+    dst = rasterio.crs.CRS.from_wkt(scene.grid.crs_wkt)
+    src = rasterio.crs.CRS.from_user_input(crs)
+    return [
+        shapely.geometry.shape(
+            label.geometry if src == dst else rasterio.warp.transform_geom(src, dst, label.geometry)
+        )
+        for label in labels
+    ]
+
+
+def mine_hard_negatives(
+    store_path: str | Path,
+    labels_path: str | Path,
+    dataset: PatchDataset,
+    out: str | Path,
+    prob_of: Callable[[str], np.ndarray | None],
+    max_per_scene: int | None = None,
+) -> int:
+    """Publish at ``out`` a copy of ``dataset`` plus, for each of its scenes with a probability grid
+    (``prob_of(scene_id)``, None = not scanned), the false-positive windows of ``train.mining`` as "others"
+    with the folds and A/B flags of their scenes; returns how many windows were added."""
+    from train.mining import MAX_WINDOWS_PER_SCENE, hard_negative_windows
+
+    store = Store.open(store_path)
+    labels, crs = read_labels(labels_path)
+    config, pre = dataset.attrs["config"], dataset.preprocess_config()
+    added: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("patches", "row", "col", "scene_index", "slope_class")
+    }
+    for index, entry in enumerate(dataset.attrs["scenes"]):
+        prob = prob_of(entry["scene_id"])
+        if prob is None:
+            continue
+        scene = store.scene(entry["scene_id"])
+        size = scene.grid.pixel_size
+        rows, cols = hard_negative_windows(
+            prob,
+            scene.grid.cell_grid().transform,
+            label_geometries(labels, crs, scene),
+            label_centres(labels, crs, scene),
+            cell_area_m2=size.x_m * size.y_m * STRIDE_PX * STRIDE_PX,
+            exclusion_px=config["exclusion_px"],
+            max_windows=MAX_WINDOWS_PER_SCENE if max_per_scene is None else max_per_scene,
+        )
+        if not len(rows):
+            continue
+        classes = scene_slope_class(scene, scene.read("valid"), config["slope_threshold_deg"])
+        added["patches"].append(extract_patches(scene, rows, cols, config["margin_px"], pre))
+        added["row"].append(rows)
+        added["col"].append(cols)
+        added["scene_index"].append(np.full(len(rows), index, np.int32))
+        added["slope_class"].append(classes[rows, cols])
+    n = sum(len(r) for r in added["row"])
+    arrays = dict(dataset.arrays)
+    if n:
+        extra = {k: np.concatenate(v) for k, v in added.items()}
+        scenes = dataset.attrs["scenes"]
+        extra["label"] = np.full(n, LABEL_OTHER, np.uint8)
+        extra["fold"] = np.array([scenes[i]["fold"] for i in extra["scene_index"]], np.int8)
+        extra["in_a"] = np.array([scenes[i]["in_a"] for i in extra["scene_index"]], np.uint8)
+        arrays = {k: np.concatenate([v, extra[k].astype(v.dtype)]) for k, v in arrays.items()}
+    attrs = {**dataset.attrs, "report": {**dataset.attrs.get("report", {}), "hard_negatives": n}}
+    publish_dir(Path(out), lambda tmp: _write_arrays(tmp, arrays, attrs))
+    return n
+
+
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray], attrs: dict) -> None:
+    group = zarr.create_group(str(path), zarr_format=3)
+    for name, values in arrays.items():
+        chunks = (64, *values.shape[1:]) if values.ndim > 1 else (max(len(values), 1),)
+        array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks)
+        if values.size:
+            array[...] = values
+    group.attrs.update({"fringescan": attrs})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scanner.cli.detect import add_operating_point_args, scene_config
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,10 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
     )
-    parser.add_argument(
-        "--threshold", type=float, default=0.5, help="cell probability threshold (default 0.5)"
-    )
-    parser.add_argument("--min-area-m2", type=float, default=None, help="size filter (default one cell)")
+    add_operating_point_args(parser)
     parser.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON here")
     parser.set_defaults(func=run)
 
@@ -28,20 +27,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from scanner.detect import DetectConfig
-    from scanner.evaluation import format_table7
+    from scanner.errors import InputError, problem
+    from scanner.evaluation import DetectionCounts, format_table7
+    from scanner.probgrid import scanned_scene_ids
     from scanner.sites import evaluate_store
     from scanner.store import Store
 
     store = Store.open(args.store)
-    config = DetectConfig(threshold=args.threshold, min_area_m2=args.min_area_m2)
-    rows, per_scene = evaluate_store(store, args.labels, config, args.scenes)
-    print(f"scenes: {', '.join(per_scene)}; threshold {config.threshold}; matching: polygon overlap")
+    ids = args.scenes or scanned_scene_ids(store.root)
+    if not ids:
+        raise InputError(
+            problem(
+                f"store {args.store}",
+                expected="at least one scanned scene",
+                found="none",
+                fix=f"run `fringescan scan --store {args.store} --model CKPT` first",
+            )
+        )
+    per_scene, used = {}, {}
+    for scene_id in ids:
+        config, origin = scene_config(store, scene_id, args)
+        used[config] = origin
+        per_scene.update(evaluate_store(store, args.labels, config, [scene_id])[1])
+    rows = {
+        case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
+        for case in ("without_size_filter", "with_size_filter")
+    }
+    for origin in dict.fromkeys(used.values()):
+        print(f"operating point: {origin}")
+    print(f"scenes: {', '.join(per_scene)}; matching: polygon overlap")
     print(format_table7(rows))
     if args.json_out:
+        configs = list(used)
         report = {
-            "threshold": config.threshold,
-            "min_area_m2": config.min_area_m2,
+            "threshold": configs[0].threshold if len(configs) == 1 else [c.threshold for c in configs],
+            "min_area_m2": configs[0].min_area_m2 if len(configs) == 1 else [c.min_area_m2 for c in configs],
+            "operating_point": list(dict.fromkeys(used.values())),
             "matching": "overlap",
             "total": {k: v.to_dict() for k, v in rows.items()},
             "scenes": {s: {k: v.to_dict() for k, v in r.items()} for s, r in per_scene.items()},
