@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_dataset import CENTRES, EPSG, _grid, _write_scene  # noqa: F401  (shared tiny-store builder)
+from test_dataset import write_labelled_store
 
 from scanner.cli import main
-from scanner.store import Store
 from train.dataset import select_samples
 from train.dataset_store import load_dataset
 
@@ -40,20 +39,7 @@ CASES = {"A on A'": ("A", "A"), "A on B'": ("A", "B"), "B on B'": ("B", "B")}
 def crossval_run(tmp_path_factory) -> tuple[Path, Path]:
     """A 4-scene store, its 2-fold dataset (A = one scene per fold) and one crossval run (2 steps)."""
     root = tmp_path_factory.mktemp("cv")
-    store = Store.create(root / "store")
-    features = []
-    for k, (scene_id, (row, col)) in enumerate(CENTRES.items()):
-        _write_scene(store, scene_id, k)
-        x, y = _grid(k).transform * (col + 0.5, row + 0.5)
-        features.append(
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {}}
-        )
-    labels = {
-        "type": "FeatureCollection",
-        "features": features,
-        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{EPSG}"}},
-    }
-    (root / "labels.geojson").write_text(json.dumps(labels))
+    write_labelled_store(root)
     config = root / "tiny.py"
     config.write_text(CONFIG)
     dataset_args = ["--store", str(root / "store"), "--labels", str(root / "labels.geojson")]

@@ -37,6 +37,26 @@ def _grid(k: int) -> GeoGrid:
     )
 
 
+def write_labelled_store(root: Path) -> Path:
+    """The tiny store of ``CENTRES`` under ``root/store`` and its point labels; returns the labels' path."""
+    store = Store.create(root / "store")
+    features = []
+    for k, (scene_id, (row, col)) in enumerate(CENTRES.items()):
+        _write_scene(store, scene_id, k)
+        x, y = _grid(k).transform @ (col + 0.5, row + 0.5)
+        features.append(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {}}
+        )
+    labels = {
+        "type": "FeatureCollection",
+        "features": features,
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{EPSG}"}},
+    }
+    path = root / "labels.geojson"
+    path.write_text(json.dumps(labels))
+    return path
+
+
 def _write_scene(store: Store, scene_id: str, k: int) -> None:
     rng = np.random.default_rng(k)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]

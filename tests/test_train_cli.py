@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import zarr
-from test_dataset import CENTRES, EPSG, _grid, _write_scene  # noqa: F401  (shared tiny-store builder)
+from test_dataset import write_labelled_store
 
 from scanner.cli import main
-from scanner.store import Store
 
 CONFIG = """
 from scanner.model import ModelConfig
@@ -28,20 +27,7 @@ def get_config():
 
 
 def test_dataset_train_evaluate_and_refusal(tmp_path: Path, capsys) -> None:
-    store = Store.create(tmp_path / "store")
-    features = []
-    for k, (scene_id, (row, col)) in enumerate(CENTRES.items()):
-        _write_scene(store, scene_id, k)
-        x, y = _grid(k).transform * (col + 0.5, row + 0.5)
-        features.append(
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {}}
-        )
-    labels = {
-        "type": "FeatureCollection",
-        "features": features,
-        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{EPSG}"}},
-    }
-    (tmp_path / "labels.geojson").write_text(json.dumps(labels))
+    write_labelled_store(tmp_path)
     config = tmp_path / "tiny.py"
     config.write_text(CONFIG)
 
