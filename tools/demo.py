@@ -6,7 +6,7 @@ scan -> detect -> evaluate-scan (at the model's recorded operating point) -> mos
 run in this process, exactly as a user would type it; the script stops at the first failing step with that
 step's exit code.
 
-    python tools/demo.py --out out/demo [--train-scenes 8] [--skip-train CKPT]
+    python tools/demo.py --out out/demo [--train-scenes 12] [--train-areas 3] [--skip-train CKPT]
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def ingest_region(region_dir: Path, store: Path) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
-    parser.add_argument("--train-scenes", type=int, default=8, help="scenes in the training region")
+    parser.add_argument("--train-scenes", type=int, default=12, help="interferograms in the training region")
+    parser.add_argument("--train-areas", type=int, default=3, help="separate areas in the training region")
     parser.add_argument("--skip-train", type=Path, default=None, help="use this checkpoint instead of training")
     return parser.parse_args(argv)
 
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if model is None:
         train_region, train_store = out / "train-region", out / "train-store"
         step("simulate a training region", ["synth", "--out", str(train_region), "--seed", str(TRAIN_SEED),
-                                            "--scenes", str(args.train_scenes)])
+                                            "--scenes", str(args.train_scenes),
+                                            "--set", f"areas={args.train_areas}"])
         ingest_region(train_region, train_store)
         labels = str(train_region / "labels.geojson")
         dataset, first = out / "dataset.zarr", out / "model-first"
