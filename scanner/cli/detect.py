@@ -50,13 +50,11 @@ def scene_config(store, scene_id: str, args: argparse.Namespace):
     return resolve_config(attrs.get("operating_point"), cell_area_m2, args.threshold, args.min_area_m2)
 
 
-def run(args: argparse.Namespace) -> int:
+def scanned_scenes(store, args: argparse.Namespace) -> list[str]:
+    """The scenes named by --scene, else every scanned scene; refuses a store with none."""
     from scanner.errors import InputError, problem
     from scanner.probgrid import scanned_scene_ids
-    from scanner.sites import feature_collection, scene_sites, write_geojson, write_scene_sites
-    from scanner.store import Store
 
-    store = Store.open(args.store)
     scene_ids = args.scenes or scanned_scene_ids(store.root)
     if not scene_ids:
         raise InputError(
@@ -67,6 +65,15 @@ def run(args: argparse.Namespace) -> int:
                 fix=f"run `fringescan scan --store {args.store} --model CKPT` first",
             )
         )
+    return scene_ids
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.sites import feature_collection, scene_sites, write_geojson, write_scene_sites
+    from scanner.store import Store
+
+    store = Store.open(args.store)
+    scene_ids = scanned_scenes(store, args)
     everything, used = [], {}
     for scene_id in scene_ids:
         config, origin = scene_config(store, scene_id, args)

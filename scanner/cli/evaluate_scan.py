@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scanner.cli.detect import add_operating_point_args, scene_config
+from scanner.cli.detect import add_operating_point_args, scanned_scenes, scene_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,23 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from scanner.errors import InputError, problem
     from scanner.evaluation import DetectionCounts, format_table7
-    from scanner.probgrid import scanned_scene_ids
     from scanner.sites import evaluate_store
     from scanner.store import Store
 
     store = Store.open(args.store)
-    ids = args.scenes or scanned_scene_ids(store.root)
-    if not ids:
-        raise InputError(
-            problem(
-                f"store {args.store}",
-                expected="at least one scanned scene",
-                found="none",
-                fix=f"run `fringescan scan --store {args.store} --model CKPT` first",
-            )
-        )
+    ids = scanned_scenes(store, args)
     per_scene, used = {}, {}
     for scene_id in ids:
         config, origin = scene_config(store, scene_id, args)
