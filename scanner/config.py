@@ -22,12 +22,24 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Any:
     """Run ``get_config()`` from the Python file at ``path`` and apply ``a.b=value`` overrides."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(problem("config file", expected="an existing configs/<name>.py file",
-                                 found=f"no file at {path}", fix="pass a path such as configs/demo.py"))
+        raise UsageError(
+            problem(
+                "config file",
+                expected="an existing configs/<name>.py file",
+                found=f"no file at {path}",
+                fix="pass a path such as configs/demo.py",
+            )
+        )
     namespace = runpy.run_path(str(path))
     if "get_config" not in namespace:
-        raise UsageError(problem(f"config file {path}", expected="a get_config() function",
-                                 found="none", fix="define get_config() returning the config dataclass"))
+        raise UsageError(
+            problem(
+                f"config file {path}",
+                expected="a get_config() function",
+                found="none",
+                fix="define get_config() returning the config dataclass",
+            )
+        )
     return apply_overrides(namespace["get_config"](), overrides)
 
 
@@ -36,8 +48,14 @@ def apply_overrides(config: Any, overrides: Sequence[str]) -> Any:
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise UsageError(problem("--set override", expected="KEY=VALUE such as train.steps=100",
-                                     found=repr(item), fix="add '=' and a value"))
+            raise UsageError(
+                problem(
+                    "--set override",
+                    expected="KEY=VALUE such as train.steps=100",
+                    found=repr(item),
+                    fix="add '=' and a value",
+                )
+            )
         config = _replace_path(config, key.strip().split("."), _parse_value(raw))
     return config
 
@@ -53,8 +71,14 @@ def _replace_path(obj: Any, keys: list[str], value: Any) -> Any:
     names = [f.name for f in dataclasses.fields(obj)]
     head = keys[0]
     if head not in names:
-        raise UsageError(problem(f"config key {head!r} of {type(obj).__name__}", expected=f"one of {names}",
-                                 found=repr(head), fix="correct the --set key"))
+        raise UsageError(
+            problem(
+                f"config key {head!r} of {type(obj).__name__}",
+                expected=f"one of {names}",
+                found=repr(head),
+                fix="correct the --set key",
+            )
+        )
     if len(keys) > 1:
         value = _replace_path(getattr(obj, head), keys[1:], value)
     elif isinstance(getattr(obj, head), tuple) and isinstance(value, list):

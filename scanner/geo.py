@@ -73,15 +73,22 @@ class GeoGrid:
     def __post_init__(self) -> None:
         if self.height <= 0 or self.width <= 0:
             raise InputError(
-                problem("grid shape", expected="positive height and width", found=f"{self.height} x {self.width}",
-                        fix="check the raster's dimensions")
+                problem(
+                    "grid shape",
+                    expected="positive height and width",
+                    found=f"{self.height} x {self.width}",
+                    fix="check the raster's dimensions",
+                )
             )
         t = self.transform
         if t.b != 0 or t.d != 0:
             raise InputError(
-                problem("grid transform", expected="a north-up transform without rotation or shear",
-                        found=f"rotation/shear terms b={t.b}, d={t.d}",
-                        fix="warp the raster to a north-up grid first (gdalwarp)")
+                problem(
+                    "grid transform",
+                    expected="a north-up transform without rotation or shear",
+                    found=f"rotation/shear terms b={t.b}, d={t.d}",
+                    fix="warp the raster to a north-up grid first (gdalwarp)",
+                )
             )
 
     @cached_property
@@ -108,8 +115,11 @@ class GeoGrid:
         """Pixel size in metres; geodesic at the grid centre for a geographic CRS."""
         t = self.transform
         if self.crs.is_geographic:
-            geod = Geod(ellps="WGS84") if self.crs.ellipsoid is None else Geod(
-                a=self.crs.ellipsoid.semi_major_metre, rf=self.crs.ellipsoid.inverse_flattening)
+            geod = (
+                Geod(ellps="WGS84")
+                if self.crs.ellipsoid is None
+                else Geod(a=self.crs.ellipsoid.semi_major_metre, rf=self.crs.ellipsoid.inverse_flattening)
+            )
             cx, cy = t @ (self.width / 2, self.height / 2)
             _, _, dx = geod.inv(cx, cy, cx + abs(t.a), cy)
             _, _, dy = geod.inv(cx, cy, cx, cy + abs(t.e))
@@ -146,5 +156,9 @@ class GeoGrid:
 
     @classmethod
     def from_attrs(cls, attrs: dict) -> GeoGrid:
-        return cls(height=int(attrs["height"]), width=int(attrs["width"]),
-                   transform=Affine(*attrs["transform"]), crs_wkt=attrs["crs_wkt"])
+        return cls(
+            height=int(attrs["height"]),
+            width=int(attrs["width"]),
+            transform=Affine(*attrs["transform"]),
+            crs_wkt=attrs["crs_wkt"],
+        )

@@ -32,6 +32,7 @@ from jax.sharding import PartitionSpec as P
 
 from scanner.config import require
 from scanner.geo import STRIDE_PX, WINDOW_PX
+from scanner.prep_device import DevicePrep, preprocess_raw
 from scanner.tiling import window_origins
 
 PATHS = ("window", "dense")
@@ -46,6 +47,8 @@ class InferConfig:
 
     ``tile_cells`` is the nominal tile side in cells: every tile is padded to it so one compiled function
     serves the whole scan. ``strip_cells`` caps the rows of one dense strip (memory of the dense pass).
+    ``device_prep`` (dense path only): tiles arrive raw and are preprocessed in the kernel
+    (``scanner.prep_device``), each side ``device_prep.reach_px`` larger than the model input.
     """
 
     path: str = "dense"
@@ -53,6 +56,7 @@ class InferConfig:
     dtype: str = "float32"
     tile_cells: int = 50
     strip_cells: int = 50
+    device_prep: DevicePrep | None = None
 
     def __post_init__(self) -> None:
         require(
@@ -69,6 +73,13 @@ class InferConfig:
             expected=f"one of {tuple(DTYPES)}",
             found=self.dtype,
             fix="use float32 or bfloat16",
+        )
+        require(
+            self.device_prep is None or self.path == "dense",
+            "device preprocessing",
+            expected="the dense path",
+            found=self.path,
+            fix="use --prep host with --path window",
         )
         require(
             self.tile_cells >= 1 and self.strip_cells >= 1,
@@ -111,11 +122,13 @@ def _window_kernel(graphdef: nnx.GraphDef, dtype: jnp.dtype) -> Callable:
     return body
 
 
-def _dense_kernel(graphdef: nnx.GraphDef, dtype: jnp.dtype) -> Callable:
-    """Per-device body: the dense pass over a batch of strips."""
+def _dense_kernel(graphdef: nnx.GraphDef, dtype: jnp.dtype, prep: DevicePrep | None) -> Callable:
+    """Per-device body: the dense pass over a batch of strips (raw strips are preprocessed first)."""
 
     def body(state: nnx.State, strips: jax.Array) -> jax.Array:
         model = nnx.merge(graphdef, state)
+        if prep is not None:
+            strips = jax.vmap(lambda raw: preprocess_raw(raw, prep))(strips)
         return _class1_prob(model.dense(strips.astype(dtype)))
 
     return body
@@ -154,7 +167,7 @@ class Predictor:
             )
         else:
             body = jax.shard_map(
-                _dense_kernel(graphdef, dtype),
+                _dense_kernel(graphdef, dtype, config.device_prep),
                 mesh=self.mesh,
                 in_specs=(spec_state, P(AXIS)),
                 out_specs=P(AXIS),
@@ -165,28 +178,40 @@ class Predictor:
         """The lowered kernel for one call (XLA ``cost_analysis`` in the benchmark)."""
         n = n or self.config.tile_cells
         m = m or self.config.tile_cells
-        x = np.zeros((STRIDE_PX * n + HALO_PX, STRIDE_PX * m + HALO_PX, self._channels()), np.float32)
+        side = (STRIDE_PX * n + HALO_PX + self._raw_margin, STRIDE_PX * m + HALO_PX + self._raw_margin)
+        x = np.zeros((*side, self._channels()), np.float32)
         return self._fn.lower(*self._arguments(x, n, m)[0][0])
 
+    @property
+    def _raw_margin(self) -> int:
+        """Extra pixels per axis of a raw tile (device preprocessing crops the filter's reach on each side)."""
+        prep = self.config.device_prep
+        return 0 if prep is None else 2 * prep.reach_px
+
     def _channels(self) -> int:
+        if self.config.device_prep is not None:
+            return len(self.config.device_prep.raw_names)
         leaves = jax.tree.leaves(self._state)
         kernel = next(a for a in leaves if a.ndim == 4)
         return int(kernel.shape[2])
 
     def predict_tile(self, x: np.ndarray, n: int, m: int) -> np.ndarray:
-        """Class-1 probability ``(n, m)`` of the windows of a model-input tile ``(10n+140, 10m+140, C)``."""
-        expected = (STRIDE_PX * n + HALO_PX, STRIDE_PX * m + HALO_PX)
+        """Class-1 probability ``(n, m)`` of the windows of a model-input tile ``(10n+140, 10m+140, C)``.
+
+        With ``device_prep`` the tile is raw (``DevicePrep.raw_names`` planes) and ``2 * reach_px`` larger.
+        """
+        margin = self._raw_margin
+        expected = (STRIDE_PX * n + HALO_PX + margin, STRIDE_PX * m + HALO_PX + margin)
         assert x.shape[:2] == expected, (x.shape, expected)
         calls, assemble = self._arguments(x, n, m)
         return assemble([np.asarray(self._fn(*args)) for args in calls])
 
     def _arguments(self, x: np.ndarray, n: int, m: int) -> tuple[list[tuple], Callable]:
         tn, tm = max(n, self.config.tile_cells), max(m, self.config.tile_cells)
-        padded = np.zeros((STRIDE_PX * tn + HALO_PX, STRIDE_PX * tm + HALO_PX, x.shape[2]), np.float32)
-        padded[: x.shape[0], : x.shape[1]] = x
         if self.config.path == "window":
+            padded = _pad_to(x, STRIDE_PX * tn + HALO_PX, STRIDE_PX * tm + HALO_PX)
             return self._window_arguments(padded, n, m)
-        return self._dense_arguments(padded, n, m, tn)
+        return self._dense_arguments(x, n, m, tn, tm)
 
     def _window_arguments(self, padded: np.ndarray, n: int, m: int) -> tuple[list[tuple], Callable]:
         tile = jax.device_put(padded, self._replicated)
@@ -207,16 +232,20 @@ class Predictor:
 
         return calls, assemble
 
-    def _dense_arguments(self, padded: np.ndarray, n: int, m: int, tn: int) -> tuple[list[tuple], Callable]:
+    def _dense_arguments(
+        self, x: np.ndarray, n: int, m: int, tn: int, tm: int
+    ) -> tuple[list[tuple], Callable]:
         per_strip = min(self.config.strip_cells, math.ceil(tn / self.n_devices))
         n_strips = math.ceil(tn / (per_strip * self.n_devices)) * self.n_devices
-        rows_needed = STRIDE_PX * n_strips * per_strip + HALO_PX
-        grown = np.zeros((rows_needed, padded.shape[1], padded.shape[2]), np.float32)
-        grown[: padded.shape[0]] = padded
-        strip_px = STRIDE_PX * per_strip + HALO_PX
-        strips = np.stack(
-            [grown[STRIDE_PX * per_strip * k : STRIDE_PX * per_strip * k + strip_px] for k in range(n_strips)]
-        )
+        strip_px = STRIDE_PX * per_strip + HALO_PX + self._raw_margin
+        width_px = STRIDE_PX * tm + HALO_PX + self._raw_margin
+        if n_strips == 1:
+            strips = _pad_to(x, strip_px, width_px)[None]
+        else:  # one copy: each strip straight from the tile, zeros past its end
+            strips = np.zeros((n_strips, strip_px, width_px, x.shape[2]), np.float32)
+            for k in range(n_strips):
+                part = x[STRIDE_PX * per_strip * k : STRIDE_PX * per_strip * k + strip_px]
+                strips[k, : part.shape[0], : part.shape[1]] = part
         calls = [(self._state, jax.device_put(strips, self._sharded))]
 
         def assemble(outputs: list[np.ndarray]) -> np.ndarray:
@@ -224,3 +253,12 @@ class Predictor:
             return probs[:n, :m].astype(np.float32)
 
         return calls, assemble
+
+
+def _pad_to(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``x`` (float32) zero-padded at the bottom and right to ``height x width``; no copy when it fits."""
+    if x.shape[:2] == (height, width) and x.dtype == np.float32:
+        return np.ascontiguousarray(x)
+    padded = np.zeros((height, width, x.shape[2]), np.float32)
+    padded[: x.shape[0], : x.shape[1]] = x
+    return padded

@@ -22,22 +22,45 @@ from scanner.config import require
 PHASOR_SCALE = 1 << 16
 """Fixed-point scale of the unit phasors summed by the filter (phase resolution ~1.5e-5 rad per pixel)."""
 
-_PACK_SHIFT = 32
-"""Bits of the packed int64 given to the imaginary part (the real part takes the other 32)."""
-
-_PACKED_MAX_WIDTH_PX = 181
-"""Widest box whose sums fit 32 signed bits each (181**2 * 2**16 < 2**31); wider boxes sum the parts apart."""
+_INT32_MAX_WIDTH_PX = 181
+"""Widest box whose sums fit 32 signed bits (181**2 * 2**16 < 2**31): such boxes sum in int32, whose running
+sums wrap around harmlessly (a difference of wrapped sums is exact when the true sum fits); wider boxes sum
+in int64. Both give the same integers."""
 
 CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
 """Model input channels ``preprocess`` can build, in any order and combination."""
 
 
 def wrap(phase: np.ndarray) -> np.ndarray:
-    """Wrap radians into [-pi, pi) of the input's float dtype (float32 input stays float32)."""
+    """Wrap radians into [-pi, pi) of the input's float dtype (float32 input stays float32).
+
+    Computed in float64 as ``mod(phase + pi, 2 pi) - pi``; the result is rounded to the input dtype, and a
+    value that rounds up to pi becomes -pi.
+    """
     dtype = phase.dtype if np.issubdtype(phase.dtype, np.floating) else np.float64
-    wrapped = (np.mod(phase.astype(np.float64) + np.pi, 2 * np.pi) - np.pi).astype(dtype)
-    pi = dtype.type(np.pi)
-    return np.where(wrapped >= pi, -pi, wrapped).astype(dtype)
+    work = phase.astype(np.float64)  # always a fresh buffer: the steps below work in place
+    work += np.pi
+    _mod_2pi(work)
+    work -= np.pi
+    wrapped = work.astype(dtype, copy=False)
+    wrapped[wrapped >= dtype.type(np.pi)] = -dtype.type(np.pi)
+    return wrapped
+
+
+def _mod_2pi(work: np.ndarray) -> None:
+    """``np.mod(work, 2 pi)`` in place, bit for bit, with a fast path for ``work`` within ``[-pi, 4 pi)``.
+
+    Phase differences of wrapped values (the filter's output) land there. In that range numpy's float mod
+    (``fmod``, then ``+ 2 pi`` for a negative remainder) reduces to at most one exact subtraction or one
+    addition of 2 pi, which two masked in-place ufuncs do several times faster than ``np.mod``.
+    """
+    two_pi = 2 * np.pi
+    if work.size == 0 or not (np.min(work) >= -np.pi and np.max(work) < 2 * two_pi):
+        np.mod(work, two_pi, out=work)
+        return
+    high = work >= two_pi
+    np.add(work, two_pi, out=work, where=work < 0)
+    np.subtract(work, two_pi, out=work, where=high)
 
 
 def filter_width_px(filter_size_m: float, pixel_size_m: float) -> int:
@@ -59,46 +82,49 @@ def filter_reach_px(width_px: int) -> int:
 
 
 def _box_sum_axis(values: np.ndarray, reach: int, axis: int) -> np.ndarray:
-    """Sum of int64 ``values`` over ``[i - reach, i + reach]`` along ``axis``; outside the array counts 0."""
-    moved = np.moveaxis(values, axis, 0)
-    n = moved.shape[0]
-    padded = np.empty((n + 2 * reach + 1, *moved.shape[1:]), dtype=np.int64)
-    padded[: reach + 1] = 0
-    np.cumsum(moved, axis=0, dtype=np.int64, out=padded[reach + 1 : reach + 1 + n])
-    padded[reach + 1 + n :] = padded[reach + n]
-    return np.moveaxis(padded[2 * reach + 1 :] - padded[:n], 0, axis)
+    """Sum of integer ``values`` over ``[i - reach, i + reach]`` along ``axis``; outside the array counts 0.
 
-
-def _box_sum(values: np.ndarray, reach: int) -> np.ndarray:
-    """Sum of ``values`` (int64) over the (2*reach+1)^2 box around each pixel; outside the array counts 0."""
-    return _box_sum_axis(_box_sum_axis(values, reach, 0), reach, 1)
-
-
-def _phasor_box_sums(phase: np.ndarray, usable: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact box sums (re, im) of the fixed-point unit phasors of the usable pixels.
-
-    For boxes up to ``_PACKED_MAX_WIDTH_PX`` both parts ride in one int64 (``re * 2**32 + im``): box sums are
-    linear and exact modulo 2**64, so one pass serves both and unpacking gives each part's exact sum. Wider
-    boxes sum the parts separately; both paths give the same integers.
+    Overwrites ``values`` with the result (callers pass buffers they own; fewer large allocations matter more
+    than the arithmetic here). Integer overflow of the running sum wraps around and cancels in the difference.
     """
-    scale = np.where(usable, np.float32(PHASOR_SCALE), np.float32(0))
-    re = np.rint(np.cos(phase) * scale).astype(np.int64)
-    im = np.rint(np.sin(phase) * scale).astype(np.int64)
-    if 2 * reach + 1 > _PACKED_MAX_WIDTH_PX:
-        return _box_sum(re, reach), _box_sum(im, reach)
-    packed = _box_sum((re << _PACK_SHIFT) + im, reach)
-    half = np.int64(1 << (_PACK_SHIFT - 1))
-    im_sum = ((packed + half) & np.int64((1 << _PACK_SHIFT) - 1)) - half
-    return (packed - im_sum) >> _PACK_SHIFT, im_sum
+    n = values.shape[axis]
+    shape = list(values.shape)
+    shape[axis] = n + 2 * reach + 1
+
+    def along(part: slice) -> tuple[slice, ...]:
+        return (slice(None),) * axis + (part,)
+
+    padded = np.empty(shape, dtype=values.dtype)
+    padded[along(slice(0, reach + 1))] = 0
+    np.cumsum(values, axis=axis, dtype=values.dtype, out=padded[along(slice(reach + 1, reach + 1 + n))])
+    padded[along(slice(reach + 1 + n, None))] = padded[along(slice(reach + n, reach + n + 1))]
+    return np.subtract(padded[along(slice(2 * reach + 1, None))], padded[along(slice(0, n))], out=values)
 
 
-def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int) -> np.ndarray:
-    """Remove fringes larger than ``width_px``: phase minus the phase of its local complex mean.
+def _box_sum(values: np.ndarray, reach: int, crop: int = 0) -> np.ndarray:
+    """Sum of integer ``values`` (overwritten) over the (2*reach+1)^2 box around each pixel; outside counts 0.
 
-    Invalid pixels (``valid == 0`` or non-finite phase) carry no weight and come back as NaN. The result is
-    float32 in [-pi, pi). Deterministic per pixel (float32 trigonometry, integer box sums), hence exact under
-    tiling with a halo of ``filter_reach_px(width_px)``.
+    Only the pixels at least ``crop`` from every edge are returned (a view into ``values``).
     """
+    height, width = values.shape
+    down = _box_sum_axis(values, reach, 0)[crop : height - crop]
+    return _box_sum_axis(down, reach, 1)[:, crop : width - crop]
+
+
+@dataclass(frozen=True)
+class _FilterSums:
+    """What the filter knows about the pixels ``crop`` px in: the usable mask, the phase (0 where unusable),
+    its float32 cos and sin, and the exact box sums (re, im) of the fixed-point unit phasors around it."""
+
+    usable: np.ndarray
+    phase: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+    re: np.ndarray
+    im: np.ndarray
+
+
+def _filter_sums(phase: np.ndarray, valid: np.ndarray, width_px: int, crop: int) -> _FilterSums:
     require(
         width_px >= 3 and width_px % 2 == 1,
         "global filter width",
@@ -107,12 +133,68 @@ def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int) -> np.
         fix="build it with filter_width_px(filter_size_m, pixel_size_m)",
     )
     usable = (valid != 0) & np.isfinite(phase)
-    safe = np.where(usable, phase, 0).astype(np.float32)
-    re_sum, im_sum = _phasor_box_sums(safe, usable, filter_reach_px(width_px))
-    low = np.arctan2(im_sum.astype(np.float32), re_sum.astype(np.float32))
-    out = wrap(safe - low)
-    out[~usable] = np.float32(np.nan)
+    safe = np.where(usable, phase, 0).astype(np.float32, copy=False)
+    scale = np.where(usable, np.float32(PHASOR_SCALE), np.float32(0))
+    cos, sin = np.cos(safe), np.sin(safe)
+    dtype = np.int32 if width_px <= _INT32_MAX_WIDTH_PX else np.int64
+    sums = []
+    for part in (cos, sin):
+        fixed = part * scale
+        np.rint(fixed, out=fixed)
+        sums.append(_box_sum(fixed.astype(dtype), filter_reach_px(width_px), crop))
+    return _FilterSums(*(_crop(a, crop) for a in (usable, safe, cos, sin)), *sums)
+
+
+def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int, crop: int = 0) -> np.ndarray:
+    """Remove fringes larger than ``width_px``: phase minus the phase of its local complex mean.
+
+    Invalid pixels (``valid == 0`` or non-finite phase) carry no weight and come back as NaN. The result is
+    float32 in [-pi, pi). Deterministic per pixel (float32 trigonometry, integer box sums), hence exact under
+    tiling with a halo of ``filter_reach_px(width_px)``. ``crop`` > 0 returns only the pixels at least that far
+    from every edge (what a tile keeps of its halo), equal to the same pixels of the uncropped result.
+    """
+    return _filtered_phase(_filter_sums(phase, valid, width_px, crop))
+
+
+def _filtered_phase(sums: _FilterSums) -> np.ndarray:
+    low = np.arctan2(sums.im.astype(np.float32), sums.re.astype(np.float32))
+    np.subtract(sums.phase, low, out=low)
+    out = wrap(low)
+    out[~sums.usable] = np.float32(np.nan)
     return out
+
+
+def filtered_cos_sin(
+    phase: np.ndarray, valid: np.ndarray, *, width_px: int, crop: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of ``global_filter``'s output, straight from the phasor sums (no arctan2, no wrap).
+
+    With ``(re, im)`` the box sum around a pixel and ``r = hypot(re, im)``, the removed phase ``l`` has
+    ``cos l = re / r`` and ``sin l = im / r``, so ``cos(phase - l) = (cos phase * re + sin phase * im) / r`` and
+    ``sin(phase - l) = (sin phase * re - cos phase * im) / r``; an empty box (r = 0) removes nothing, as
+    ``arctan2(0, 0) = 0`` does. Equal to ``np.cos(global_filter(...))`` to float32 rounding (about 1e-7), exact
+    under tiling like the filter, and NaN-free: unusable pixels hold cos and sin of 0 (callers mask them).
+    """
+    return _filtered_cos_sin(_filter_sums(phase, valid, width_px, crop))
+
+
+def _filtered_cos_sin(sums: _FilterSums) -> tuple[np.ndarray, np.ndarray]:
+    re, im = sums.re.astype(np.float32), sums.im.astype(np.float32)
+    norm = np.hypot(re, im)
+    empty = norm == 0
+    re[empty], norm[empty] = 1, 1
+    re /= norm
+    im /= norm
+    cos = sums.cos * re
+    cos += sums.sin * im
+    sin = np.multiply(sums.sin, re, out=re)
+    sin -= np.multiply(sums.cos, im, out=im)
+    return cos, sin
+
+
+def _crop(array: np.ndarray, crop: int) -> np.ndarray:
+    """``array`` without its outer ``crop`` pixels on every side (a view)."""
+    return array[crop : array.shape[0] - crop, crop : array.shape[1] - crop]
 
 
 def quantize(phase: np.ndarray, levels: int = 16) -> np.ndarray:
@@ -218,28 +300,73 @@ def preprocess(
     pixel_size_m: float,
     config: PreprocessConfig,
     extras: Mapping[str, np.ndarray] | None = None,
+    *,
+    crop: int = 0,
 ) -> np.ndarray:
     """Stored rasters -> model input ``(y, x, C)`` float32; invalid pixels are 0 in every channel.
 
     ``extras`` supplies ``coherence`` (0..1) and ``slope`` (degrees) when those channels are asked for.
+    ``crop`` > 0 returns only the pixels at least that far from every edge, equal to the same pixels of the
+    uncropped result: a tile reads its filter halo and keeps only what the model sees. Each channel is
+    computed straight into its slice of the output (this runs on every scanned pixel, so it keeps large
+    temporaries few).
     """
-    extras = extras or {}
-    usable = (valid != 0) & np.isfinite(phase)
-    if config.filter_size_m is not None:
-        phase = global_filter(phase, usable, width_px=filter_width_px(config.filter_size_m, pixel_size_m))
-    if config.quantize_levels is not None:
-        phase_q = levels_to_unit(quantize(phase, config.quantize_levels), config.quantize_levels)
+    extras = {name: _crop(array, crop) for name, array in (extras or {}).items()}
+    usable = _crop((valid != 0) & np.isfinite(phase), crop)
+    wanted = set(config.channels)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite phase: unusable, zeroed below
+        if config.filter_size_m is not None:
+            sums = _filter_sums(phase, valid, filter_width_px(config.filter_size_m, pixel_size_m), crop)
+            filtered = _filtered_phase(sums) if "phase_q" in wanted else None
+            trig = _filtered_cos_sin(sums) if wanted & {"cos", "sin"} else None
+        else:
+            filtered = _crop(phase, crop)
+            trig = (np.cos(filtered), np.sin(filtered)) if wanted & {"cos", "sin"} else None
+        out = np.empty((*usable.shape, len(config.channels)), dtype=np.float32)
+        for k, name in enumerate(config.channels):
+            if name in ("cos", "sin"):
+                out[..., k] = trig[0 if name == "cos" else 1]
+            else:
+                _channel(name, filtered, config, extras, out[..., k])
+    out[~usable] = 0
+    return out
+
+
+def _channel(
+    name: str,
+    phase: np.ndarray | None,
+    config: PreprocessConfig,
+    extras: Mapping[str, np.ndarray],
+    out: np.ndarray,
+) -> None:
+    """A phase_q, coherence or slope channel into ``out`` (float32); unusable pixels are overwritten later."""
+    if name == "phase_q":
+        if config.quantize_levels is not None:
+            out[...] = levels_to_unit(quantize(phase, config.quantize_levels), config.quantize_levels)
+        else:
+            out[...] = (np.nan_to_num(phase, nan=-np.pi) + np.pi) / (2 * np.pi)
+    elif name == "coherence":
+        out[...] = np.nan_to_num(_extra(extras, "coherence"))
     else:
-        phase_q = ((np.nan_to_num(phase, nan=-np.pi) + np.pi) / (2 * np.pi)).astype(np.float32)
-    makers = {
-        "phase_q": lambda: phase_q,
-        "cos": lambda: np.cos(np.nan_to_num(phase)).astype(np.float32),
-        "sin": lambda: np.sin(np.nan_to_num(phase)).astype(np.float32),
-        "coherence": lambda: np.nan_to_num(_extra(extras, "coherence")).astype(np.float32),
-        "slope": lambda: (np.nan_to_num(_extra(extras, "slope")) / 90.0).astype(np.float32),
-    }
-    stacked = np.stack([makers[name]() for name in config.channels], axis=-1)
-    return np.where(usable[..., None], stacked, np.float32(0)).astype(np.float32)
+        np.divide(np.nan_to_num(_extra(extras, "slope")), 90.0, out=out, casting="same_kind")
+
+
+def row_bands(height: int, crop: int, bands: int, reach: int) -> list[tuple[slice, slice]]:
+    """Split the rows ``[crop, height - crop)`` of a preprocessed array into ``bands`` parts.
+
+    Returns ``(input_rows, keep_rows)`` per band: ``preprocess`` of the input rows (the band grown by the
+    filter's ``reach``, clipped to the array), then ``keep_rows`` of its result, equals those rows of
+    ``preprocess`` on the whole array (the filter is exact under tiling). Bands can run in parallel.
+    """
+    rows = height - 2 * crop
+    edges = [crop + rows * k // bands for k in range(bands + 1)]
+    out = []
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        if stop <= start:
+            continue
+        first, last = max(0, start - reach), min(height, stop + reach)
+        out.append((slice(first, last), slice(start - first, stop - first)))
+    return out
 
 
 def _extra(extras: Mapping[str, np.ndarray], name: str) -> np.ndarray:

@@ -96,14 +96,19 @@ def prob_grid(attrs: dict) -> GeoGrid:
     return GeoGrid.from_attrs(attrs["grid"])
 
 
-def prepare_staging(staging: Path, shape: tuple[int, int], attrs: dict) -> None:
-    """Create the staged group ``staging/grid`` (once; a resumed run keeps what is there) and ``staging/done``."""
+def prepare_staging(
+    staging: Path, shape: tuple[int, int], attrs: dict, chunk_cells: int = PROB_CHUNK_CELLS
+) -> None:
+    """Create the staged group ``staging/grid`` (once; a resumed run keeps what is there) and ``staging/done``.
+
+    The scanner passes its tile size as ``chunk_cells``: each tile then writes whole chunks, with no
+    read-modify-write of a chunk shared with other tiles."""
     (staging / "done").mkdir(parents=True, exist_ok=True)
     if (staging / "grid" / "zarr.json").is_file() and (staging / "grid" / "prob" / "zarr.json").is_file():
         return
     shutil.rmtree(staging / "grid", ignore_errors=True)
     group = zarr.open_group(staging / "grid", mode="w", zarr_format=3)
-    chunks = (min(PROB_CHUNK_CELLS, shape[0]), min(PROB_CHUNK_CELLS, shape[1]))
+    chunks = (min(chunk_cells, shape[0]), min(chunk_cells, shape[1]))
     group.create_array("prob", shape=shape, chunks=chunks, dtype="float32", fill_value=np.nan)
     group.attrs["fringescan"] = attrs
 

@@ -27,12 +27,15 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import dask
+import jax
 import numpy as np
 import tensorstore as ts
 
@@ -42,7 +45,8 @@ from scanner.config import require
 from scanner.errors import InputError, problem
 from scanner.geo import STRIDE_PX, WINDOW_PX
 from scanner.infer import InferConfig, Predictor
-from scanner.phase import preprocess
+from scanner.phase import PreprocessConfig, preprocess, row_bands
+from scanner.prep_device import DevicePrep
 from scanner.probgrid import prepare_staging, prob_path, publish_grid, published_key
 from scanner.store import Scene, Store, check_scannable
 from scanner.tiling import Tile, TilePlan, complete_mask, plan_tiles, window_valid_fraction
@@ -51,11 +55,19 @@ log = logging.getLogger(__name__)
 
 EXTRA_CHANNELS = ("coherence", "slope")
 LOCAL_SCHEDULERS = ("threads", "synchronous")
+PREP_PLACES = ("auto", "host", "device")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ScanConfig:
-    """Scan settings (``fringescan scan`` options). ``tile_cells`` 50 = one 500 px store chunk per tile."""
+    """Scan settings (``fringescan scan`` options). ``tile_cells`` 50 = one 500 px store chunk per tile.
+
+    ``workers``: tiles in flight at once with the local threaded scheduler. ``prep_threads``: threads that
+    preprocess one tile, in row bands (0: the CPU count divided by ``workers``). Neither changes the grid.
+    ``prep``: where tiles are preprocessed: ``host`` (numpy, ``scanner.phase``), ``device`` (in the jitted
+    dense kernel, ``scanner.prep_device``; for accelerators) or ``auto`` (device on a GPU/TPU with the dense
+    path, else host).
+    """
 
     path: str = "dense"
     tile_cells: int = 50
@@ -63,6 +75,8 @@ class ScanConfig:
     dtype: str = "float32"
     min_valid_fraction: float = 0.75
     workers: int = 2
+    prep_threads: int = 0
+    prep: str = "auto"
 
     def __post_init__(self) -> None:
         require(
@@ -73,10 +87,42 @@ class ScanConfig:
             fix="use e.g. --min-valid-fraction 0.75",
         )
         require(self.workers >= 1, "scan workers", expected=">= 1", found=self.workers, fix="e.g. 2")
+        require(
+            self.prep_threads >= 0,
+            "preprocessing threads",
+            expected=">= 0 (0: automatic)",
+            found=self.prep_threads,
+            fix="e.g. 2",
+        )
+        require(
+            self.prep in PREP_PLACES,
+            "preprocessing place",
+            expected=f"one of {PREP_PLACES}",
+            found=self.prep,
+            fix="use --prep auto, host or device",
+        )
+        require(
+            self.prep != "device" or self.path == "dense",
+            "--prep device",
+            expected="the dense path",
+            found=self.path,
+            fix="use --prep host with --path window",
+        )
         self.infer_config()
 
-    def infer_config(self) -> InferConfig:
+    def preprocess_threads(self) -> int:
+        return self.prep_threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+    def resolved(self) -> ScanConfig:
+        """``prep="auto"`` made concrete for this process's devices (the grid's run key uses this)."""
+        if self.prep != "auto":
+            return self
+        device = self.path == "dense" and jax.default_backend() != "cpu"
+        return dataclasses.replace(self, prep="device" if device else "host")
+
+    def infer_config(self, device_prep: DevicePrep | None = None) -> InferConfig:
         return InferConfig(
+            device_prep=device_prep,
             path=self.path,
             batch_size=self.batch_size,
             dtype=self.dtype,
@@ -98,6 +144,7 @@ class SceneJob:
     width_px: int
     run_key: str
     checkpoint_sha256: str
+    device_prep: DevicePrep | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +178,11 @@ def _scene(store_root: str, scene_id: str, run_key: str) -> Scene:
 
 
 @functools.cache
+def _prep_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="fringescan-prep")
+
+
+@functools.cache
 def _prob_array(path: str) -> ts.TensorStore:
     return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}, open=True).result()
 
@@ -143,17 +195,51 @@ def _cached(factory: Callable, *args: object) -> object:
 # ---------------------------------------------------------------------------------------------- one tile
 
 
-def tile_input(scene: Scene, tile: Tile, meta: ModelMeta) -> tuple[np.ndarray, np.ndarray]:
-    """Model input ``(10n+140, 10m+140, C)`` of a tile and its usable-pixel mask, from the store."""
-    window = tile.read_window
-    phase = scene.read("phase", window)
-    valid = scene.read("valid", window)
-    extras = {name: scene.read(name, window) for name in EXTRA_CHANNELS if name in meta.preprocess.channels}
-    x = preprocess(phase, valid, scene.grid.pixel_size.mean_m, meta.preprocess, extras)
-    usable = (valid != 0) & np.isfinite(phase)
+def tile_input(scene: Scene, tile: Tile, meta: ModelMeta, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Model input ``(10n+140, 10m+140, C)`` of a tile and its usable-pixel mask, from the store.
+
+    ``threads`` > 1 preprocesses the tile in that many row bands at once (numpy releases the GIL), with
+    bit-identical output (``scanner.phase.row_bands``).
+    """
+    names = ["phase", "valid", *(n for n in EXTRA_CHANNELS if n in meta.preprocess.channels)]
+    arrays = scene.read_many(names, tile.read_window)
+    pixel_m = scene.grid.pixel_size.mean_m
     r = tile.reach_px
-    crop = (slice(r, x.shape[0] - r), slice(r, x.shape[1] - r))
-    return x[crop], usable[crop]
+    x = banded_preprocess(arrays, pixel_m, meta.preprocess, crop=r, threads=threads)
+    phase, valid = (
+        arrays["phase"][r : -r or None, r : -r or None],
+        arrays["valid"][r : -r or None, r : -r or None],
+    )
+    return x, (valid != 0) & np.isfinite(phase)
+
+
+def tile_raw(scene: Scene, tile: Tile, prep: DevicePrep) -> tuple[np.ndarray, np.ndarray]:
+    """Raw read window ``(10n+140+2r, 10m+140+2r, planes)`` float32 for device preprocessing, and the
+    usable-pixel mask of the model window."""
+    arrays = scene.read_many(prep.raw_names, tile.read_window)
+    raw = np.empty((*arrays["phase"].shape, len(prep.raw_names)), np.float32)
+    for k, name in enumerate(prep.raw_names):
+        raw[..., k] = arrays[name]
+    r = tile.reach_px
+    inner = (slice(r, raw.shape[0] - r), slice(r, raw.shape[1] - r))
+    return raw, (arrays["valid"][inner] != 0) & np.isfinite(arrays["phase"][inner])
+
+
+def banded_preprocess(
+    arrays: dict[str, np.ndarray], pixel_m: float, config: PreprocessConfig, *, crop: int, threads: int
+) -> np.ndarray:
+    """``preprocess`` of a read window's arrays without their ``crop`` px halo (the filter's reach), in
+    ``threads`` row bands at once; bit-identical to one pass (``scanner.phase.row_bands``)."""
+
+    def band(rows: slice) -> np.ndarray:
+        part = {name: a[rows] for name, a in arrays.items()}
+        phase, valid = part.pop("phase"), part.pop("valid")
+        return preprocess(phase, valid, pixel_m, config, part, crop=crop)
+
+    bands = row_bands(arrays["phase"].shape[0], crop, threads, crop)
+    if len(bands) == 1:
+        return band(bands[0][0])
+    return np.concatenate(list(_prep_pool(threads).map(lambda b: band(b[0]), bands)))
 
 
 def tile_probability(
@@ -178,8 +264,12 @@ def tile_probability(
 def run_tile(job: SceneJob, tile: Tile) -> int:
     """Score one tile, write its cells and its done-marker; returns the number of cells written."""
     scene = _cached(_scene, job.store_root, job.scene_id, job.run_key)
-    predictor, meta = _cached(_model, job.checkpoint, job.checkpoint_sha256, job.config.infer_config())
-    x, usable = tile_input(scene, tile, meta)
+    infer = job.config.infer_config(job.device_prep)
+    predictor, meta = _cached(_model, job.checkpoint, job.checkpoint_sha256, infer)
+    if job.device_prep is None:
+        x, usable = tile_input(scene, tile, meta, job.config.preprocess_threads())
+    else:
+        x, usable = tile_raw(scene, tile, job.device_prep)
     prob = tile_probability(
         x, usable, tile, job.height_px, job.width_px, predictor, job.config.min_valid_fraction
     )
@@ -202,7 +292,8 @@ def tile_windows(tile: Tile, height_px: int, width_px: int) -> int:
 
 def run_key(scene: Scene, checkpoint_sha256: str, config: ScanConfig) -> str:
     """Identity of a scan: scene content, checkpoint and every setting that changes the grid."""
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("workers", "batch_size")}
+    ignored = ("workers", "batch_size", "prep_threads")
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignored}
     payload = json.dumps(
         {
             "scene": scene.attrs.get("content_sha256"),
@@ -249,6 +340,7 @@ def plan_scene(
     """Check the scene and model, stage the grid and list the tiles still to do (None: already published)."""
     meta = read_meta(checkpoint)
     scene = store.scene(scene_id)
+    config = config.resolved()
     check_scannable(scene, meta.pixel_size_m)
     check_compatible(meta, scene.grid.pixel_size.mean_m, scene.attrs.get("wavelength_m"))
     digest = checkpoint_hash(checkpoint)
@@ -257,7 +349,8 @@ def plan_scene(
     if published_key(root, scene_id) == key:
         return None
     staging = root / ".staging" / f"scan-{scene_id}-{key}"
-    prepare_staging(staging, scene.grid.cell_grid().shape, grid_attrs(scene, meta, digest, config, key))
+    attrs = grid_attrs(scene, meta, digest, config, key)
+    prepare_staging(staging, scene.grid.cell_grid().shape, attrs, chunk_cells=config.tile_cells)
     reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
     plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
     done = {p.name for p in (staging / "done").iterdir()}
@@ -272,6 +365,9 @@ def plan_scene(
         width_px=scene.grid.width,
         run_key=key,
         checkpoint_sha256=digest,
+        device_prep=(
+            DevicePrep(meta.preprocess, scene.grid.pixel_size.mean_m) if config.prep == "device" else None
+        ),
     )
     return job, plan, todo, key
 
@@ -286,7 +382,7 @@ def scan(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[ScanResult]:
     """Scan ``scene_ids`` (default: every scene) with the checkpoint; one Dask graph for the whole run."""
-    config = config or ScanConfig()
+    config = (config or ScanConfig()).resolved()
     checkpoint = str(Path(checkpoint).absolute())
     ids = list(scene_ids) if scene_ids else store.scene_ids()
     plans = {sid: plan_scene(store, sid, checkpoint, config) for sid in ids}

@@ -153,13 +153,15 @@ def window_valid_fraction(usable: np.ndarray, n_rows: int, n_cols: int) -> np.nd
     """
     expected = (n_rows * STRIDE_PX + WINDOW_PX - STRIDE_PX, n_cols * STRIDE_PX + WINDOW_PX - STRIDE_PX)
     assert usable.shape == expected, (usable.shape, expected)
-    table = np.zeros((usable.shape[0] + 1, usable.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(usable.astype(np.int64), axis=0), axis=1, out=table[1:, 1:])
-    y0 = np.arange(n_rows)[:, None] * STRIDE_PX
-    x0 = np.arange(n_cols)[None, :] * STRIDE_PX
-    y1, x1 = y0 + WINDOW_PX, x0 + WINDOW_PX
-    counts = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
-    return (counts / float(WINDOW_PX * WINDOW_PX)).astype(np.float64)
+    down = np.zeros((usable.shape[0] + 1, usable.shape[1]), dtype=np.int32)
+    np.cumsum(usable, axis=0, dtype=np.int32, out=down[1:])
+    y0 = np.arange(n_rows) * STRIDE_PX
+    rows = down[y0 + WINDOW_PX] - down[y0]  # (n_rows, width): column sums of each window row band
+    across = np.zeros((n_rows, usable.shape[1] + 1), dtype=np.int32)
+    np.cumsum(rows, axis=1, out=across[:, 1:])
+    x0 = np.arange(n_cols) * STRIDE_PX
+    counts = across[:, x0 + WINDOW_PX] - across[:, x0]
+    return counts / float(WINDOW_PX * WINDOW_PX)
 
 
 def window_origins(n_rows: int, n_cols: int) -> np.ndarray:

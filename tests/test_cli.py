@@ -8,7 +8,9 @@ from scanner.cli import build_parser, main
 
 
 def test_version_and_help_run_as_a_real_process():
-    result = subprocess.run([sys.executable, "-m", "scanner.cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scanner.cli", "--version"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and __version__ in result.stdout
     result = subprocess.run([sys.executable, "-m", "scanner.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "COMMAND" in result.stdout

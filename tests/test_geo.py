@@ -21,7 +21,9 @@ def test_window_constants_follow_the_paper():
 
 
 def test_projected_pixel_size_is_the_transform_step():
-    grid = GeoGrid(height=100, width=200, transform=Affine(28.0, 0, 500_000, 0, -30.0, 4_000_000), crs_wkt=UTM54)
+    grid = GeoGrid(
+        height=100, width=200, transform=Affine(28.0, 0, 500_000, 0, -30.0, 4_000_000), crs_wkt=UTM54
+    )
     assert grid.pixel_size.x_m == 28.0 and grid.pixel_size.y_m == 30.0
     assert grid.epsg == 32654
 

@@ -7,7 +7,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax"}
-PURE_MODULES = ["geo", "phase", "synthetic", "model", "infer", "detect", "tiling", "evaluation", "calibrate"]
+PURE_MODULES = [
+    "geo",
+    "phase",
+    "prep_device",
+    "synthetic",
+    "model",
+    "infer",
+    "detect",
+    "tiling",
+    "evaluation",
+    "calibrate",
+]
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -21,12 +32,16 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scanner").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "scanner").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_scanner_never_imports_train_or_tools(path):
     assert not imported_roots(path) & {"train", "tools"}
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "train").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "train").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_train_never_imports_tools(path):
     assert "tools" not in imported_roots(path)
 

@@ -83,11 +83,15 @@ def test_halo_smaller_than_reach_changes_the_result():
     assert not np.array_equal(short, whole[:, 40:])
 
 
-def test_packed_and_separate_integer_sums_agree(monkeypatch):
-    scene, valid = noisy_scene(90, 80, 1)
-    packed = global_filter(scene, valid, width_px=21)
-    monkeypatch.setattr(phase, "_PACKED_MAX_WIDTH_PX", 0)
-    np.testing.assert_array_equal(global_filter(scene, valid, width_px=21), packed)
+def test_int32_and_int64_integer_sums_agree(monkeypatch):
+    """Boxes up to 181 px sum in int32, whose running sums overflow and wrap; the box sums must still equal
+    the int64 sums exactly (a 151 px box over 400 rows overflows int32 in the running sums)."""
+    scene, valid = noisy_scene(400, 420, 2, hole_fraction=0.0)
+    scene[:, :300] = 0.1  # aligned phasors: running sums of 151 px column boxes pass 2**31 along a row
+    assert 151 * phase.PHASOR_SCALE * np.cos(0.1) * 300 > 2**31
+    narrow = global_filter(scene, valid, width_px=151)
+    monkeypatch.setattr(phase, "_INT32_MAX_WIDTH_PX", 0)
+    np.testing.assert_array_equal(global_filter(scene, valid, width_px=151), narrow)
 
 
 def test_filter_matches_float_reference_and_respects_nodata():
@@ -202,3 +206,48 @@ def test_preprocess_channels_and_switches():
     assert len(np.unique(on[..., 0][usable])) <= 16
     with pytest.raises(UsageError, match="coherence"):
         preprocess(scene, valid, PIXEL_M, PreprocessConfig(channels=("coherence",)))
+
+
+def reference_wrap(values: np.ndarray) -> np.ndarray:
+    """The definition: ``mod(x + pi, 2 pi) - pi`` in float64 with numpy's ``np.mod``, rounded, pi -> -pi."""
+    dtype = values.dtype
+    wrapped = (np.mod(values.astype(np.float64) + np.pi, 2 * np.pi) - np.pi).astype(dtype)
+    return np.where(wrapped >= dtype.type(np.pi), -dtype.type(np.pi), wrapped).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wrap_fast_path_is_bit_identical_to_np_mod(dtype):
+    """In [-2 pi, 3 pi) wrap takes its masked fast path; its bits must equal the np.mod definition, also at
+    the edges where rounding decides (tiny negatives, values next to pi, 2 pi and 3 pi)."""
+    rng = np.random.default_rng(5)
+    edges = np.array([np.pi, -np.pi, 2 * np.pi, -2 * np.pi, 3 * np.pi, 0.0, -0.0, 1e-30, -1e-30, -1e-12])
+    near = np.concatenate([np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf), edges])
+    values = np.concatenate([near, rng.uniform(-2 * np.pi, 3 * np.pi - 1e-9, 200_000)]).astype(dtype)
+    values = values[(values >= -2 * np.pi) & (values < 3 * np.pi)]
+    fast = wrap(values)
+    assert fast.dtype == dtype
+    np.testing.assert_array_equal(fast.view(np.uint8), reference_wrap(values).view(np.uint8))
+    wide = np.array([-7.0, 10.0, 1e4, np.nan], dtype=dtype)  # outside the fast range: np.mod itself
+    np.testing.assert_array_equal(wrap(wide), reference_wrap(wide))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    height=st.integers(80, 200),
+    bands=st.integers(1, 5),
+    crop=st.sampled_from([0, 5]),
+    channels=st.sampled_from([("phase_q",), ("cos", "sin", "coherence", "slope")]),
+    seed=st.integers(0, 10_000),
+)
+def test_preprocess_in_row_bands_is_bit_identical_to_one_pass(height, bands, crop, channels, seed):
+    scene, valid = noisy_scene(height, 37, seed)
+    rng = np.random.default_rng(seed)
+    extras = {"coherence": rng.random(scene.shape).astype(np.float32), "slope": rng.random(scene.shape) * 60}
+    config = PreprocessConfig(filter_size_m=500, channels=channels)
+    reach = config.reach_px(PIXEL_M)
+    whole = preprocess(scene, valid, PIXEL_M, config, extras)[crop : height - crop]
+    parts = []
+    for rows, keep in phase.row_bands(height, crop, bands, reach):
+        band = preprocess(scene[rows], valid[rows], PIXEL_M, config, {k: v[rows] for k, v in extras.items()})
+        parts.append(band[keep])
+    np.testing.assert_array_equal(np.concatenate(parts), whole)

@@ -1,6 +1,7 @@
 """Scan orchestration: tiled == untiled, dense == per-window, the nodata rule, resume after SIGKILL."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scan_helpers import PIXEL_M, make_checkpoint, make_store, scene_arrays
@@ -82,8 +84,12 @@ def test_tile_input_is_bit_identical_to_the_whole_scene(setup):
         and t.model_window.row_end <= SHAPE[0]
         and t.model_window.col_end <= SHAPE[1]
     )
-    x, _ = tile_input(scene, tile, meta)
+    x, usable = tile_input(scene, tile, meta)
     np.testing.assert_array_equal(x, full[tile.model_window.slices()])
+    for threads in (2, 3):  # row bands preprocessed in parallel give the same bits
+        banded, banded_usable = tile_input(scene, tile, meta, threads)
+        np.testing.assert_array_equal(banded, x)
+        np.testing.assert_array_equal(banded_usable, usable)
 
 
 @settings(max_examples=4, deadline=None)
@@ -205,3 +211,16 @@ def test_result_counts_complete_windows(setup):
     result = scan(store, checkpoint, ["a"], ScanConfig(tile_cells=17))[0]
     rows, cols = (SHAPE[0] - 150) // 10 + 1, (SHAPE[1] - 150) // 10 + 1
     assert result.windows == rows * cols and result.tiles_skipped == 0
+    # the grid is chunked like the tiles, so no two tiles ever rewrite the same chunk
+    assert zarr.open_array(result.path / "prob", mode="r").chunks == (17, 17)
+
+
+def test_workers_and_prep_threads_do_not_change_the_grid_or_its_key(setup):
+    store, checkpoint = setup
+    one, attrs = scan_grid(store, checkpoint, tile_cells=19, workers=1, prep_threads=1)
+    skipped = scan(store, checkpoint, ["a"], ScanConfig(tile_cells=19, workers=3, prep_threads=2))[0]
+    assert skipped.skipped_scene  # same run key: nothing to redo
+    shutil.rmtree(skipped.path)
+    many, again = scan_grid(store, checkpoint, tile_cells=19, workers=3, prep_threads=2)
+    np.testing.assert_array_equal(many, one)
+    assert again["run_key"] == attrs["run_key"]

@@ -92,6 +92,25 @@ def test_read_window_equals_numpy_with_fill(tmp_path_factory, row, col, height, 
     np.testing.assert_array_equal(
         scene.read("valid", window), valid[row + 100 : row + 100 + height, col + 100 : col + 100 + width]
     )
+    both = scene.read_many(["phase", "valid"], window)
+    np.testing.assert_array_equal(both["phase"], expected)
+    np.testing.assert_array_equal(both["valid"], scene.read("valid", window))
+
+
+def test_cached_reads_see_a_replaced_scene(tmp_path):
+    """Reads share one decoded-chunk cache per process; a scene replaced under the same id (a re-ingest)
+    must read as its new content, never as the cached old chunks."""
+    store = Store.create(tmp_path / "s")
+    grid = GeoGrid(height=40, width=30, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    first = np.full((40, 30), 1.0, np.float32)
+    _scene(store, "a", grid, first)
+    np.testing.assert_array_equal(store.scene("a").read("phase"), first)
+    with store.staging("scenes/a", replace=True) as tmp:
+        writer = SceneWriter(tmp, grid, ["phase", "valid"])
+        writer.write("phase", PixelWindow(0, 0, 40, 30), first * 2)
+        writer.write("valid", PixelWindow(0, 0, 40, 30), np.ones((40, 30), np.uint8))
+        writer.finish({"scene_id": "a", "grid": grid.to_attrs()})
+    np.testing.assert_array_equal(Store.open(tmp_path / "s").scene("a").read("phase"), first * 2)
 
 
 def test_zarr_python_and_tensorstore_read_the_same(tmp_path):

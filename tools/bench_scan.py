@@ -2,23 +2,36 @@
 
     .venv/bin/pip install torch==2.13.0                      # the [bench] extra (a wheel on this machine)
     .venv/bin/python tools/bench_scan.py                      # about 2-4 minutes on 2 cores
+    .venv/bin/python tools/bench_scan.py --widths demo --size 1200 --reps 1   # a short run
     .venv/bin/python tools/bench_scan.py --memory 2500 20000  # peak RSS of `fringescan scan` per scene size
 
 Paths, all measured in this process with the same thread count, medians of ``--reps``:
 1. PyTorch per-window paper AlexNet (faster of default and channels-last), windows cut with numpy at 10 px;
 2. fringescan per-window paper AlexNet (Flax, ``scanner.infer`` window path);
-3. fringescan dense ``alexnet_scan`` at the demo width (configs/demo.py), one 50 x 50 cell tile per call.
+3. fringescan dense ``alexnet_scan`` at the demo width (configs/demo.py) and at the paper's conv widths with
+   fc 1024 (``--widths all``), one ``--tile-cells`` tile per call.
+The per-window rows take the paper's input, one 16-level quantized phase channel (``PreprocessConfig()``). The
+dense and end-to-end rows take configs/demo.py's recipe (its ``preprocess``: cos, sin, coherence, slope, so
+``in_channels=4`` for both widths) on a scene stored with phase, valid, coherence, DEM and slope.
 The per-window paths are slow, so they time a fixed count of windows (``--windows``), not the scene.
-Also: the machine's large float32 matmul GFLOP/s, analytic and XLA ``cost_analysis`` FLOPs per window, the
-end-to-end scan of the whole scene (store read -> filter -> quantize -> dense model -> write -> detect) against
-the model-only rate, and the national conversion (Japan, 378,000 km^2, about 4.8 M windows).
+Also: the machine's large matmul GFLOP/s, analytic and XLA ``cost_analysis`` FLOPs per window, the
+end-to-end scan of the whole scene (store read -> filter -> preprocess -> dense model -> write -> detect)
+against the model-only rate, and the national conversion (Japan, 378,000 km^2, about 4.8 M windows).
 ``--memory`` runs ``fringescan scan`` in a child process on stores of the given sizes (written chunk by chunk,
-a narrow model so the 20,000 px scene finishes in minutes) and reports each child's peak RSS.
+a narrow phase-only model so the 20,000 px scene finishes in minutes) and reports each child's peak RSS.
+
+On a GPU (``jax.default_backend() == "gpu"``) the PyTorch baseline runs on CUDA (cuDNN autotuning, TF32
+matmuls like JAX's default precision, ``torch.cuda.synchronize`` before the clock is read), ``--windows``
+defaults to 8192 instead of 256, and the matmul peak is measured in bfloat16, float32 at JAX's default
+precision (the denominator of the achieved column: the models run at that precision) and float32 at
+``HIGHEST``. A JAX call faster than 0.2 s (a dense tile, a matmul) is repeated within each repetition so it is
+not timed alone. Every timed JAX call ends in ``np.asarray`` or ``block_until_ready``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import statistics
@@ -26,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -41,54 +55,101 @@ from scanner.detect import DetectConfig
 from scanner.geo import GeoGrid, PixelWindow
 from scanner.infer import InferConfig, Predictor
 from scanner.model import ModelConfig, build_model, flops_per_window
-from scanner.phase import PreprocessConfig, preprocess
+from scanner.phase import PreprocessConfig, preprocess, slope_deg
 from scanner.readers import read_geojson
-from scanner.scan import ScanConfig, scan
+from scanner.scan import ScanConfig, scan, tile_input, tile_windows
 from scanner.sites import scene_sites, write_scene_sites
 from scanner.store import SceneWriter, Store
 
 PIXEL_M = 28.0
 WAVELENGTH_M = 0.236
 JAPAN_KM2 = 378_000.0
-DEMO: ModelConfig = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.py").model
+EXPERIMENT = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.py")
+DEMO: ModelConfig = EXPERIMENT.model
+DEMO_PREP: PreprocessConfig = EXPERIMENT.preprocess
+PAPER_PREP = PreprocessConfig()
+"""The paper's input for the per-window rows: the 16-level quantized phase, one channel."""
 PAPER = ModelConfig(name="alexnet", fc_width=4096, dropout=0.5)
-WIDE = ModelConfig(name="alexnet_scan", conv_widths=(96, 256, 384, 384, 256), fc_width=1024, dropout=0.5)
+WIDE = ModelConfig(
+    name="alexnet_scan",
+    in_channels=len(DEMO_PREP.channels),
+    conv_widths=(96, 256, 384, 384, 256),
+    fc_width=1024,
+    dropout=0.5,
+)
 SCAN_WIDTHS = {
     f"demo {DEMO.conv_widths}/fc{DEMO.fc_width} (configs/demo.py)": DEMO,
     "paper convs/fc1024": WIDE,
 }
+WIDTH_CHOICES = {"demo": list(SCAN_WIDTHS)[:1], "all": list(SCAN_WIDTHS)}
 NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 16, 16, 16), fc_width=32, dropout=0.0)
 KM2_PER_WINDOW = (10 * PIXEL_M) ** 2 / 1e6
+WINDOWS_DEFAULT = {"cpu": 256, "gpu": 8192}
+EXTRAS = ("coherence", "slope")
+
+Blocks = Callable[[int, int, int, int], dict[str, np.ndarray]]
+
+
+def on_gpu() -> bool:
+    return jax.default_backend() == "gpu"
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn, reps: int) -> float:
-    """Median seconds of ``fn()`` over ``reps`` runs after one warm-up."""
+def timed(fn, reps: int, min_rep_s: float = 0.0) -> float:
+    """Median seconds of one ``fn()`` over ``reps`` repetitions after one warm-up (``fn`` must block on its
+    result). With ``min_rep_s`` (GPU runs) a repetition calls ``fn`` as often as it takes, from one more
+    timed call, to last about that long (at most 100 calls), so a fast call is not timed alone."""
     fn()
+    inner = 1
+    if min_rep_s > 0:
+        start = time.perf_counter()
+        fn()
+        inner = max(1, min(100, math.ceil(min_rep_s / max(time.perf_counter() - start, 1e-6))))
     times = []
     for _ in range(reps):
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - start) / inner)
     return statistics.median(times)
+
+
+def min_rep_s() -> float:
+    """Shortest repetition worth timing: 0.2 s on a GPU (calls take milliseconds there), any on the CPU."""
+    return 0.2 if on_gpu() else 0.0
 
 
 # ---------------------------------------------------------------------------------------------- the scene
 
 
-def synthetic_scene(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The simulator's scene when it can make one this size, else seeded ramps + fringes + noise."""
+def synthetic_scene(size: int, seed: int) -> dict[str, np.ndarray]:
+    """The simulator's scene (phase, valid, coherence, dem, slope) when it can make one this size, else
+    seeded ramps + fringes + noise on a tilted plane."""
     try:
         from scanner.synthetic import SynthConfig, plan_region, simulate_pair
 
         scene = simulate_pair(plan_region(SynthConfig(size_px=size, scenes=1, seed=seed)), 0)
-        return scene.phase.astype(np.float32), scene.valid.astype(np.uint8)
+        rasters = {
+            "phase": scene.phase.astype(np.float32),
+            "valid": scene.valid.astype(np.uint8),
+            "coherence": scene.coherence.astype(np.float32),
+            "dem": scene.dem.astype(np.float32),
+        }
     except Exception as error:  # the simulator is another module's; the benchmark still runs without it
         print(f"(synthetic simulator unavailable: {type(error).__name__}: {error}; using random phase)")
-        return random_block(0, 0, size, size, np.random.default_rng(seed)), np.ones((size, size), np.uint8)
+        rng = np.random.default_rng(seed)
+        y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+        rasters = {
+            "phase": random_block(0, 0, size, size, rng),
+            "valid": np.ones((size, size), np.uint8),
+            "coherence": rng.uniform(0.2, 0.9, (size, size)).astype(np.float32),
+            "dem": (200.0 + 0.3 * PIXEL_M * x + 0.1 * PIXEL_M * y).astype(np.float32),
+        }
+    rasters["slope"] = slope_deg(rasters["dem"], PIXEL_M, PIXEL_M)
+    return rasters
 
 
 def random_block(row: int, col: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -97,20 +158,20 @@ def random_block(row: int, col: int, h: int, w: int, rng: np.random.Generator) -
     return (np.mod(values + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
 
 
-def write_scene(store: Store, scene_id: str, size: int, blocks) -> None:
-    """Publish a ``size`` x ``size`` scene written block by block from ``blocks(row, col, h, w)``."""
+def write_scene(store: Store, scene_id: str, size: int, names: list[str], blocks: Blocks) -> None:
+    """Publish a ``size`` x ``size`` scene of arrays ``names`` written block by block from
+    ``blocks(row, col, h, w) -> {name: block}``."""
     grid = GeoGrid(
         size, size, Affine(PIXEL_M, 0, 300_000.0, 0, -PIXEL_M, 4_500_000.0), CRS.from_epsg(32654).to_wkt()
     )
     with store.staging(f"scenes/{scene_id}") as tmp:
-        writer = SceneWriter(tmp, grid, ["phase", "valid"])
+        writer = SceneWriter(tmp, grid, names)
         step = 2000
         for row in range(0, size, step):
             for col in range(0, size, step):
                 h, w = min(step, size - row), min(step, size - col)
-                phase, valid = blocks(row, col, h, w)
-                writer.write("phase", PixelWindow(row, col, h, w), phase)
-                writer.write("valid", PixelWindow(row, col, h, w), valid)
+                for name, block in blocks(row, col, h, w).items():
+                    writer.write(name, PixelWindow(row, col, h, w), block)
         writer.finish(
             {
                 "scene_id": scene_id,
@@ -135,11 +196,27 @@ def save_model(path: Path, config: ModelConfig, preprocess_config: PreprocessCon
 # ---------------------------------------------------------------------------------------------- baselines
 
 
-def matmul_gflops(n: int = 3072, reps: int = 5) -> float:
-    a = jnp.ones((n, n), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
-    seconds = timed(lambda: f(a).block_until_ready(), reps)
+def matmul_gflops(dtype=jnp.float32, n: int = 3072, reps: int = 5, precision=None) -> float:
+    """GFLOP/s of a jitted ``n x n`` matmul: ones on the CPU, random normal values on a GPU (zeros and ones
+    run faster than real data there)."""
+    if on_gpu():
+        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
+    else:
+        a = jnp.ones((n, n), dtype)
+    f = jax.jit(lambda x: jnp.matmul(x, x, precision=precision))
+    seconds = timed(lambda: f(a).block_until_ready(), reps, min_rep_s())
     return 2 * n**3 / seconds / 1e9
+
+
+def matmul_peaks() -> dict[str, float]:
+    """``{label: GFLOP/s}``; the first entry is the denominator of the achieved column."""
+    if not on_gpu():
+        return {"float32": matmul_gflops()}
+    return {
+        "float32 (default precision)": matmul_gflops(jnp.float32, 8192, 10),
+        "bfloat16": matmul_gflops(jnp.bfloat16, 8192, 10),
+        "float32 (HIGHEST)": matmul_gflops(jnp.float32, 8192, 5, jax.lax.Precision.HIGHEST),
+    }
 
 
 def torch_alexnet():
@@ -172,22 +249,42 @@ def torch_alexnet():
     ).eval(), torch
 
 
-def bench_torch(x: np.ndarray, n_windows: int, batch: int, reps: int) -> dict:
-    """Per-window PyTorch: windows cut with numpy (sliding_window_view at a 10 px stride) in batches."""
-    model, torch = torch_alexnet()
+def torch_device(torch, gpu: bool):
+    """CUDA (autotuned cuDNN, TF32 matmuls) when JAX runs on a GPU, else the CPU with every thread."""
+    if gpu and torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+        return torch.device("cuda")
     torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device("cpu")
+
+
+def torch_sync(torch, device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_torch(x: np.ndarray, n_windows: int, batch: int, reps: int) -> dict:
+    """Per-window PyTorch: windows cut with numpy (sliding_window_view at a 10 px stride) in batches, the
+    class-1 probabilities brought back to the host."""
+    model, torch = torch_alexnet()
+    device = torch_device(torch, on_gpu())
     views = np.lib.stride_tricks.sliding_window_view(x[..., 0], (150, 150))[::10, ::10]
-    flat = views.reshape(-1, 150, 150)[:n_windows]
-    out = {}
+    rows = -(-n_windows // views.shape[1])  # copy only the window rows used, not the whole scene's windows
+    flat = views[:rows].reshape(-1, 150, 150)[:n_windows]
+    out = {"windows": len(flat), "device": str(device)}
     for layout in ("default", "channels_last"):
         fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-        net = model.to(memory_format=fmt)
+        net = model.to(device=device, memory_format=fmt)
 
         def run(net=net, fmt=fmt) -> None:
+            probs = []
             with torch.inference_mode():
                 for start in range(0, len(flat), batch):
                     chunk = torch.from_numpy(np.ascontiguousarray(flat[start : start + batch])[:, None])
-                    net(chunk.contiguous(memory_format=fmt))
+                    probs.append(net(chunk.to(device).contiguous(memory_format=fmt))[:, 1])
+                torch.cat(probs).cpu()
+            torch_sync(torch, device)
 
         out[layout] = len(flat) / timed(run, reps)
     return out
@@ -200,7 +297,8 @@ def bench_flax(config: ModelConfig, x: np.ndarray, path: str, cells: int, batch:
         model, InferConfig(path=path, tile_cells=cells, batch_size=batch, strip_cells=cells)
     )
     tile = x[: 10 * cells + 140, : 10 * cells + 140]
-    seconds = timed(lambda: predictor.predict_tile(tile, cells, cells), reps)
+    # predict_tile returns numpy, so each call blocks on its result
+    seconds = timed(lambda: predictor.predict_tile(tile, cells, cells), reps, min_rep_s())
     windows = cells * cells
     compiled = predictor.lower().compile()
     cost = compiled.cost_analysis()
@@ -234,99 +332,166 @@ def row(name: str, wps: float, flops: float, peak_gflops: float) -> str:
     )
 
 
-def main_throughput(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-scan-"))
-    start = time.perf_counter()
-    phase, valid = synthetic_scene(args.size, args.seed)
-    t_synth = time.perf_counter() - start
-    store = Store.create(work / "store")
-    start = time.perf_counter()
-    write_scene(
-        store,
-        "bench",
-        args.size,
-        lambda r, c, h, w: (phase[r : r + h, c : c + w], valid[r : r + h, c : c + w]),
-    )
-    t_write = time.perf_counter() - start
-    prep = PreprocessConfig()
-    x = preprocess(phase, valid, PIXEL_M, prep)
-    peak = matmul_gflops()
+def device_header() -> str:
+    """Backend, device names and versions, so every figure can be attributed to its machine."""
+    kind = jax.devices()[0].device_kind
+    text = f"jax {jax.__version__} on {jax.default_backend()}: {jax.device_count()} x {kind}"
+    try:
+        import torch
+    except ImportError:
+        return text + "; torch not installed"
+    text += f"; torch {torch.__version__}"
+    if on_gpu() and torch.cuda.is_available():
+        text += f" on {torch.cuda.get_device_name()}"
+    return text + f"; {os.cpu_count()} CPU threads"
+
+
+def scene_blocks(rasters: dict[str, np.ndarray]) -> Blocks:
+    def blocks(r: int, c: int, h: int, w: int) -> dict[str, np.ndarray]:
+        return {name: array[r : r + h, c : c + w] for name, array in rasters.items()}
+
+    return blocks
+
+
+def per_window_rows(x1: np.ndarray, args: argparse.Namespace) -> dict:
+    torch_rates = bench_torch(x1, args.windows, args.batch, args.reps)
+    cells = int(np.sqrt(args.windows))
+    flax_window = bench_flax(PAPER, x1, "window", cells, args.batch, args.reps)
     print(
-        f"scene {args.size} x {args.size} px, simulated in {t_synth:.1f} s, stored in {t_write:.1f} s; "
-        f"devices {jax.device_count()}, threads {os.cpu_count()}; matmul {peak:,.0f} GFLOP/s"
+        f"\nPyTorch per-window on {torch_rates['device']}: default {torch_rates['default']:,.0f}, "
+        f"channels-last {torch_rates['channels_last']:,.0f} windows/s ({torch_rates['windows']} windows, "
+        f"batch {args.batch}); Flax per-window {flax_window['windows_per_s']:,.0f} windows/s "
+        f"({flax_window['windows']} windows)"
     )
+    return {"torch": torch_rates, "flax": flax_window}
 
-    torch_rates = bench_torch(x, args.windows, 64, args.reps)
-    flax_window = bench_flax(PAPER, x, "window", int(np.sqrt(args.windows)), 64, args.reps)
-    paper_flops = flops_per_window(PAPER, dense=False)
-    best_torch = max(torch_rates.values())
-    print(
-        f"\nPyTorch per-window: default {torch_rates['default']:,.0f}, channels-last "
-        f"{torch_rates['channels_last']:,.0f} windows/s ({args.windows} windows, batch 64)"
-    )
 
-    def blocks(r: int, c: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        return phase[r : r + h, c : c + w], valid[r : r + h, c : c + w]
-
+def dense_rows(
+    store: Store, work: Path, rasters: dict[str, np.ndarray], x4: np.ndarray, args: argparse.Namespace
+) -> dict:
+    names = list(rasters)
     complete = max(0, (args.size - 150) // 10 + 1) ** 2
     scan_rows = {}
-    for name, config in SCAN_WIDTHS.items():
-        dense = bench_flax(config, x, "dense", args.tile_cells, 64, args.reps)
-        ckpt = save_model(work / f"ckpt-{name}", config, prep)
-        scan_config = ScanConfig(path="dense", tile_cells=args.tile_cells)
-        write_scene(store, f"cold-{name}", args.size, blocks)
-        write_scene(store, f"warm-{name}", args.size, blocks)
+    for name in WIDTH_CHOICES[args.widths]:
+        config = SCAN_WIDTHS[name]
+        dense = bench_flax(config, x4, "dense", args.tile_cells, args.batch, args.reps)
+        ckpt = save_model(work / f"ckpt-{name}", config, DEMO_PREP)
+        scan_config = ScanConfig(path="dense", tile_cells=args.tile_cells, workers=args.workers)
+        dense["scene_wps"] = model_only_scene(store, ckpt, scan_config, args.reps)
+        write_scene(store, f"cold-{name}", args.size, names, scene_blocks(rasters))
+        write_scene(store, f"warm-{name}", args.size, names, scene_blocks(rasters))
         t_cold = sum(end_to_end(store, ckpt, f"cold-{name}", scan_config))
         t_scan, t_detect = end_to_end(store, ckpt, f"warm-{name}", scan_config)
         sites = len(read_geojson(store.root / "sites" / f"warm-{name}.geojson")["features"])
         scan_rows[name] = {
             **dense,
             "e2e": complete / (t_scan + t_detect),
+            "complete": complete,
             "t_scan": t_scan,
             "t_detect": t_detect,
             "t_cold": t_cold,
             "sites": sites,
         }
+    return scan_rows
 
+
+def report(per_window: dict | None, scan_rows: dict, peak: float) -> None:
     print("\n| path | windows/s | km²/s | MFLOP/window (analytic) | achieved GFLOP/s (of matmul) | Japan |")
     print("|---|---|---|---|---|---|")
-    best_layout = max(torch_rates, key=torch_rates.get)
-    print(row(f"PyTorch paper AlexNet, per-window ({best_layout})", best_torch, paper_flops, peak))
-    print(row("fringescan paper AlexNet, per-window (Flax)", flax_window["windows_per_s"], paper_flops, peak))
+    paper_flops = flops_per_window(PAPER, dense=False)
+    if per_window is not None:
+        torch_rates, flax_window = per_window["torch"], per_window["flax"]
+        best_layout = max(("default", "channels_last"), key=torch_rates.get)
+        best_torch = torch_rates[best_layout]
+        print(row(f"PyTorch paper AlexNet, per-window ({best_layout})", best_torch, paper_flops, peak))
+        print(
+            row(
+                "fringescan paper AlexNet, per-window (Flax)", flax_window["windows_per_s"], paper_flops, peak
+            )
+        )
     for name, r in scan_rows.items():
-        print(
-            row(
-                f"fringescan alexnet_scan {name}, dense (model only)",
-                r["windows_per_s"],
-                r["analytic_flops"],
-                peak,
-            )
-        )
-        print(
-            row(
-                f"fringescan alexnet_scan {name}, end-to-end scan + detect",
-                r["e2e"],
-                r["analytic_flops"],
-                peak,
-            )
-        )
-    print(
-        f"\nXLA cost_analysis FLOPs/window: paper per-window {flax_window['xla_flops'] / 1e6:,.1f} M "
-        f"(analytic {paper_flops / 1e6:,.1f} M; XLA skips SAME padding taps)"
-        + "".join(
-            f", dense {n} {r['xla_flops'] / 1e6:,.1f} M (analytic {r['analytic_flops'] / 1e6:,.1f} M)"
-            for n, r in scan_rows.items()
-        )
+        label = f"fringescan alexnet_scan {name}"
+        print(row(f"{label}, dense (model only, one tile)", r["windows_per_s"], r["analytic_flops"], peak))
+        print(row(f"{label}, dense (model only, scene)", r["scene_wps"], r["analytic_flops"], peak))
+        print(row(f"{label}, end-to-end scan + detect", r["e2e"], r["analytic_flops"], peak))
+    xla = "".join(
+        f", dense {n} {r['xla_flops'] / 1e6:,.1f} M (analytic {r['analytic_flops'] / 1e6:,.1f} M)"
+        for n, r in scan_rows.items()
     )
-    print(f"Flax per-window / PyTorch per-window: {flax_window['windows_per_s'] / best_torch:.2f}x")
+    if per_window is not None:
+        xla = (
+            f"paper per-window {flax_window['xla_flops'] / 1e6:,.1f} M (analytic {paper_flops / 1e6:,.1f} M; "
+            f"XLA skips SAME padding taps)" + xla
+        )
+        print(f"Flax per-window / PyTorch per-window: {flax_window['windows_per_s'] / best_torch:.2f}x")
+    print(f"\nXLA cost_analysis FLOPs/window: {xla.lstrip(', ')}")
     for name, r in scan_rows.items():
+        versus = (
+            f"dense / PyTorch per-window {r['windows_per_s'] / best_torch:,.1f}x (target >= 20x); "
+            if per_window is not None
+            else ""
+        )
         print(
-            f"{name}: dense / PyTorch per-window {r['windows_per_s'] / best_torch:,.1f}x (target >= 20x); "
-            f"end-to-end {complete:,} windows in {r['t_scan']:.2f} s scan + {r['t_detect']:.2f} s detect = "
-            f"{r['e2e']:,.0f} windows/s, {r['e2e'] / r['windows_per_s']:.0%} of model-only (target >= 80%), "
+            f"{name}: {versus}end-to-end {r['complete']:,} windows in {r['t_scan']:.2f} s scan + "
+            f"{r['t_detect']:.2f} s detect = {r['e2e']:,.0f} windows/s, "
+            f"{r['e2e'] / r['windows_per_s']:.0%} of model-only one tile, "
+            f"{r['e2e'] / r['scene_wps']:.0%} of model-only scene (target >= 80%), "
             f"{r['sites']} sites (random weights); cold first run {r['t_cold']:.1f} s"
         )
     print(f"peak RSS of this process (includes PyTorch and the paper AlexNet): {peak_rss_mib():,.0f} MiB")
+
+
+def main_throughput(args: argparse.Namespace) -> None:
+    print(device_header())
+    work = Path(tempfile.mkdtemp(prefix="bench-scan-"))
+    start = time.perf_counter()
+    rasters = synthetic_scene(args.size, args.seed)
+    t_synth = time.perf_counter() - start
+    store = Store.create(work / "store")
+    start = time.perf_counter()
+    write_scene(store, "bench", args.size, list(rasters), scene_blocks(rasters))
+    t_write = time.perf_counter() - start
+    phase, valid = rasters["phase"], rasters["valid"]
+    x1 = preprocess(phase, valid, PIXEL_M, PAPER_PREP)
+    x4 = preprocess(phase, valid, PIXEL_M, DEMO_PREP, {k: rasters[k] for k in EXTRAS})
+    peaks = matmul_peaks()
+    print(
+        f"scene {args.size} x {args.size} px ({', '.join(rasters)}), simulated in {t_synth:.1f} s, stored in "
+        f"{t_write:.1f} s; per-window input {PAPER_PREP.channels}, dense input {DEMO_PREP.channels}; "
+        "matmul " + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in peaks.items())
+    )
+    per_window = None if args.dense_only else per_window_rows(x1, args)
+    scan_rows = dense_rows(store, work, rasters, x4, args)
+    report(per_window, scan_rows, next(iter(peaks.values())))
+
+
+def model_only_scene(store: Store, ckpt: Path, config: ScanConfig, reps: int) -> float:
+    """Windows/s of the model alone over every tile of the stored scene "bench", with the scan's concurrency.
+
+    The scan pipeline with its reads, preprocessing and writes taken out: each tile's model input is built
+    beforehand (``scanner.scan.tile_input``) and kept in memory, then ``config.workers`` threads score the
+    tiles exactly as ``scan`` does (same Predictor, same tile shape). The end-to-end rate is compared with
+    this and with the single-tile rate; the higher of the two is the stricter reference.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.checkpoint import load_checkpoint
+    from scanner.tiling import plan_tiles
+
+    model, meta = load_checkpoint(ckpt)
+    scene = store.scene("bench")
+    plan = plan_tiles(
+        *scene.grid.shape, tile_cells=config.tile_cells, reach_px=meta.preprocess.reach_px(PIXEL_M)
+    )
+    inputs = [(tile_input(scene, t, meta)[0], t.cells.height, t.cells.width) for t in plan.tiles]
+    predictor = Predictor(model, config.infer_config())
+    windows = sum(tile_windows(t, *scene.grid.shape) for t in plan.tiles)
+
+    def run() -> None:
+        with ThreadPoolExecutor(config.workers) as pool:
+            list(pool.map(lambda job: predictor.predict_tile(*job), inputs))
+
+    return windows / timed(run, reps)
 
 
 def end_to_end(store: Store, ckpt: Path, scene_id: str, config: ScanConfig) -> tuple[float, float]:
@@ -350,12 +515,11 @@ def main_memory(args: argparse.Namespace) -> None:
     for size in args.memory:
         store = Store.create(work / f"store{size}")
         rng = np.random.default_rng(size)
-        write_scene(
-            store,
-            "big",
-            size,
-            lambda r, c, h, w, rng=rng: (random_block(r, c, h, w, rng), np.ones((h, w), np.uint8)),
-        )
+
+        def blocks(r: int, c: int, h: int, w: int, rng=rng) -> dict[str, np.ndarray]:
+            return {"phase": random_block(r, c, h, w, rng), "valid": np.ones((h, w), np.uint8)}
+
+        write_scene(store, "big", size, ["phase", "valid"], blocks)
         argv = [sys.executable, "-m", "scanner.cli", "scan", "--store", str(store.root), "--model", str(ckpt)]
         start = time.perf_counter()
         done = subprocess.run(
@@ -376,11 +540,26 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=2500)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--windows", type=int, default=256, help="windows timed on the per-window paths")
+    parser.add_argument(
+        "--windows", type=int, help="windows timed on the per-window paths (default: 256 on CPU, 8192 on GPU)"
+    )
+    parser.add_argument("--batch", type=int, default=64, help="windows per batch (per-window paths)")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--tile-cells", type=int, default=50, help="scan tile side in cells (end-to-end run)")
+    parser.add_argument("--tile-cells", type=int, default=50, help="scan tile side in cells")
+    parser.add_argument(
+        "--widths", choices=sorted(WIDTH_CHOICES), default="all", help="dense widths: demo only, or all"
+    )
+    parser.add_argument("--dense-only", action="store_true", help="skip the per-window rows")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=ScanConfig().workers,
+        help="scan tiles in flight (fringescan scan --workers)",
+    )
     parser.add_argument("--memory", type=int, nargs="*", help="scene sizes for the peak-RSS runs")
     args = parser.parse_args()
+    if args.windows is None:
+        args.windows = WINDOWS_DEFAULT["gpu" if on_gpu() else "cpu"]
     if args.memory:
         main_memory(args)
     else:

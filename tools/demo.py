@@ -39,19 +39,35 @@ def ingest_region(region_dir: Path, store: Path) -> list[str]:
     ids = []
     for scene in region["scenes"]:
         files = scene["files"]
-        step(f"ingest {scene['scene_id']}", [
-            "ingest", str(region_dir / files["phase"]), "--coherence", str(region_dir / files["coherence"]),
-            "--dem", str(region_dir / files["dem"]), "--id", scene["scene_id"], "--store", str(store)])
+        step(
+            f"ingest {scene['scene_id']}",
+            [
+                "ingest",
+                str(region_dir / files["phase"]),
+                "--coherence",
+                str(region_dir / files["coherence"]),
+                "--dem",
+                str(region_dir / files["dem"]),
+                "--id",
+                scene["scene_id"],
+                "--store",
+                str(store),
+            ],
+        )
         ids.append(scene["scene_id"])
     return ids
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     parser.add_argument("--train-scenes", type=int, default=12, help="interferograms in the training region")
     parser.add_argument("--train-areas", type=int, default=3, help="separate areas in the training region")
-    parser.add_argument("--skip-train", type=Path, default=None, help="use this checkpoint instead of training")
+    parser.add_argument(
+        "--skip-train", type=Path, default=None, help="use this checkpoint instead of training"
+    )
     return parser.parse_args(argv)
 
 
@@ -59,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists() and any(out.iterdir()):
-        print(f"demo: error: expected an empty or new output folder, found {out} with content; "
-              f"fix: remove it or pass --out elsewhere", file=sys.stderr)
+        print(
+            f"demo: error: expected an empty or new output folder, found {out} with content; "
+            f"fix: remove it or pass --out elsewhere",
+            file=sys.stderr,
+        )
         return 2
     region, store = out / "region", out / "store"
     started = time.perf_counter()
@@ -71,31 +90,81 @@ def main(argv: list[str] | None = None) -> int:
     model = args.skip_train
     if model is None:
         train_region, train_store = out / "train-region", out / "train-store"
-        step("simulate a training region", ["synth", "--out", str(train_region), "--seed", str(TRAIN_SEED),
-                                            "--scenes", str(args.train_scenes),
-                                            "--set", f"areas={args.train_areas}"])
+        step(
+            "simulate a training region",
+            [
+                "synth",
+                "--out",
+                str(train_region),
+                "--seed",
+                str(TRAIN_SEED),
+                "--scenes",
+                str(args.train_scenes),
+                "--set",
+                f"areas={args.train_areas}",
+            ],
+        )
         ingest_region(train_region, train_store)
         labels = str(train_region / "labels.geojson")
         dataset, first = out / "dataset.zarr", out / "model-first"
         mined, model = out / "dataset-mined.zarr", out / "model"
-        step("build the training set", ["dataset", "--store", str(train_store), "--labels", labels,
-                                        "--out", str(dataset), "--config", "configs/demo.py"])
-        step("train the first model (configs/demo.py)", ["train", "--config", "configs/demo.py", "--dataset",
-                                                         str(dataset), "--out", str(first)])
+        step(
+            "build the training set",
+            [
+                "dataset",
+                "--store",
+                str(train_store),
+                "--labels",
+                labels,
+                "--out",
+                str(dataset),
+                "--config",
+                "configs/demo.py",
+            ],
+        )
+        step(
+            "train the first model (configs/demo.py)",
+            ["train", "--config", "configs/demo.py", "--dataset", str(dataset), "--out", str(first)],
+        )
         # One round of hard-negative mining (docs/training.md): scan the training store with the first
         # model, add its false-positive windows as "others", train again. The operating point of
         # configs/demo.py (chosen on VAL, docs/accuracy.md) belongs to this second model.
-        step("mine hard negatives", ["mine", "--model", str(first), "--store", str(train_store), "--labels",
-                                     labels, "--dataset", str(dataset), "--out", str(mined)])
-        step("train again on the mined set", ["train", "--config", "configs/demo.py", "--dataset", str(mined),
-                                              "--out", str(model)])
+        step(
+            "mine hard negatives",
+            [
+                "mine",
+                "--model",
+                str(first),
+                "--store",
+                str(train_store),
+                "--labels",
+                labels,
+                "--dataset",
+                str(dataset),
+                "--out",
+                str(mined),
+            ],
+        )
+        step(
+            "train again on the mined set",
+            ["train", "--config", "configs/demo.py", "--dataset", str(mined), "--out", str(model)],
+        )
 
     # Scan, detect, evaluate against the simulator's ground truth, mosaic and viewer.
     step("scan", ["scan", "--store", str(store), "--model", str(model)])
     step("detect", ["detect", "--store", str(store), "--out", str(out / "sites.geojson")])
-    step("evaluate against ground truth", ["evaluate-scan", "--store", str(store), "--labels",
-                                           str(region / "labels_wgs84.geojson"), "--json",
-                                           str(out / "evaluate-scan.json")])
+    step(
+        "evaluate against ground truth",
+        [
+            "evaluate-scan",
+            "--store",
+            str(store),
+            "--labels",
+            str(region / "labels_wgs84.geojson"),
+            "--json",
+            str(out / "evaluate-scan.json"),
+        ],
+    )
     step("mosaic", ["mosaic", "--store", str(store), "--grid", "configs/grids/demo.py"])
     step("viewer", ["view", "--store", str(store), "--no-serve"])
 

@@ -25,8 +25,12 @@ _console = Console(stderr=True)
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        payload = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
-                   "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        payload = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         payload.update(getattr(record, "fields", {}) or {})
         return json.dumps(payload)
 
@@ -47,16 +51,22 @@ def setup_logging(verbosity: int = 0, *, json_lines: bool = False) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, unit: str = "items", *, rate_scale: float | None = None,
-                 rate_unit: str = "") -> Iterator[ProgressCallback]:
+def progress_bar(
+    description: str, unit: str = "items", *, rate_scale: float | None = None, rate_unit: str = ""
+) -> Iterator[ProgressCallback]:
     """A rich progress bar; yields the ``progress(done, total)`` callback to hand to library code.
 
     ``rate_scale`` converts units to a second rate shown beside it (for example km² per window).
     """
     start = time.perf_counter()
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} " + unit), TextColumn("{task.fields[rate]}"),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} " + unit),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=_console, transient=False, disable=not _console.is_terminal) as bar:
         task = bar.add_task(description, total=None, rate="")
 

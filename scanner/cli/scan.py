@@ -42,7 +42,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ADDR",
         help="dask scheduler: threads (default), synchronous, or a distributed address",
     )
-    parser.add_argument("--workers", type=int, default=2, help="local worker threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="tiles in flight at once (default 2)")
+    parser.add_argument(
+        "--prep",
+        choices=("auto", "host", "device"),
+        default="auto",
+        help="preprocess tiles on the host (numpy) or in the jitted kernel on the device; "
+        "auto: device on a GPU/TPU with the dense path (docs/scanning.md)",
+    )
+    parser.add_argument(
+        "--prep-threads",
+        type=int,
+        default=0,
+        help="threads preprocessing one tile in row bands (default: CPU count / workers)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         dtype="bfloat16" if args.bf16 else "float32",
         min_valid_fraction=args.min_valid_fraction,
         workers=args.workers,
+        prep_threads=args.prep_threads,
+        prep=args.prep if path == "dense" or args.prep != "auto" else "host",
     )
     km2_per_window = (meta.pixel_size_m * 10) ** 2 / 1e6
     start = time.perf_counter()
