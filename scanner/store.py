@@ -27,7 +27,7 @@ import numpy as np
 import tensorstore as ts
 import zarr
 
-from scanner.errors import InputError, ModelMismatchError, StoreError, problem
+from scanner.errors import InputError, ModelMismatchError, StoreError, UsageError, problem
 from scanner.geo import WINDOW_PX, GeoGrid, PixelWindow
 from scanner.writers import staged_path, write_json
 
@@ -44,13 +44,30 @@ CHUNK_PX = 500
 ARRAYS = {"phase": "float32", "valid": "uint8", "coherence": "float32", "dem": "float32", "slope": "float32"}
 """Scene arrays and their dtypes; ``phase`` and ``valid`` are always present."""
 
-READ_CACHE_BYTES = 192 << 20
-"""Decoded-chunk cache shared by every scene read in a process (tensorstore ``cache_pool``).
+
+def _read_cache_bytes() -> int:
+    value = os.environ.get("FRINGESCAN_READ_CACHE_MIB", "64")
+    if not value.strip().isdigit():
+        raise UsageError(
+            problem(
+                "FRINGESCAN_READ_CACHE_MIB",
+                expected="a whole number of MiB >= 0",
+                found=repr(value),
+                fix="unset it (64 MiB) or set e.g. FRINGESCAN_READ_CACHE_MIB=64",
+            )
+        )
+    return int(value) << 20
+
+
+READ_CACHE_BYTES = _read_cache_bytes()
+"""Decoded-chunk cache shared by every scene read in a process (tensorstore ``cache_pool``); the environment
+variable ``FRINGESCAN_READ_CACHE_MIB`` sets it (default 64 MiB, 0 turns it off).
 
 A scan tile's read window (500 px plus a 105 px halo each side) touches 3 x 3 store chunks, so neighbouring
-tiles decode the same chunks again and again; with the cache a chunk is decoded about once per tile row. The
-budget is fixed, so memory does not grow with scene size: 192 MiB holds three chunk rows of the four scanned
-arrays for scenes up to about 5,000 px wide, and the left and right neighbours of a tile for any width."""
+tiles decode the same chunks again; with the cache a chunk is decoded about once per tile row instead of up to
+nine times. The budget is fixed, so memory does not grow with scene size: 64 MiB holds the 3 x 3
+neighbourhood of a tile for every array, and three whole chunk rows of a 4-array scene up to about 3,000 px
+wide."""
 
 _READ_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": READ_CACHE_BYTES}})
 

@@ -3,13 +3,16 @@
     .venv/bin/pip install torch==2.13.0                      # the [bench] extra (a wheel on this machine)
     .venv/bin/python tools/bench_scan.py                      # about 2-4 minutes on 2 cores
     .venv/bin/python tools/bench_scan.py --widths demo --size 1200 --reps 1   # a short run
-    .venv/bin/python tools/bench_scan.py --memory 2500 20000  # peak RSS of `fringescan scan` per scene size
+    .venv/bin/python tools/bench_scan.py --memory 2500 10000 20000  # peak RSS of `fringescan scan` per size
+    bash tools/device_bench.sh                                # on a lent GPU machine (see that script)
 
 Paths, all measured in this process with the same thread count, medians of ``--reps``:
 1. PyTorch per-window paper AlexNet (faster of default and channels-last), windows cut with numpy at 10 px;
 2. fringescan per-window paper AlexNet (Flax, ``scanner.infer`` window path);
 3. fringescan dense ``alexnet_scan`` at the demo width (configs/demo.py) and at the paper's conv widths with
-   fc 1024 (``--widths all``), one ``--tile-cells`` tile per call.
+   fc 1024 (``--widths all``): model only on one ``--tile-cells`` tile per call, and model only on every tile
+   of the scene (preprocessed beforehand) with ``--workers`` threads as ``scan`` runs them;
+4. the end-to-end ``scan`` (``--workers``; ``--prep auto``: device preprocessing on a GPU) and detection.
 The per-window rows take the paper's input, one 16-level quantized phase channel (``PreprocessConfig()``). The
 dense and end-to-end rows take configs/demo.py's recipe (its ``preprocess``: cos, sin, coherence, slope, so
 ``in_channels=4`` for both widths) on a scene stored with phase, valid, coherence, DEM and slope.
