@@ -135,3 +135,17 @@ def test_workdir_of_another_run_is_refused(tmp_path: Path) -> None:
             tmp_path / "work",
             devices=jax.local_devices()[:1],
         )
+
+
+def test_device_pool_trains_like_host_batches(tmp_path: Path) -> None:
+    """The device-resident pool (the default on accelerators) gathers the same batches on the device."""
+    patches, labels = _data()
+    config = _config(steps=3, checkpoint_every=100)
+    devices = jax.local_devices()[:2]
+    host = train(config, patches, labels, tmp_path / "host", devices=devices, device_pool=False)
+    pooled = train(config, patches, labels, tmp_path / "pool", devices=devices, device_pool=True)
+    for ours, ref in zip(_params(pooled.model), _params(host.model), strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
+    host_metrics = [json.loads(line) for line in host.metrics_path.read_text().splitlines()]
+    pool_metrics = [json.loads(line) for line in pooled.metrics_path.read_text().splitlines()]
+    assert [m["loss"] for m in pool_metrics] == pytest.approx([m["loss"] for m in host_metrics], rel=1e-6)

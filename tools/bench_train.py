@@ -12,7 +12,9 @@ style: lr folded into momentum, biases 2x lr without decay) and ``train.loop.mak
 augmentation from stored patches of ``150 + 2 * dataset.margin_px`` px, dropout, cross-entropy, update),
 batches placed with ``train.loop.data_mesh``'s sharding. Two timings: ``loop`` adds what ``train.loop.train``
 does around the step (numpy batch -> device_put, the metrics read back to the host every step), ``loop lag1``
-is the same but reads step s's metrics after dispatching step s+1 (host work overlaps the device), ``step``
+is the same but reads step s's metrics after dispatching step s+1 (host work overlaps the device), ``loop pool``
+is the loop with ``train.loop.train``'s device-resident patch pool (the default on accelerators: only the
+batch indices cross to the device; ``train.loop.make_pool_step``), ``step``
 is the jitted step alone, dispatched back to back on one device-resident batch.
 
 PyTorch side: the same layer shapes (``alexnet``: conv1 11x11/4 unpadded, conv2-5 padded like SAME, pools
@@ -86,7 +88,7 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
     from jax.sharding import NamedSharding, PartitionSpec
 
     from scanner.model import build_model
-    from train.loop import data_mesh, make_train_step
+    from train.loop import data_mesh, make_pool_step, make_train_step
     from train.optim import make_optimizer
 
     batch = config.train.batch_size
@@ -112,6 +114,8 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
         return pool[index], pool_labels[index]
 
     fixed = jax.device_put(host_batch(), sharded)
+    pool_step = make_pool_step(graphdef, tx, config.train.augment)
+    device_pool = jax.device_put((pool, pool_labels), replicated)
 
     def one(patches, labels):
         key = jax.random.fold_in(base_key, counter["step"])
@@ -135,12 +139,22 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
             pending = metrics
         {k: float(v) for k, v in pending.items()}
 
+    def run_pool(n: int) -> None:  # train.loop.train with device_pool: only the indices cross over
+        for _ in range(n):
+            index = jax.device_put(rng.integers(0, len(pool), batch).astype(np.int32), sharded)
+            key = jax.random.fold_in(base_key, counter["step"])
+            counter["step"] += 1
+            state["params"], state["opt"], metrics = pool_step(
+                state["params"], state["opt"], rest, *device_pool, index, key
+            )
+            {k: float(v) for k, v in metrics.items()}
+
     def run_step(n: int) -> None:
         for _ in range(n):
             metrics = one(*fixed)
         jax.block_until_ready((state["params"], metrics))
 
-    return {"loop": run_loop, "loop lag1": run_lagged, "step": run_step}
+    return {"loop": run_loop, "loop lag1": run_lagged, "loop pool": run_pool, "step": run_step}
 
 
 # ---------------------------------------------------------------------------------------------- PyTorch
@@ -267,7 +281,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
         )
     best = max(("torch default", "torch channels_last"), key=medians.get)
     fastest = max(("torch default", "torch channels_last"), key=lambda k: max(rates[k]))
-    for key in ("jax loop", "jax loop lag1", "jax step"):
+    for key in ("jax loop", "jax loop lag1", "jax loop pool", "jax step"):
         print(
             f"  {key} / {best}: {medians[key] / medians[best]:.2f}x (medians); "
             f"best rep / best rep ({fastest}): {max(rates[key]) / max(rates[fastest]):.2f}x"
