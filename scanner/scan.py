@@ -206,11 +206,7 @@ def tile_input(scene: Scene, tile: Tile, meta: ModelMeta, threads: int = 1) -> t
     pixel_m = scene.grid.pixel_size.mean_m
     r = tile.reach_px
     x = banded_preprocess(arrays, pixel_m, meta.preprocess, crop=r, threads=threads)
-    phase, valid = (
-        arrays["phase"][r : -r or None, r : -r or None],
-        arrays["valid"][r : -r or None, r : -r or None],
-    )
-    return x, (valid != 0) & np.isfinite(phase)
+    return x, _usable_inside(arrays, r)
 
 
 def tile_raw(scene: Scene, tile: Tile, prep: DevicePrep) -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +216,14 @@ def tile_raw(scene: Scene, tile: Tile, prep: DevicePrep) -> tuple[np.ndarray, np
     raw = np.empty((*arrays["phase"].shape, len(prep.raw_names)), np.float32)
     for k, name in enumerate(prep.raw_names):
         raw[..., k] = arrays[name]
-    r = tile.reach_px
-    inner = (slice(r, raw.shape[0] - r), slice(r, raw.shape[1] - r))
-    return raw, (arrays["valid"][inner] != 0) & np.isfinite(arrays["phase"][inner])
+    return raw, _usable_inside(arrays, tile.reach_px)
+
+
+def _usable_inside(arrays: dict[str, np.ndarray], crop: int) -> np.ndarray:
+    """Usable-pixel mask (valid and finite phase) of a read window without its ``crop`` px halo."""
+    height, width = arrays["phase"].shape
+    inner = (slice(crop, height - crop), slice(crop, width - crop))
+    return (arrays["valid"][inner] != 0) & np.isfinite(arrays["phase"][inner])
 
 
 def banded_preprocess(
