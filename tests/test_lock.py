@@ -8,11 +8,13 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from scan_helpers import make_checkpoint, make_store
 
 from scanner.errors import StoreError
-from scanner.lock import LOCK_NAME, acquire, is_stale, pid_alive, read_lock, release, store_lock
+from scanner.lock import GUARD_NAME, LOCK_NAME, acquire, is_stale, pid_alive, read_lock, release, store_lock
 
 
 def _dead_pid() -> int:
@@ -88,3 +90,29 @@ def test_release_leaves_someone_elses_lock_alone(tmp_path):
     (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "other", "started": "x"}))
     release(tmp_path, info)
     assert read_lock(tmp_path).host == "other"
+
+
+@pytest.mark.parametrize("verb", ["ingest", "scan", "detect", "mosaic"])
+def test_every_writing_verb_refuses_a_locked_store(tmp_path, pyrate_dir, verb):
+    """A nightly run (or any writer) holding the lock stops a single-step verb before it writes anything."""
+    store = make_store(tmp_path / "store", {"a": (200, 200)})
+    before = sorted(p.relative_to(store.root) for p in store.root.rglob("*"))
+    argv = {
+        "ingest": ["ingest", str(next(pyrate_dir.glob("*_unw.tif"))), "--kind", "unwrapped"],
+        "scan": ["scan", "--model", str(make_checkpoint(tmp_path / "ckpt"))],
+        "detect": ["detect", "--scene", "a", "--out", str(tmp_path / "sites.geojson")],
+        "mosaic": ["mosaic", "--grid", "configs/grids/demo.py"],
+    }[verb]
+    with store_lock(store.root, "nightly"):
+        result = subprocess.run(
+            [sys.executable, "-m", "scanner.cli", *argv, "--store", str(store.root)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[1],
+        )
+        after = sorted(p.relative_to(store.root) for p in store.root.rglob("*"))
+    assert result.returncode == 4, result.stdout  # StoreError
+    lines = result.stderr.strip().splitlines()
+    assert "is locked" in lines[-1] and f"pid {os.getpid()}" in lines[-1], result.stderr
+    lock_files = (LOCK_NAME, GUARD_NAME)
+    assert [p for p in after if p.name not in lock_files] == [p for p in before if p.name not in lock_files]

@@ -69,20 +69,22 @@ def scanned_scenes(store, args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.lock import store_lock
     from scanner.sites import feature_collection, scene_sites, write_geojson, write_scene_sites
     from scanner.store import Store
 
     store = Store.open(args.store)
     scene_ids = scanned_scenes(store, args)
     everything, used = [], {}
-    for scene_id in scene_ids:
-        config, origin = scene_config(store, scene_id, args)
-        used[scene_id] = config
-        print(f"{scene_id}: operating point: {origin}")
-        features, _ = scene_sites(store, scene_id, config)
-        path = write_scene_sites(store, scene_id, features, config)
-        everything.extend(features)
-        print(f"{scene_id}: {len(features)} sites -> {path}")
+    with store_lock(store.root, "detect"):
+        for scene_id in scene_ids:
+            config, origin = scene_config(store, scene_id, args)
+            used[scene_id] = config
+            print(f"{scene_id}: operating point: {origin}")
+            features, _ = scene_sites(store, scene_id, config)
+            path = write_scene_sites(store, scene_id, features, config)
+            everything.extend(features)
+            print(f"{scene_id}: {len(features)} sites -> {path}")
     everything.sort(key=lambda f: (f["properties"]["priority"], f["properties"]["scene_id"]))
     write_geojson(
         args.out,

@@ -108,6 +108,7 @@ def _requests(args: argparse.Namespace) -> list:
 def run(args: argparse.Namespace) -> int:
     from scanner.cli.output import progress_bar
     from scanner.ingest import IngestConfig, ingest_scene
+    from scanner.lock import store_lock
     from scanner.store import MARKER, Store
 
     config = IngestConfig(
@@ -120,15 +121,16 @@ def run(args: argparse.Namespace) -> int:
     new_store = not (args.store / MARKER).exists() and not args.store.exists()
     store = Store.open(args.store) if (args.store / MARKER).exists() else Store.create(args.store)
     try:
-        for request in requests:
-            with progress_bar(f"ingest {request.scene_id}", "chunks") as progress:
-                result = ingest_scene(store, request, config, progress)
-            print(
-                f"{result.scene_id}: {result.status} ({result.kind}, {result.shape[0]} x {result.shape[1]} px, "
-                f"looks {result.multilook[0]} x {result.multilook[1]})"
-            )
-            for note in result.notes:
-                print(f"{result.scene_id}: note: {note}")
+        with store_lock(store.root, "ingest"):
+            for request in requests:
+                with progress_bar(f"ingest {request.scene_id}", "chunks") as progress:
+                    result = ingest_scene(store, request, config, progress)
+                print(
+                    f"{result.scene_id}: {result.status} ({result.kind}, {result.shape[0]} x "
+                    f"{result.shape[1]} px, looks {result.multilook[0]} x {result.multilook[1]})"
+                )
+                for note in result.notes:
+                    print(f"{result.scene_id}: note: {note}")
     except BaseException:
         if new_store and not store.scene_ids():
             shutil.rmtree(args.store, ignore_errors=True)

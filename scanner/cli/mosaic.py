@@ -77,14 +77,18 @@ def run(args: argparse.Namespace) -> int:
         rule=args.rule, window_days=args.window_days, threshold=args.threshold, resampling=args.resampling
     )
     from scanner.cli.output import progress_bar
+    from scanner.lock import store_lock
+    from scanner.store import Store
     from scanner.viewer import publish_products
 
-    with progress_bar("mosaic", "chunks") as progress:
-        report = run_mosaic(root, grid, combine, since=args.since, progress=progress)
-    print(report.summary())
-    viewer = root / "viewer" / "index.html"
-    if not report.unchanged or not viewer.is_file():
-        viewer = publish_products(root)
+    Store.open(root)  # a clear error for a path that is not a store, before the lock is taken there
+    with store_lock(root, "mosaic"):
+        with progress_bar("mosaic", "chunks") as progress:
+            report = run_mosaic(root, grid, combine, since=args.since, progress=progress)
+        print(report.summary())
+        viewer = root / "viewer" / "index.html"
+        if not report.unchanged or not viewer.is_file():
+            viewer = publish_products(root)
     print(f"viewer: {viewer}")
     return 0
 

@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from scanner.checkpoint import read_meta
     from scanner.cli.output import progress_bar
+    from scanner.lock import store_lock
     from scanner.scan import ScanConfig, scan
     from scanner.store import Store
 
@@ -80,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
     )
     km2_per_window = (meta.pixel_size_m * 10) ** 2 / 1e6
     start = time.perf_counter()
-    with progress_bar("scan", "windows", rate_scale=km2_per_window, rate_unit="km²") as progress:
+    with (
+        store_lock(store.root, "scan"),
+        progress_bar("scan", "windows", rate_scale=km2_per_window, rate_unit="km²") as progress,
+    ):
         results = scan(store, args.model, args.scenes, config, scheduler=args.scheduler, progress=progress)
     elapsed = time.perf_counter() - start
     for r in results:
