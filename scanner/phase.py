@@ -6,8 +6,10 @@ the training-set builder and the scanner both call it, so a patch and a scanned 
 The global error removal filter (paper, section 2.2; Kusano et al. 2015) is implemented as a complex-domain
 high-pass: the phase of the mean of ``exp(i*phase)`` over the valid pixels of a square box of full width
 ``filter_size_m`` is subtracted from the phase. The box sums use exact integer arithmetic (unit phasors scaled
-by 2**16 and rounded, real and imaginary parts packed into one int64), so a tile carrying a halo of
-``filter_reach_px`` gives bit-identical output to the whole scene, whatever the tile's origin.
+by 2**16 and rounded, summed in int32 per part), so a tile carrying a halo of ``filter_reach_px`` gives
+bit-identical output to the whole scene, whatever the tile's origin. The ``cos``/``sin`` channels come
+straight from the sums (``filtered_cos_sin``). ``scanner.prep_device`` is the same arithmetic in JAX, for
+preprocessing inside the scan kernel on an accelerator.
 """
 
 from __future__ import annotations
@@ -173,7 +175,8 @@ def filtered_cos_sin(
     ``cos l = re / r`` and ``sin l = im / r``, so ``cos(phase - l) = (cos phase * re + sin phase * im) / r`` and
     ``sin(phase - l) = (sin phase * re - cos phase * im) / r``; an empty box (r = 0) removes nothing, as
     ``arctan2(0, 0) = 0`` does. Equal to ``np.cos(global_filter(...))`` to float32 rounding (about 1e-7), exact
-    under tiling like the filter, and NaN-free: unusable pixels hold cos and sin of 0 (callers mask them).
+    under tiling like the filter, and NaN-free: unusable pixels hold the values of a phase of 0 (callers mask
+    them).
     """
     return _filtered_cos_sin(_filter_sums(phase, valid, width_px, crop))
 
