@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         min_valid_fraction=args.min_valid_fraction,
         workers=args.workers,
         prep_threads=args.prep_threads,
-        prep=args.prep if path == "dense" or args.prep != "auto" else "host",
+        prep=args.prep,
     )
     km2_per_window = (meta.pixel_size_m * 10) ** 2 / 1e6
     start = time.perf_counter()
