@@ -19,15 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scanner import kernels
 from scanner.config import require
-
-PHASOR_SCALE = 1 << 16
-"""Fixed-point scale of the unit phasors summed by the filter (phase resolution ~1.5e-5 rad per pixel)."""
-
-_INT32_MAX_WIDTH_PX = 181
-"""Widest box whose sums fit 32 signed bits (181**2 * 2**16 < 2**31): such boxes sum in int32, whose running
-sums wrap around harmlessly (a difference of wrapped sums is exact when the true sum fits); wider boxes sum
-in int64. Both give the same integers."""
 
 CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
 """Model input channels ``preprocess`` can build, in any order and combination."""
@@ -83,50 +76,68 @@ def filter_reach_px(width_px: int) -> int:
     return width_px // 2
 
 
-def _box_sum_axis(values: np.ndarray, reach: int, axis: int) -> np.ndarray:
-    """Sum of integer ``values`` over ``[i - reach, i + reach]`` along ``axis``; outside the array counts 0.
-
-    Overwrites ``values`` with the result (callers pass buffers they own; fewer large allocations matter more
-    than the arithmetic here). Integer overflow of the running sum wraps around and cancels in the difference.
-    """
-    n = values.shape[axis]
-    shape = list(values.shape)
-    shape[axis] = n + 2 * reach + 1
-
-    def along(part: slice) -> tuple[slice, ...]:
-        return (slice(None),) * axis + (part,)
-
-    padded = np.empty(shape, dtype=values.dtype)
-    padded[along(slice(0, reach + 1))] = 0
-    np.cumsum(values, axis=axis, dtype=values.dtype, out=padded[along(slice(reach + 1, reach + 1 + n))])
-    padded[along(slice(reach + 1 + n, None))] = padded[along(slice(reach + n, reach + n + 1))]
-    return np.subtract(padded[along(slice(2 * reach + 1, None))], padded[along(slice(0, n))], out=values)
-
-
-def _box_sum(values: np.ndarray, reach: int, crop: int = 0) -> np.ndarray:
-    """Sum of integer ``values`` (overwritten) over the (2*reach+1)^2 box around each pixel; outside counts 0.
-
-    Only the pixels at least ``crop`` from every edge are returned (a view into ``values``).
-    """
-    height, width = values.shape
-    down = _box_sum_axis(values, reach, 0)[crop : height - crop]
-    return _box_sum_axis(down, reach, 1)[:, crop : width - crop]
-
-
 @dataclass(frozen=True)
-class _FilterSums:
-    """What the filter knows about the pixels ``crop`` px in: the usable mask, the phase (0 where unusable),
-    its float32 cos and sin, and the exact box sums (re, im) of the fixed-point unit phasors around it."""
+class _Phasors:
+    """A read window's usable mask (valid and finite phase), its phase (0 where unusable, float32) and that
+    phase's cos and sin: what the compiled filter (``scanner.kernels.filter_channels``) reads."""
 
     usable: np.ndarray
     phase: np.ndarray
     cos: np.ndarray
     sin: np.ndarray
-    re: np.ndarray
-    im: np.ndarray
+
+    @classmethod
+    def of(cls, phase: np.ndarray, valid: np.ndarray) -> _Phasors:
+        usable = (valid != 0) & np.isfinite(phase)
+        safe = np.where(usable, phase, np.float32(0)).astype(np.float32, copy=False)
+        return cls(usable, safe, np.cos(safe), np.sin(safe))
 
 
-def _filter_sums(phase: np.ndarray, valid: np.ndarray, width_px: int, crop: int) -> _FilterSums:
+_KERNEL_SLOTS = {
+    "cos": kernels.SLOT_COS,
+    "sin": kernels.SLOT_SIN,
+    "coherence": kernels.SLOT_COHERENCE,
+    "slope": kernels.SLOT_SLOPE,
+}
+_NONE_2D = np.zeros((0, 0), np.float32)
+_NONE_3D = np.zeros((0, 0, 0), np.float32)
+_NO_SUMS = np.zeros((0, 0, 0), np.int64)
+
+
+def _run_filter(
+    phasors: _Phasors,
+    reach: int,
+    crop: int,
+    channels: tuple[str, ...] = (),
+    extras: Mapping[str, np.ndarray] | None = None,
+    out: np.ndarray = _NONE_3D,
+    sums: np.ndarray = _NO_SUMS,
+) -> None:
+    """The compiled filter over a read window: ``channels`` (any of cos, sin, coherence, slope; others are
+    left alone) into ``out``, the box sums into ``sums`` when it has room. ``reach`` -1: no filter."""
+    slots = np.full(4, -1, np.int64)
+    for k, name in enumerate(channels):
+        if name in _KERNEL_SLOTS:
+            slots[_KERNEL_SLOTS[name]] = k
+    extra = {
+        name: np.asarray(_extra(extras or {}, name), np.float32) if name in channels else _NONE_2D
+        for name in ("coherence", "slope")
+    }
+    kernels.filter_channels(
+        phasors.cos,
+        phasors.sin,
+        phasors.usable,
+        reach,
+        crop,
+        extra["coherence"],
+        extra["slope"],
+        slots,
+        out,
+        sums,
+    )
+
+
+def _check_width(width_px: int) -> None:
     require(
         width_px >= 3 and width_px % 2 == 1,
         "global filter width",
@@ -134,17 +145,15 @@ def _filter_sums(phase: np.ndarray, valid: np.ndarray, width_px: int, crop: int)
         found=width_px,
         fix="build it with filter_width_px(filter_size_m, pixel_size_m)",
     )
-    usable = (valid != 0) & np.isfinite(phase)
-    safe = np.where(usable, phase, 0).astype(np.float32, copy=False)
-    scale = np.where(usable, np.float32(PHASOR_SCALE), np.float32(0))
-    cos, sin = np.cos(safe), np.sin(safe)
-    dtype = np.int32 if width_px <= _INT32_MAX_WIDTH_PX else np.int64
-    sums = []
-    for part in (cos, sin):
-        fixed = part * scale
-        np.rint(fixed, out=fixed)
-        sums.append(_box_sum(fixed.astype(dtype), filter_reach_px(width_px), crop))
-    return _FilterSums(*(_crop(a, crop) for a in (usable, safe, cos, sin)), *sums)
+
+
+def _box_sums(phasors: _Phasors, width_px: int, crop: int) -> np.ndarray:
+    """int64 ``(2, H - 2 crop, W - 2 crop)``: exact box sums (re, im) of the fixed-point unit phasors."""
+    _check_width(width_px)
+    height, width = phasors.usable.shape
+    sums = np.empty((2, height - 2 * crop, width - 2 * crop), np.int64)
+    _run_filter(phasors, filter_reach_px(width_px), crop, sums=sums)
+    return sums
 
 
 def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int, crop: int = 0) -> np.ndarray:
@@ -155,14 +164,15 @@ def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int, crop: 
     tiling with a halo of ``filter_reach_px(width_px)``. ``crop`` > 0 returns only the pixels at least that far
     from every edge (what a tile keeps of its halo), equal to the same pixels of the uncropped result.
     """
-    return _filtered_phase(_filter_sums(phase, valid, width_px, crop))
+    phasors = _Phasors.of(phase, valid)
+    return _filtered_phase(phasors, _box_sums(phasors, width_px, crop), crop)
 
 
-def _filtered_phase(sums: _FilterSums) -> np.ndarray:
-    low = np.arctan2(sums.im.astype(np.float32), sums.re.astype(np.float32))
-    np.subtract(sums.phase, low, out=low)
+def _filtered_phase(phasors: _Phasors, sums: np.ndarray, crop: int) -> np.ndarray:
+    low = np.arctan2(sums[1].astype(np.float32), sums[0].astype(np.float32))
+    np.subtract(_crop(phasors.phase, crop), low, out=low)
     out = wrap(low)
-    out[~sums.usable] = np.float32(np.nan)
+    out[~_crop(phasors.usable, crop)] = np.float32(np.nan)
     return out
 
 
@@ -175,24 +185,12 @@ def filtered_cos_sin(
     ``cos l = re / r`` and ``sin l = im / r``, so ``cos(phase - l) = (cos phase * re + sin phase * im) / r`` and
     ``sin(phase - l) = (sin phase * re - cos phase * im) / r``; an empty box (r = 0) removes nothing, as
     ``arctan2(0, 0) = 0`` does. Equal to ``np.cos(global_filter(...))`` to float32 rounding (about 1e-7), exact
-    under tiling like the filter, and NaN-free: unusable pixels hold the values of a phase of 0 (callers mask
-    them).
+    under tiling like the filter. Unusable pixels are 0.
     """
-    return _filtered_cos_sin(_filter_sums(phase, valid, width_px, crop))
-
-
-def _filtered_cos_sin(sums: _FilterSums) -> tuple[np.ndarray, np.ndarray]:
-    re, im = sums.re.astype(np.float32), sums.im.astype(np.float32)
-    norm = np.hypot(re, im)
-    empty = norm == 0
-    re[empty], norm[empty] = 1, 1
-    re /= norm
-    im /= norm
-    cos = sums.cos * re
-    cos += sums.sin * im
-    sin = np.multiply(sums.sin, re, out=re)
-    sin -= np.multiply(sums.cos, im, out=im)
-    return cos, sin
+    _check_width(width_px)
+    out = np.empty((phase.shape[0] - 2 * crop, phase.shape[1] - 2 * crop, 2), np.float32)
+    _run_filter(_Phasors.of(phase, valid), filter_reach_px(width_px), crop, ("cos", "sin"), out=out)
+    return out[..., 0], out[..., 1]
 
 
 def _crop(array: np.ndarray, crop: int) -> np.ndarray:
@@ -308,50 +306,35 @@ def preprocess(
 ) -> np.ndarray:
     """Stored rasters -> model input ``(y, x, C)`` float32; invalid pixels are 0 in every channel.
 
-    ``extras`` supplies ``coherence`` (0..1) and ``slope`` (degrees) when those channels are asked for.
-    ``crop`` > 0 returns only the pixels at least that far from every edge, equal to the same pixels of the
-    uncropped result: a tile reads its filter halo and keeps only what the model sees. Each channel is
-    computed straight into its slice of the output (this runs on every scanned pixel, so it keeps large
-    temporaries few).
+    ``extras`` supplies ``coherence`` (0..1) and ``slope`` (degrees) when those channels are asked for; they
+    are taken as float32, NaN becomes 0 and +-inf the largest float32. ``crop`` > 0 returns only the pixels at
+    least that far from every edge, equal to the same pixels of the uncropped result: a tile reads its filter
+    halo and keeps only what the model sees. The filter and the cos, sin, coherence and slope channels are
+    one compiled pass (``scanner.kernels.filter_channels``) writing straight into the output.
     """
-    extras = {name: _crop(array, crop) for name, array in (extras or {}).items()}
-    usable = _crop((valid != 0) & np.isfinite(phase), crop)
-    wanted = set(config.channels)
-    with np.errstate(invalid="ignore", over="ignore"):  # non-finite phase: unusable, zeroed below
-        if config.filter_size_m is not None:
-            sums = _filter_sums(phase, valid, filter_width_px(config.filter_size_m, pixel_size_m), crop)
-            filtered = _filtered_phase(sums) if "phase_q" in wanted else None
-            trig = _filtered_cos_sin(sums) if wanted & {"cos", "sin"} else None
-        else:
-            filtered = _crop(phase, crop)
-            trig = (np.cos(filtered), np.sin(filtered)) if wanted & {"cos", "sin"} else None
-        out = np.empty((*usable.shape, len(config.channels)), dtype=np.float32)
-        for k, name in enumerate(config.channels):
-            if name in ("cos", "sin"):
-                out[..., k] = trig[0 if name == "cos" else 1]
-            else:
-                _channel(name, filtered, config, extras, out[..., k])
-    out[~usable] = 0
+    phasors = _Phasors.of(phase, valid)
+    height, width = phasors.usable.shape
+    out = np.empty((height - 2 * crop, width - 2 * crop, len(config.channels)), dtype=np.float32)
+    width_px = None if config.filter_size_m is None else filter_width_px(config.filter_size_m, pixel_size_m)
+    reach = -1 if width_px is None else filter_reach_px(width_px)
+    wants_phase = "phase_q" in config.channels
+    sums = np.empty((2, *out.shape[:2]), np.int64) if wants_phase and width_px is not None else _NO_SUMS
+    _run_filter(phasors, reach, crop, config.channels, extras, out, sums)
+    if wants_phase:
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite phase: unusable, zeroed below
+            filtered = _crop(phase, crop) if width_px is None else _filtered_phase(phasors, sums, crop)
+            k = config.channels.index("phase_q")
+            out[..., k] = _phase_channel(filtered, config.quantize_levels)
+            out[..., k][~_crop(phasors.usable, crop)] = 0
     return out
 
 
-def _channel(
-    name: str,
-    phase: np.ndarray | None,
-    config: PreprocessConfig,
-    extras: Mapping[str, np.ndarray],
-    out: np.ndarray,
-) -> None:
-    """A phase_q, coherence or slope channel into ``out`` (float32); unusable pixels are overwritten later."""
-    if name == "phase_q":
-        if config.quantize_levels is not None:
-            out[...] = levels_to_unit(quantize(phase, config.quantize_levels), config.quantize_levels)
-        else:
-            out[...] = (np.nan_to_num(phase, nan=-np.pi) + np.pi) / (2 * np.pi)
-    elif name == "coherence":
-        out[...] = np.nan_to_num(_extra(extras, "coherence"))
-    else:
-        np.divide(np.nan_to_num(_extra(extras, "slope")), 90.0, out=out, casting="same_kind")
+def _phase_channel(phase: np.ndarray, levels: int | None) -> np.ndarray:
+    """The ``phase_q`` channel: quantized to ``levels`` steps and scaled to [0, 1], or (None) the phase
+    scaled from [-pi, pi) to [0, 1); NaN counts as -pi (callers zero unusable pixels)."""
+    if levels is not None:
+        return levels_to_unit(quantize(phase, levels), levels)
+    return (np.nan_to_num(phase, nan=-np.pi) + np.pi) / (2 * np.pi)
 
 
 def row_bands(height: int, crop: int, bands: int, reach: int) -> list[tuple[slice, slice]]:

@@ -23,9 +23,15 @@ import jax
 import jax.numpy as jnp
 
 from scanner.config import require
-from scanner.phase import _INT32_MAX_WIDTH_PX, PHASOR_SCALE, PreprocessConfig, filter_width_px
+from scanner.kernels import PHASOR_SCALE
+from scanner.phase import PreprocessConfig, filter_width_px
 
 EXTRAS = ("coherence", "slope")
+
+_INT32_MAX_WIDTH_PX = 181
+"""Widest box whose sums fit 32 signed bits (181**2 * 2**16 < 2**31). The device sums in int32 (fast on
+accelerators; the running sums wrap around, and a difference of wrapped sums is exact when the true sum
+fits), so wider filters are preprocessed on the host."""
 
 
 @dataclass(frozen=True)

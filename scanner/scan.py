@@ -48,8 +48,8 @@ from scanner.infer import InferConfig, Predictor
 from scanner.phase import PreprocessConfig, preprocess, row_bands
 from scanner.prep_device import DevicePrep
 from scanner.probgrid import prepare_staging, prob_path, publish_grid, published_key
-from scanner.store import Scene, Store, check_scannable
-from scanner.tiling import Tile, TilePlan, complete_mask, plan_tiles, window_valid_fraction
+from scanner.store import ARRAYS, CHUNK_PX, READ_CACHE_BYTES, Scene, Store, check_scannable
+from scanner.tiling import Tile, TilePlan, complete_mask, in_strips, plan_tiles, window_valid_fraction
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,8 @@ def plan_scene(
     reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
     plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
     done = {p.name for p in (staging / "done").iterdir()}
-    todo = [t for t in plan.tiles if t.tile_id not in done]
+    names = ["phase", "valid", *(n for n in EXTRA_CHANNELS if n in meta.preprocess.channels)]
+    todo = in_strips([t for t in plan.tiles if t.tile_id not in done], strip_width_px(names))
     job = SceneJob(
         store_root=str(root),
         scene_id=scene_id,
@@ -371,6 +372,16 @@ def plan_scene(
         ),
     )
     return job, plan, todo, key
+
+
+def strip_width_px(names: Sequence[str], cache_bytes: int = READ_CACHE_BYTES) -> int:
+    """Widest strip of tiles (``scanner.tiling.in_strips``) whose reads stay in the decoded-chunk cache.
+
+    A row of tiles reads three rows of store chunks (its own and the halos above and below), one chunk
+    column more on each side; the strip is as many chunk columns as that fits in ``cache_bytes``, at least
+    one. The order only changes speed, never the grid."""
+    column_bytes = 3 * CHUNK_PX * CHUNK_PX * sum(np.dtype(ARRAYS[name]).itemsize for name in names)
+    return max(1, cache_bytes // column_bytes - 2) * CHUNK_PX
 
 
 def scan(
@@ -440,7 +451,13 @@ def _compute(
         with Client(scheduler) as client:
             dask.compute(*tasks, scheduler=client.get)
         return
-    tasks = [dask.delayed(one, pure=False)(job, tile) for job, tile in jobs]
+    # Dask's local schedulers run independent tasks in descending key order; these keys make that the plan
+    # order (strip by strip, scanner.tiling.in_strips), which keeps tile reads in the decoded-chunk cache.
+    # test_scan_runs_tiles_in_plan_order holds Dask to it.
+    tasks = [
+        dask.delayed(one)(job, tile, dask_key_name=f"fringescan-tile-{len(jobs) - k:08d}")
+        for k, (job, tile) in enumerate(jobs)
+    ]
     name = "threads" if scheduler in (None, "threads") else "synchronous"
     dask.compute(*tasks, scheduler=name, num_workers=config.workers)
 

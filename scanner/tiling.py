@@ -12,10 +12,12 @@ With the default tile of 50 x 50 cells (500 px) tile boundaries fall on the scen
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from scanner import kernels
 from scanner.config import require
 from scanner.geo import STRIDE_PX, WINDOW_HALO_PX, WINDOW_PX, PixelWindow
 
@@ -146,21 +148,27 @@ def complete_mask(block: CellBlock, height_px: int, width_px: int) -> np.ndarray
     return in_rows[:, None] & in_cols[None, :]
 
 
+def in_strips(tiles: Sequence[Tile], strip_px: int) -> list[Tile]:
+    """``tiles`` in the order that reads the store best: vertical strips ``strip_px`` wide, left to right, each
+    strip row by row. Neighbouring tiles share store chunks through their halos; a strip narrow enough that
+    the chunks of three tile rows fit the read cache decodes each chunk about once per strip."""
+    require(strip_px >= 1, "strip width", expected=">= 1 px", found=strip_px, fix="pass a positive width")
+    return sorted(tiles, key=lambda t: (t.pixels.col_off // strip_px, t.cells.row_off, t.cells.col_off))
+
+
 def window_valid_fraction(usable: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
     """Fraction of usable pixels in each window of a model-window array ``(10n + 140, 10m + 140)``.
 
-    Window ``(i, j)`` covers ``usable[10i : 10i + 150, 10j : 10j + 150]``; the sums are exact integers.
+    Window ``(i, j)`` covers ``usable[10i : 10i + 150, 10j : 10j + 150]``, i.e. 15 x 15 cells of 10 px: the
+    usable pixels are counted per cell (compiled, one pass), then per window over the cell counts; the
+    counts are exact integers.
     """
     expected = (n_rows * STRIDE_PX + WINDOW_PX - STRIDE_PX, n_cols * STRIDE_PX + WINDOW_PX - STRIDE_PX)
     assert usable.shape == expected, (usable.shape, expected)
-    down = np.zeros((usable.shape[0] + 1, usable.shape[1]), dtype=np.int32)
-    np.cumsum(usable, axis=0, dtype=np.int32, out=down[1:])
-    y0 = np.arange(n_rows) * STRIDE_PX
-    rows = down[y0 + WINDOW_PX] - down[y0]  # (n_rows, width): column sums of each window row band
-    across = np.zeros((n_rows, usable.shape[1] + 1), dtype=np.int32)
-    np.cumsum(rows, axis=1, out=across[:, 1:])
-    x0 = np.arange(n_cols) * STRIDE_PX
-    counts = across[:, x0 + WINDOW_PX] - across[:, x0]
+    cells = WINDOW_PX // STRIDE_PX
+    table = np.zeros((n_rows + cells, n_cols + cells), np.int64)
+    table[1:, 1:] = kernels.block_counts(usable, STRIDE_PX).cumsum(0).cumsum(1)
+    counts = table[cells:, cells:] - table[:-cells, cells:] - table[cells:, :-cells] + table[:-cells, :-cells]
     return counts / float(WINDOW_PX * WINDOW_PX)
 
 

@@ -83,17 +83,6 @@ def test_halo_smaller_than_reach_changes_the_result():
     assert not np.array_equal(short, whole[:, 40:])
 
 
-def test_int32_and_int64_integer_sums_agree(monkeypatch):
-    """Boxes up to 181 px sum in int32, whose running sums overflow and wrap; the box sums must still equal
-    the int64 sums exactly (a 151 px box over 400 rows overflows int32 in the running sums)."""
-    scene, valid = noisy_scene(400, 420, 2, hole_fraction=0.0)
-    scene[:, :300] = 0.1  # aligned phasors: running sums of 151 px column boxes pass 2**31 along a row
-    assert 151 * phase.PHASOR_SCALE * np.cos(0.1) * 300 > 2**31
-    narrow = global_filter(scene, valid, width_px=151)
-    monkeypatch.setattr(phase, "_INT32_MAX_WIDTH_PX", 0)
-    np.testing.assert_array_equal(global_filter(scene, valid, width_px=151), narrow)
-
-
 def test_filter_matches_float_reference_and_respects_nodata():
     scene, valid = noisy_scene(60, 50, 2)
     out = global_filter(scene, valid, width_px=9)

@@ -14,15 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scan_helpers import PIXEL_M, make_checkpoint, make_store, scene_arrays
 
+import scanner.scan
 from scanner.checkpoint import load_checkpoint
 from scanner.errors import InputError, ModelMismatchError
 from scanner.geo import PixelWindow
 from scanner.infer import InferConfig, Predictor
 from scanner.phase import preprocess
 from scanner.probgrid import read_prob
-from scanner.scan import ScanConfig, scan, tile_input, tile_probability
+from scanner.scan import ScanConfig, scan, strip_width_px, tile_input, tile_probability
 from scanner.store import Store
-from scanner.tiling import plan_tiles
+from scanner.tiling import in_strips, plan_tiles
 
 SHAPE = (430, 370)
 
@@ -224,3 +225,26 @@ def test_workers_and_prep_threads_do_not_change_the_grid_or_its_key(setup):
     many, again = scan_grid(store, checkpoint, tile_cells=19, workers=3, prep_threads=2)
     np.testing.assert_array_equal(many, one)
     assert again["run_key"] == attrs["run_key"]
+
+
+def test_scan_runs_tiles_in_plan_order(setup, monkeypatch):
+    """Tiles run strip by strip, each strip row by row (the order that keeps reads in the chunk cache); this
+    holds Dask's local scheduler to the key order scanner.scan relies on."""
+    store, checkpoint = setup
+    ran = []
+    run_tile = scanner.scan.run_tile
+    monkeypatch.setattr(scanner.scan, "run_tile", lambda job, tile: ran.append(tile) or run_tile(job, tile))
+    monkeypatch.setattr(scanner.scan, "strip_width_px", lambda names: 120)
+    # min_valid_fraction: a setting no other test uses, so this scan runs instead of being skipped
+    scan(store, checkpoint, ["a"], ScanConfig(tile_cells=7, workers=1, min_valid_fraction=0.74))
+    plan = plan_tiles(*SHAPE, tile_cells=7, reach_px=ran[0].reach_px)
+    assert len(ran) == len(plan.tiles) > 10
+    assert ran == in_strips(plan.tiles, 120)
+    assert len({t.pixels.col_off // 120 for t in ran}) > 1
+
+
+def test_strip_width_fits_three_chunk_rows_in_the_cache():
+    four = ["phase", "valid", "coherence", "slope"]  # 3.25 MB per 500 px chunk of all four
+    assert strip_width_px(four, cache_bytes=64 << 20) == 4 * 500
+    assert strip_width_px(["phase", "valid"], cache_bytes=64 << 20) == 15 * 500
+    assert strip_width_px(four, cache_bytes=0) == 500

@@ -9,6 +9,7 @@ from scanner.tiling import (
     CellBlock,
     complete_mask,
     complete_range,
+    in_strips,
     plan_tiles,
     window_origins,
     window_valid_fraction,
@@ -62,8 +63,27 @@ def test_window_valid_fraction_matches_direct_count():
     n, m = 4, 6
     usable = rng.random((STRIDE_PX * n + 140, STRIDE_PX * m + 140)) > 0.3
     frac = window_valid_fraction(usable, n, m)
-    for i, j in [(0, 0), (3, 5), (2, 1)]:
-        window = usable[10 * i : 10 * i + WINDOW_PX, 10 * j : 10 * j + WINDOW_PX]
-        assert frac[i, j] == window.mean()
+    assert frac.shape == (n, m)
+    for i in range(n):
+        for j in range(m):
+            window = usable[10 * i : 10 * i + WINDOW_PX, 10 * j : 10 * j + WINDOW_PX]
+            assert frac[i, j] == window.mean()
     origins = window_origins(n, m)
     assert origins.shape == (n * m, 2) and tuple(origins[m + 2]) == (10, 20)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    height=st.integers(150, 900),
+    width=st.integers(150, 900),
+    tile=st.integers(3, 30),
+    strip_px=st.integers(1, 1000),
+    seed=st.integers(0, 99),
+)
+def test_in_strips_is_a_reordering_by_strip_then_row(height, width, tile, strip_px, seed):
+    tiles = list(plan_tiles(height, width, tile_cells=tile).tiles)
+    np.random.default_rng(seed).shuffle(tiles)
+    ordered = in_strips(tiles, strip_px)
+    assert sorted(t.tile_id for t in ordered) == sorted(t.tile_id for t in tiles)
+    keys = [(t.pixels.col_off // strip_px, t.cells.row_off, t.cells.col_off) for t in ordered]
+    assert keys == sorted(keys)
