@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from scanner import kernels
 from scanner.config import require
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -223,15 +224,7 @@ def detect(
 
 def block_mean(values: np.ndarray, block: int, out_shape: tuple[int, int]) -> np.ndarray:
     """Mean of finite ``values`` over ``block x block`` pixel blocks (cells), NaN where none; cropped/padded."""
-    height, width = out_shape[0] * block, out_shape[1] * block
-    padded = np.full((height, width), np.nan, dtype=np.float64)
-    h, w = min(values.shape[0], height), min(values.shape[1], width)
-    padded[:h, :w] = values[:h, :w]
-    cells = padded.reshape(out_shape[0], block, out_shape[1], block)
-    finite = np.isfinite(cells)
-    count = finite.sum(axis=(1, 3))
-    total = np.where(finite, cells, 0.0).sum(axis=(1, 3))
-    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0).astype(np.float32)
+    return kernels.block_means(values, block, *out_shape)
 
 
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"

@@ -4,7 +4,8 @@
 memory. ``filter_channels`` runs the global error removal filter's box sums as running sums, streamed row
 by row (a column accumulator per input column, then a running sum along the row), and writes the model's
 ``cos``, ``sin``, ``coherence`` and ``slope`` channels of that row straight into the output. ``block_counts``
-counts usable pixels per 10 x 10 cell for the nodata rule.
+counts usable pixels per 10 x 10 cell for the nodata rule, and ``block_means`` averages the slope per cell
+for detection.
 
 Exactness: the sums are exact integers of fixed-point unit phasors (``rint(cos * 2**16)`` of usable pixels),
 accumulated in int64, so a pixel's result depends only on the pixels in its box, whatever the tile. The
@@ -212,3 +213,28 @@ def block_counts(mask: np.ndarray, block: int) -> np.ndarray:
                 total += mask[i, j]
             counts[i // block, b] += total
     return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def block_means(values: np.ndarray, block: int, rows: int, cols: int) -> np.ndarray:
+    """float32 ``(rows, cols)``: mean of the finite ``values`` in each ``block x block`` block (summed in
+    float64), NaN where a block holds none; blocks past the array's edge average the part they hold."""
+    total = np.zeros((rows, cols), np.float64)
+    count = np.zeros((rows, cols), np.int64)
+    height, width = min(values.shape[0], rows * block), min(values.shape[1], cols * block)
+    for i in range(height):
+        for b in range(cols):
+            part, n = 0.0, 0
+            for j in range(b * block, min(width, (b + 1) * block)):
+                v = values[i, j]
+                if np.isfinite(v):
+                    part += v
+                    n += 1
+            total[i // block, b] += part
+            count[i // block, b] += n
+    out = np.full((rows, cols), np.nan, np.float32)
+    for r in range(rows):
+        for b in range(cols):
+            if count[r, b] > 0:
+                out[r, b] = total[r, b] / count[r, b]
+    return out

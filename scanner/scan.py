@@ -62,8 +62,10 @@ PREP_PLACES = ("auto", "host", "device")
 class ScanConfig:
     """Scan settings (``fringescan scan`` options). ``tile_cells`` 50 = one 500 px store chunk per tile.
 
-    ``workers``: tiles in flight at once with the local threaded scheduler. ``prep_threads``: threads that
-    preprocess one tile, in row bands (0: the CPU count divided by ``workers``). Neither changes the grid.
+    ``workers``: tiles in flight at once with the local threaded scheduler (0: the CPU count plus one, so the
+    host work of one tile, reads, preprocessing and the write, overlaps the others' model passes).
+    ``prep_threads``: threads that preprocess one tile, in row bands (0: the CPU count divided by the
+    workers). Neither changes the grid.
     ``prep``: where tiles are preprocessed: ``host`` (numpy, ``scanner.phase``), ``device`` (in the jitted
     dense kernel, ``scanner.prep_device``; for accelerators) or ``auto`` (device on a GPU/TPU with the dense
     path, else host).
@@ -74,7 +76,7 @@ class ScanConfig:
     batch_size: int = 64
     dtype: str = "float32"
     min_valid_fraction: float = 0.75
-    workers: int = 2
+    workers: int = 0
     prep_threads: int = 0
     prep: str = "auto"
 
@@ -86,7 +88,13 @@ class ScanConfig:
             found=self.min_valid_fraction,
             fix="use e.g. --min-valid-fraction 0.75",
         )
-        require(self.workers >= 1, "scan workers", expected=">= 1", found=self.workers, fix="e.g. 2")
+        require(
+            self.workers >= 0,
+            "scan workers",
+            expected=">= 0 (0: automatic)",
+            found=self.workers,
+            fix="e.g. 3",
+        )
         require(
             self.prep_threads >= 0,
             "preprocessing threads",
@@ -110,8 +118,11 @@ class ScanConfig:
         )
         self.infer_config()
 
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1) + 1
+
     def preprocess_threads(self) -> int:
-        return self.prep_threads or max(1, (os.cpu_count() or 1) // self.workers)
+        return self.prep_threads or max(1, (os.cpu_count() or 1) // self.worker_count())
 
     def resolved(self) -> ScanConfig:
         """``prep="auto"`` made concrete for this process's devices (the grid's run key uses this)."""
@@ -459,7 +470,7 @@ def _compute(
         for k, (job, tile) in enumerate(jobs)
     ]
     name = "threads" if scheduler in (None, "threads") else "synchronous"
-    dask.compute(*tasks, scheduler=name, num_workers=config.workers)
+    dask.compute(*tasks, scheduler=name, num_workers=config.worker_count())
 
 
 def _check_complete(staging: Path, plan: TilePlan) -> None:

@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ADDR",
         help="dask scheduler: threads (default), synchronous, or a distributed address",
     )
-    parser.add_argument("--workers", type=int, default=2, help="tiles in flight at once (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="tiles in flight at once (default 0: CPU count + 1)"
+    )
     parser.add_argument(
         "--prep",
         choices=("auto", "host", "device"),
