@@ -78,8 +78,9 @@ def filter_reach_px(width_px: int) -> int:
 
 @dataclass(frozen=True)
 class _Phasors:
-    """A read window's usable mask (valid and finite phase), its phase (0 where unusable, float32) and that
-    phase's cos and sin: what the compiled filter (``scanner.kernels.filter_channels``) reads."""
+    """A read window's usable mask (valid and finite phase), its phase as float32 and that phase's cos and
+    sin: what the compiled filter (``scanner.kernels.filter_channels``) reads. The kernel looks at cos and
+    sin only where a pixel is usable."""
 
     usable: np.ndarray
     phase: np.ndarray
@@ -88,9 +89,10 @@ class _Phasors:
 
     @classmethod
     def of(cls, phase: np.ndarray, valid: np.ndarray) -> _Phasors:
+        phase = phase.astype(np.float32, copy=False)
         usable = (valid != 0) & np.isfinite(phase)
-        safe = np.where(usable, phase, np.float32(0)).astype(np.float32, copy=False)
-        return cls(usable, safe, np.cos(safe), np.sin(safe))
+        with np.errstate(invalid="ignore"):  # cos(inf): unusable, never read
+            return cls(usable, phase, np.cos(phase), np.sin(phase))
 
 
 _KERNEL_SLOTS = {
@@ -169,10 +171,11 @@ def global_filter(phase: np.ndarray, valid: np.ndarray, *, width_px: int, crop: 
 
 
 def _filtered_phase(phasors: _Phasors, sums: np.ndarray, crop: int) -> np.ndarray:
+    usable = _crop(phasors.usable, crop)
     low = np.arctan2(sums[1].astype(np.float32), sums[0].astype(np.float32))
-    np.subtract(_crop(phasors.phase, crop), low, out=low)
+    np.subtract(np.where(usable, _crop(phasors.phase, crop), np.float32(0)), low, out=low)
     out = wrap(low)
-    out[~_crop(phasors.usable, crop)] = np.float32(np.nan)
+    out[~usable] = np.float32(np.nan)
     return out
 
 
