@@ -10,6 +10,7 @@ IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax"}
 PURE_MODULES = [
     "geo",
     "phase",
+    "kernels",
     "prep_device",
     "synthetic",
     "model",
