@@ -235,8 +235,10 @@ class Predictor:
     def _dense_arguments(
         self, x: np.ndarray, n: int, m: int, tn: int, tm: int
     ) -> tuple[list[tuple], Callable]:
-        per_strip = min(self.config.strip_cells, math.ceil(tn / self.n_devices))
-        n_strips = math.ceil(tn / (per_strip * self.n_devices)) * self.n_devices
+        # as few strips as strip_cells allows (a multiple of the devices), sharing the rows evenly: a 84-cell
+        # tile is two strips of 42 cells, not 64 + a padded 64
+        n_strips = math.ceil(tn / (self.config.strip_cells * self.n_devices)) * self.n_devices
+        per_strip = math.ceil(tn / n_strips)
         strip_px = STRIDE_PX * per_strip + HALO_PX + self._raw_margin
         width_px = STRIDE_PX * tm + HALO_PX + self._raw_margin
         if n_strips == 1:
