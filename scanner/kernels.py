@@ -1,11 +1,11 @@
-"""Compiled inner loops of the host preprocessing (numba): one pass per tile, no large temporaries.
+"""Compiled inner loops (numba) of the host preprocessing and of ingest: one pass, no large temporaries.
 
 ``scanner.phase`` is the API; this module holds the loops numpy cannot express without many passes over
 memory. ``filter_channels`` runs the global error removal filter's box sums as running sums, streamed row
 by row (a column accumulator per input column, then a running sum along the row), and writes the model's
 ``cos``, ``sin``, ``coherence`` and ``slope`` channels of that row straight into the output. ``block_counts``
-counts usable pixels per 10 x 10 cell for the nodata rule, and ``block_means`` averages the slope per cell
-for detection.
+counts usable pixels per 10 x 10 cell for the nodata rule, ``block_means`` averages the slope per cell
+for detection, and ``horn_gradient`` is the DEM gradient of ingest's slope and layover/shadow masks.
 
 Exactness: the sums are exact integers of fixed-point unit phasors (``rint(cos * 2**16)`` of usable pixels),
 accumulated in int64, so a pixel's result depends only on the pixels in its box, whatever the tile. The
@@ -238,3 +238,28 @@ def block_means(values: np.ndarray, block: int, rows: int, cols: int) -> np.ndar
             if count[r, b] > 0:
                 out[r, b] = total[r, b] / count[r, b]
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _horn(z: np.ndarray, pixel_x_m: float, pixel_y_m: float, dz_de: np.ndarray, dz_dn: np.ndarray) -> None:
+    step_x, step_y = 8 * pixel_x_m, 8 * pixel_y_m
+    for y in range(dz_de.shape[0]):
+        for x in range(dz_de.shape[1]):
+            a, b, c = np.float64(z[y, x]), np.float64(z[y, x + 1]), np.float64(z[y, x + 2])
+            d, f = np.float64(z[y + 1, x]), np.float64(z[y + 1, x + 2])
+            g, h, i = np.float64(z[y + 2, x]), np.float64(z[y + 2, x + 1]), np.float64(z[y + 2, x + 2])
+            dz_de[y, x] = ((c + 2 * f + i) - (a + 2 * d + g)) / step_x
+            dz_dn[y, x] = ((a + 2 * b + c) - (g + 2 * h + i)) / step_y
+
+
+def horn_gradient(z: np.ndarray, pixel_x_m: float, pixel_y_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(dz/d east, dz/d north), float64, by Horn's 3x3 kernel on the interior of ``z`` (a float DEM with a
+    1 px halo: the result is 2 px smaller on each axis); NaN propagates to the pixels whose kernel holds it.
+
+    Ingest needs it twice per DEM chunk (slope, and the layover/shadow mask). Per pixel the same float64
+    operations in the same order as the numpy formula ``((c + 2 f + i) - (a + 2 d + g)) / (8 dx)``, so equal
+    bit for bit; ``hypot`` and ``arctan`` stay in numpy (``scanner.ingest.slope_from_gradient``)."""
+    shape = (max(z.shape[0] - 2, 0), max(z.shape[1] - 2, 0))
+    dz_de, dz_dn = np.empty(shape, np.float64), np.empty(shape, np.float64)
+    _horn(z, float(pixel_x_m), float(pixel_y_m), dz_de, dz_dn)
+    return dz_de, dz_dn

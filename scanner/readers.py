@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -199,6 +200,56 @@ def reproject_window(
             init_dest_nodata=True,
         )
     return out
+
+
+ON_GRID_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+"""Band types whose cast to float32 rounds once, as the warp's does (64-bit integers would round twice there)."""
+
+
+def on_grid(ds, role: str, grid: GeoGrid) -> bool:
+    """Whether band 1 of ``ds`` lies on ``grid`` exactly (CRS, transform and shape), has a type of
+    ``ON_GRID_DTYPES`` and no mask besides its nodata value: then a window read equals the warp."""
+    flags = {flag.name for flag in ds.mask_flag_enums[0]}
+    typed = ds.dtypes[0] in ON_GRID_DTYPES
+    return typed and flags <= {"all_valid", "nodata"} and raster_grid(ds, role) == grid
+
+
+NODATA_NEAR_REL = 1e-5
+"""GDAL's warper takes float values within a few ulps of a finite nodata as nodata (fuzzy equality); a window
+read with such values is left to the warp, so both paths give the same bits."""
+
+
+def read_on_grid(ds, window: PixelWindow, src_nodata: float | None, role: str) -> np.ndarray | None:
+    """Band 1 of an on-grid raster over ``window`` as the warp gives it: float32, NaN for nodata and outside
+    the raster. None when the window holds float values near (not equal to) a finite nodata, or values
+    beyond float32's range, which the warp treats in its own way."""
+    out = np.full((window.height, window.width), np.nan, dtype=np.float32)
+    y0, y1 = max(window.row_off, 0), min(window.row_end, ds.height)
+    x0, x1 = max(window.col_off, 0), min(window.col_end, ds.width)
+    if y0 >= y1 or x0 >= x1:
+        return out
+    with _reading(Path(ds.name), role):  # GDAL failures become InputError
+        values = ds.read(1, window=((y0, y1), (x0, x1)))
+    nodata = ds.nodata if src_nodata is None else src_nodata
+    block = values.astype(np.float32)
+    if nodata is not None and not math.isnan(nodata):
+        is_nodata = values == nodata
+        if values.dtype.kind == "f" and _fuzzy_or_huge(values, is_nodata, nodata):
+            return None
+        block[is_nodata] = np.nan
+    elif values.dtype.kind == "f" and _fuzzy_or_huge(values, np.zeros(values.shape, bool), None):
+        return None
+    out[y0 - window.row_off : y1 - window.row_off, x0 - window.col_off : x1 - window.col_off] = block
+    return out
+
+
+def _fuzzy_or_huge(values: np.ndarray, is_nodata: np.ndarray, nodata: float | None) -> bool:
+    with np.errstate(invalid="ignore", over="ignore"):
+        huge = bool(np.any(np.abs(values) > np.finfo(np.float32).max))
+        if nodata is None:
+            return huge
+        near = np.abs(values - nodata) <= NODATA_NEAR_REL * abs(nodata) + 1e-9
+    return huge or bool(np.any(near & ~is_nodata))
 
 
 def resampling_for(ds: rasterio.DatasetReader, grid: GeoGrid, *, categorical: bool = False) -> str:

@@ -18,8 +18,9 @@ import datetime as dt
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 
@@ -70,6 +71,9 @@ neighbourhood of a tile for every array, and three whole chunk rows of a 4-array
 wide."""
 
 _READ_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": READ_CACHE_BYTES}})
+_WRITE_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": 0}, "file_io_sync": False})
+"""Scene writes: no chunk cache (every chunk is written whole, once) and no fsync per chunk file, as with
+zarr-python; a scene becomes visible only by the staging directory's rename."""
 
 PIXEL_SIZE_TOLERANCE = 0.10
 """Relative pixel-size difference beyond which a model does not fit a scene (and ingest multilooks)."""
@@ -159,12 +163,30 @@ class Scene:
 
 
 class SceneWriter:
-    """Builds a scene group in a staging directory, chunk by chunk (zarr-python), attributes last."""
+    """Builds a scene group in a staging directory: zarr-python creates the group and the arrays' metadata,
+    tensorstore writes the chunks asynchronously, and ``finish`` sets the attributes once every write is done.
 
-    def __init__(self, path: Path, grid: GeoGrid, names: Sequence[str], chunk_px: int = CHUNK_PX) -> None:
+    ``write`` copies the data and returns at once (the caller may reuse its buffer); tensorstore encodes and
+    writes the chunks on its own threads while the caller computes the next one. At most ``max_pending``
+    writes are in flight, so memory stays bounded for any scene size. A failed write raises StoreError (at a
+    later ``write`` or at ``finish``). ``close`` waits for every write still in flight, so nothing writes into
+    the staging directory after an error has removed it: use the writer as a context manager inside
+    ``Store.staging`` (``with store.staging(...) as tmp, SceneWriter(tmp, ...) as writer``).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        grid: GeoGrid,
+        names: Sequence[str],
+        chunk_px: int = CHUNK_PX,
+        *,
+        max_pending: int = 16,
+    ) -> None:
+        self.path = Path(path)
         self.group = zarr.create_group(str(path), zarr_format=3)
-        self.arrays = {
-            name: self.group.create_array(
+        for name in names:
+            self.group.create_array(
                 name,
                 shape=grid.shape,
                 dtype=ARRAYS[name],
@@ -172,14 +194,74 @@ class SceneWriter:
                 fill_value=fill_value(ARRAYS[name]),
                 dimension_names=("y", "x"),
             )
-            for name in names
-        }
+        self._arrays = {name: _open_for_writing(self.path / name) for name in names}
+        self._pending: deque[tuple[str, ts.WriteFutures]] = deque()
+        self._max_pending = max(1, max_pending)
+
+    def __enter__(self) -> SceneWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            self.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Writes queued and not yet waited for (at most ``max_pending`` after each ``write``)."""
+        return len(self._pending)
 
     def write(self, name: str, window: PixelWindow, data: np.ndarray) -> None:
-        self.arrays[name][window.slices()] = data.astype(ARRAYS[name], copy=False)
+        """Queue ``data`` (any dtype that casts to the array's) for ``window`` of array ``name``."""
+        # tensorstore reads its source asynchronously: hand it a private copy (in the array's dtype) that it
+        # may keep, so the caller can reuse ``data`` at once and nothing is copied twice.
+        owned = np.array(data, dtype=ARRAYS[name], order="C", copy=True)
+        target = self._arrays[name][window.slices()]
+        future = target.write(owned, can_reference_source_data_indefinitely=True)
+        self._pending.append((name, future))
+        while len(self._pending) > self._max_pending:
+            self._wait(*self._pending.popleft())
+
+    def flush(self) -> None:
+        """Wait for every queued write; the first failure raises StoreError (after all have settled)."""
+        failures = []
+        while self._pending:
+            try:
+                self._wait(*self._pending.popleft())
+            except StoreError as failure:
+                failures.append(failure)
+        if failures:
+            raise failures[0]
+
+    def close(self) -> None:
+        """Let every write in flight settle, ignoring failures (the error path: staging removes the rest)."""
+        with suppress(StoreError):
+            self.flush()
 
     def finish(self, attrs: dict) -> None:
+        """Wait for every chunk write, then set the group's attributes (the last step of a scene)."""
+        self.flush()
         self.group.attrs.update({"fringescan": attrs})
+
+    def _wait(self, name: str, future: ts.WriteFutures) -> None:
+        try:
+            future.result()
+        except Exception as error:  # tensorstore raises ValueError/OSError subclasses, by cause
+            raise StoreError(
+                problem(
+                    f"write of scene array {name!r} under {self.path}",
+                    expected="the chunk written to disk",
+                    found=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+                    fix="check free disk space and permissions on the store, then re-run",
+                )
+            ) from error
+
+
+def _open_for_writing(path: Path) -> ts.TensorStore:
+    """Tensorstore handle on an array zarr-python just created (metadata read back, chunks written)."""
+    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}
+    return ts.open(spec, open=True, write=True, context=_WRITE_CONTEXT).result()
 
 
 class Store:

@@ -6,12 +6,14 @@ import math
 import dask.array as da
 import numpy as np
 import pytest
+import rasterio
 import tensorstore as ts
 import zarr
 from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanner import readers
 from scanner.cli import main
 from scanner.geo import PixelWindow
 from scanner.ingest import (
@@ -420,3 +422,119 @@ def test_cli_ingests_a_simulated_region(tmp_path, capsys):
         valid = scene.read("valid") == 1
         assert valid.mean() > 0.5 and all(scene.has(n) for n in ("coherence", "dem", "slope"))
         np.testing.assert_array_equal(scene.read("phase")[valid], wrap(original[valid]))
+
+
+def _on_grid_cases(rng: np.random.Generator, h: int, w: int) -> dict[str, tuple]:
+    """name -> (band, declared nodata, src_nodata override, resampling) of rasters on the phase grid."""
+    f32 = rng.normal(300, 80, (h, w)).astype(np.float32)
+    holes = f32.copy()
+    holes[5:9, 3:20], holes[0], holes[:, -1] = np.nan, np.nan, np.nan
+    sentinel = f32.copy()
+    sentinel[5:9, 3:20], sentinel[:, 0] = -9999, -9999
+    near = sentinel.copy()
+    near[30, 30] = np.nextafter(np.float32(-9999), np.float32(0))  # GDAL's warp calls this nodata too
+    f64 = rng.normal(0, 1e5, (h, w))
+    f64[3:6, 3:6] = -9999
+    i16 = rng.integers(-500, 3000, (h, w)).astype(np.int16)
+    i16[10:20, 10:20] = -32768
+    coherence = rng.uniform(0, 1, (h, w)).astype(np.float32)
+    coherence[:10, :10] = 0
+    water = (rng.random((h, w)) < 0.3).astype(np.uint8)
+    water[40:, 40:] = 255
+    return {
+        "f32_nan": (holes, float("nan"), None, "bilinear"),
+        "f32_no_nodata": (holes, None, None, "bilinear"),
+        "f32_sentinel": (sentinel, -9999.0, None, "bilinear"),
+        "f32_near_sentinel": (near, -9999.0, None, "bilinear"),
+        "f64": (f64, -9999.0, None, "bilinear"),
+        "int16": (i16, -32768, None, "bilinear"),
+        "int32": (
+            rng.integers(-(2**31), 2**31 - 1, (h, w), dtype=np.int64).astype(np.int32),
+            None,
+            None,
+            "bilinear",
+        ),
+        "gamma_coherence": (coherence, 0.0, -1.0, "bilinear"),
+        "water": (water, 255, None, "nearest"),
+    }
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    row=st.integers(-12, 65), col=st.integers(-12, 50), height=st.integers(1, 40), width=st.integers(1, 40)
+)
+def test_on_grid_rasters_are_read_exactly_as_warped(tmp_path_factory, row, col, height, width):
+    """A raster on the scene grid is read directly; the read equals ``readers.reproject_window`` bit for bit
+    (nodata and outside -> NaN, dtype casts), or declines (None) where GDAL's fuzzy nodata test could differ."""
+    folder = tmp_path_factory.mktemp("grid")
+    windows = [PixelWindow(0, 0, 70, 53), PixelWindow(-1, -1, 72, 55), PixelWindow(row, col, height, width)]
+    declined = []
+    for name, (band, nodata, src_nodata, resampling) in _on_grid_cases(
+        np.random.default_rng(3), 70, 53
+    ).items():
+        with readers.open_raster(write_raster(folder / f"{name}.tif", band, nodata=nodata)) as ds:
+            grid = readers.raster_grid(ds)
+            assert readers.on_grid(ds, name, grid)
+            for window in windows:
+                fast = readers.read_on_grid(ds, window, src_nodata, name)
+                warped = readers.reproject_window(
+                    ds, grid, window, resampling=resampling, src_nodata=src_nodata
+                )
+                if fast is None:
+                    declined.append(name)
+                    continue
+                assert fast.dtype == np.float32 and fast.shape == warped.shape
+                np.testing.assert_array_equal(fast.view(np.uint32), warped.view(np.uint32), err_msg=name)
+    assert set(declined) == {"f32_near_sentinel"}
+
+
+def test_rasters_off_the_grid_are_warped(tmp_path):
+    band = np.ones((40, 30), np.float32)
+    with readers.open_raster(write_raster(tmp_path / "p.tif", band)) as ds:
+        grid = readers.raster_grid(ds)
+    shifted = write_raster(tmp_path / "s.tif", band, transform=utm_transform(origin=(500_014.0, 4_000_000.0)))
+    other_crs = write_raster(tmp_path / "c.tif", band, crs="EPSG:32653")
+    cropped = write_raster(tmp_path / "k.tif", band[:, :29])
+    wide_ints = write_raster(tmp_path / "i.tif", band.astype(np.int64))
+    masked = write_raster(tmp_path / "m.tif", band)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(masked, "r+") as ds:
+        ds.write_mask(
+            np.where(np.arange(40)[:, None] < 5, 0, 255).astype(np.uint8) + np.zeros((1, 30), np.uint8)
+        )
+    for path in (shifted, other_crs, cropped, wide_ints, masked):
+        with readers.open_raster(path) as ds:
+            assert not readers.on_grid(ds, "dem", grid), path.name
+
+
+def test_ingest_of_on_grid_inputs_equals_the_warped_ingest(tmp_path, monkeypatch):
+    """The whole scene (coherence, DEM, slope, water and layover masks, phase, valid) is the same whether the
+    on-grid inputs are read directly or warped, across 20 px chunk seams."""
+    rng = np.random.default_rng(5)
+    h, w = 70, 53
+    phase_path = write_raster(tmp_path / "p.tif", wrap(ramp_phase(h, w)), tags=GAMMA_TAGS)
+    cases = _on_grid_cases(rng, h, w)
+    dem = cases["f32_sentinel"][0].copy()
+    dem[:, 40:] = (np.arange(13) * 28 * math.tan(math.radians(60)))[None, :]
+    request = IngestRequest(
+        phase=phase_path,
+        scene_id="s",
+        coherence=write_raster(tmp_path / "cc.tif", cases["gamma_coherence"][0], nodata=0.0),
+        dem=write_raster(tmp_path / "dem.tif", dem, nodata=-9999.0),
+        water=write_raster(tmp_path / "water.tif", cases["water"][0], nodata=255),
+    )
+    config = IngestConfig(chunk_px=20)
+    warps = []
+    original_warp = readers.reproject_window
+    monkeypatch.setattr(
+        readers, "reproject_window", lambda *a, **k: warps.append(1) or original_warp(*a, **k)
+    )
+    ingest_scene(Store.create(tmp_path / "direct"), request, config)
+    assert warps == []  # every auxiliary raster was on the grid: no warp at all
+    monkeypatch.setattr(readers, "on_grid", lambda ds, role, grid: False)
+    ingest_scene(Store.create(tmp_path / "warped"), request, config)
+    assert len(warps) == 3 * 12  # 3 rasters x 12 chunks
+    direct, warped = Store.open(tmp_path / "direct").scene("s"), Store.open(tmp_path / "warped").scene("s")
+    for name in ("phase", "valid", "coherence", "dem", "slope"):
+        a, b = direct.read(name), warped.read(name)
+        np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"), err_msg=name)
+    assert 0 < direct.read("valid").sum() < h * w  # the masks took some pixels away

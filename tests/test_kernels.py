@@ -1,5 +1,7 @@
 """scanner.kernels: the compiled filter and channel assembly equal plain numpy references (tests/reference.py)
-bit for bit, at every box width, crop and nodata pattern; usable-pixel block counts are exact."""
+bit for bit, at every box width, crop and nodata pattern; usable-pixel block counts are exact; the compiled
+Horn gradient equals the numpy formula bit for bit, and the slope ingest stores from it equals
+scanner.phase.slope_deg."""
 
 import numpy as np
 import pytest
@@ -8,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner import kernels
-from scanner.phase import PreprocessConfig, filter_width_px, preprocess
+from scanner.ingest import slope_from_gradient
+from scanner.kernels import horn_gradient
+from scanner.phase import PreprocessConfig, filter_width_px, preprocess, slope_deg
 
 PIXEL_M = 28.0
 ALL = ("cos", "sin", "coherence", "slope")
@@ -111,3 +115,58 @@ def test_block_counts_equal_reshaped_sums(rows, cols, block, seed):
     mask = np.random.default_rng(seed).random((rows * block, cols * block)) > 0.3
     expected = mask.reshape(rows, block, cols, block).sum(axis=(1, 3))
     np.testing.assert_array_equal(kernels.block_counts(mask, block), expected)
+
+
+def horn_reference(z: np.ndarray, pixel_x_m: float, pixel_y_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Horn's 3x3 gradient (east, north) on the interior of ``z`` in numpy float64 (ingest's former code)."""
+    z = z.astype(np.float64)
+    a, b, c = z[:-2, :-2], z[:-2, 1:-1], z[:-2, 2:]
+    d, f = z[1:-1, :-2], z[1:-1, 2:]
+    g, h, i = z[2:, :-2], z[2:, 1:-1], z[2:, 2:]
+    return ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * pixel_x_m), ((a + 2 * b + c) - (g + 2 * h + i)) / (
+        8 * pixel_y_m
+    )
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    return values.view(f"u{values.itemsize}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    height=st.integers(3, 40),
+    width=st.integers(3, 40),
+    relief_m=st.sampled_from([0.0, 0.5, 30.0, 2000.0]),
+    pixel_x_m=st.sampled_from([28.0, 27.5, 0.0002, 90.0]),
+    pixel_y_m=st.sampled_from([28.0, 30.1, 0.00018]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    nan_fraction=st.sampled_from([0.0, 0.05]),
+    seed=st.integers(0, 2**16),
+)
+def test_horn_gradient_and_slope_equal_numpy_bit_for_bit(
+    height, width, relief_m, pixel_x_m, pixel_y_m, dtype, nan_fraction, seed
+):
+    rng = np.random.default_rng(seed)
+    z = (300 + relief_m * rng.normal(size=(height, width)).cumsum(axis=0)).astype(dtype)
+    z[rng.random(z.shape) < nan_fraction] = np.nan
+    dz_de, dz_dn = horn_gradient(z, pixel_x_m, pixel_y_m)
+    ref_de, ref_dn = horn_reference(z, pixel_x_m, pixel_y_m)
+    assert dz_de.shape == dz_dn.shape == (height - 2, width - 2) and dz_de.dtype == np.float64
+    np.testing.assert_array_equal(_bits(dz_de), _bits(ref_de))
+    np.testing.assert_array_equal(_bits(dz_dn), _bits(ref_dn))
+    slope = slope_from_gradient(dz_de, dz_dn)
+    np.testing.assert_array_equal(_bits(slope), _bits(slope_deg(z, pixel_x_m, pixel_y_m)[1:-1, 1:-1]))
+
+
+def test_slope_of_a_plane_and_of_a_whole_chunk():
+    """A 10 degree plane rising east, and a chunk-sized random DEM (the ingest case) against slope_deg."""
+    x = np.arange(12) * 28.0
+    plane = np.tile(x * np.tan(np.radians(10.0)), (9, 1)).astype(np.float32)
+    np.testing.assert_allclose(slope_from_gradient(*horn_gradient(plane, 28.0, 28.0)), 10.0, atol=1e-4)
+    dz_de, dz_dn = horn_gradient(plane, 28.0, 28.0)
+    assert (dz_de > 0).all() and (dz_dn == 0).all()
+    dem = (500 + np.random.default_rng(0).normal(0, 4, (502, 502)).cumsum(axis=1)).astype(np.float32)
+    np.testing.assert_array_equal(
+        _bits(slope_from_gradient(*horn_gradient(dem, 28.0, 28.0))),
+        _bits(slope_deg(dem, 28.0, 28.0)[1:-1, 1:-1]),
+    )

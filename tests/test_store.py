@@ -154,3 +154,92 @@ def test_check_scannable_refuses_another_pixel_size(tmp_path):
     with pytest.raises(ModelMismatchError, match=r"expected 28 m \+/- 10%.*found 150.0 m"):
         check_scannable(scene, 28.0)
     check_scannable(scene, 150.0)
+
+
+def _chunk_files(array_dir) -> set[str]:
+    return {
+        str(p.relative_to(array_dir)) for p in array_dir.rglob("*") if p.is_file() and p.name != "zarr.json"
+    }
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    height=st.integers(1, 45),
+    width=st.integers(1, 45),
+    chunk=st.sampled_from([10, 20, 30]),
+    seed=st.integers(0, 2**16),
+)
+def test_scene_writer_stores_what_zarr_python_stores(tmp_path_factory, height, width, chunk, seed):
+    """SceneWriter writes chunks through tensorstore: the same chunk files (a chunk holding only the fill
+    value is not written) and the same values, read by zarr-python and by tensorstore, as zarr-python writes."""
+    root = tmp_path_factory.mktemp("w")
+    rng = np.random.default_rng(seed)
+    grid = GeoGrid(height=height, width=width, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    phase = rng.uniform(-3, 3, grid.shape).astype(np.float32)
+    phase[rng.random(grid.shape) < 0.3] = np.nan
+    phase[:chunk, :chunk] = np.nan  # a chunk of fill values only
+    data = {"phase": phase, "valid": np.isfinite(phase), "dem": rng.normal(500, 80, grid.shape)}
+    reference = zarr.create_group(str(root / "ref"), zarr_format=3)
+    writer = SceneWriter(root / "ts", grid, list(data), chunk)
+    for row in range(0, height, chunk):
+        for col in range(0, width, chunk):
+            window = PixelWindow(row, col, min(chunk, height - row), min(chunk, width - col))
+            for name, values in data.items():
+                writer.write(name, window, values[window.slices()])
+    writer.finish({"scene_id": "x"})
+    for name, values in data.items():
+        dtype = {"phase": "float32", "valid": "uint8", "dem": "float32"}[name]
+        fill = 0 if dtype == "uint8" else float("nan")
+        array = reference.create_array(
+            name,
+            shape=grid.shape,
+            dtype=dtype,
+            chunks=(chunk, chunk),
+            fill_value=fill,
+            dimension_names=("y", "x"),
+        )
+        array[:] = values.astype(dtype)
+        path = root / "ts" / name
+        assert (path / "zarr.json").read_text() == (root / "ref" / name / "zarr.json").read_text()
+        assert _chunk_files(path) == _chunk_files(root / "ref" / name)
+        by_zarr = zarr.open_array(str(path), mode="r")[:]
+        by_ts = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}).result()
+        np.testing.assert_array_equal(by_zarr, array[:])
+        np.testing.assert_array_equal(by_ts.read().result(), array[:])
+    assert dict(zarr.open_group(str(root / "ts"), mode="r").attrs)["fringescan"] == {"scene_id": "x"}
+
+
+def test_scene_writer_bounds_writes_in_flight_and_copies_the_source(tmp_path):
+    grid = GeoGrid(height=60, width=60, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    writer = SceneWriter(tmp_path / "s", grid, ["phase"], 10, max_pending=3)
+    buffer = np.empty((10, 10), np.float32)
+    for index, (row, col) in enumerate((r, c) for r in range(0, 60, 10) for c in range(0, 60, 10)):
+        buffer[:] = index  # one buffer reused for every chunk, as ingest's caller may
+        writer.write("phase", PixelWindow(row, col, 10, 10), buffer)
+        assert writer.in_flight <= 3
+    writer.finish({})
+    assert writer.in_flight == 0
+    expected = np.repeat(np.repeat(np.arange(36, dtype=np.float32).reshape(6, 6), 10, 0), 10, 1)
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s/phase"), mode="r")[:], expected)
+
+
+def test_a_failed_chunk_write_raises_and_publishes_nothing(tmp_path):
+    """A chunk that cannot be written (here: a file where the chunk directory must go) fails the scene with a
+    StoreError naming the array; the staging directory is removed and the store is unchanged."""
+    store = Store.create(tmp_path / "s")
+    grid = GeoGrid(height=40, width=30, transform=utm_transform(), crs_wkt=UTM54_WKT)
+    before = snapshot(tmp_path / "s")
+    with (
+        pytest.raises(StoreError) as caught,
+        store.staging("scenes/a") as tmp,
+        SceneWriter(tmp, grid, ["phase", "valid"], 20) as writer,
+    ):
+        (tmp / "phase" / "c").write_text("in the way")
+        for row in (0, 20):
+            writer.write("phase", PixelWindow(row, 0, 20, 30), np.ones((20, 30), np.float32))
+            writer.write("valid", PixelWindow(row, 0, 20, 30), np.ones((20, 30), np.uint8))
+        writer.finish({"scene_id": "a", "grid": grid.to_attrs()})
+    message = str(caught.value)
+    assert "'phase'" in message and "expected" in message and "found" in message and "fix:" in message
+    assert len(message.splitlines()) == 1
+    assert snapshot(tmp_path / "s") == before and not store.has_scene("a")
