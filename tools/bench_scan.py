@@ -202,8 +202,8 @@ def save_model(path: Path, config: ModelConfig, preprocess_config: PreprocessCon
 
 
 def matmul_gflops(dtype=jnp.float32, n: int = 3072, reps: int = 5, precision=None) -> float:
-    """Peak GFLOP/s of a jitted ``n x n`` matmul (best of ``reps``): ones on the CPU, random normal values on a GPU (zeros and ones
-    run faster than real data there)."""
+    """Peak GFLOP/s of a jitted ``n x n`` matmul (best of ``reps``): ones on the CPU, random normal values on
+    a GPU (zeros and ones run faster than real data there)."""
     if on_gpu():
         a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
     else:
