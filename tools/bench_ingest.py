@@ -40,13 +40,12 @@ from scanner.phase import filter_width_px, global_filter, wrap
 PIXEL_M = 28.0
 
 
-def write_big_scene(path: Path, size: int, *, block: int = 1024, seed: int = 0) -> Path:
-    """A ``size`` x ``size`` float32 wrapped-phase GeoTIFF, written block by block (memory stays small)."""
-    rng = np.random.default_rng(seed)
-    profile = {
+def geotiff_profile(height: int, width: int, **extra: object) -> dict:
+    """A tiled float32 one-band GeoTIFF at 28 m in UTM 54N with NaN nodata: the benchmarks' input files."""
+    return {
         "driver": "GTiff",
-        "height": size,
-        "width": size,
+        "height": height,
+        "width": width,
         "count": 1,
         "dtype": "float32",
         "crs": "EPSG:32654",
@@ -55,9 +54,14 @@ def write_big_scene(path: Path, size: int, *, block: int = 1024, seed: int = 0) 
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
-        "BIGTIFF": "YES",
+        **extra,
     }
-    with rasterio.open(path, "w", **profile) as dst:
+
+
+def write_big_scene(path: Path, size: int, *, block: int = 1024, seed: int = 0) -> Path:
+    """A ``size`` x ``size`` float32 wrapped-phase GeoTIFF, written block by block (memory stays small)."""
+    rng = np.random.default_rng(seed)
+    with rasterio.open(path, "w", **geotiff_profile(size, size, BIGTIFF="YES")) as dst:
         for row in range(0, size, block):
             for col in range(0, size, block):
                 h, w = min(block, size - row), min(block, size - col)

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 import rasterio
 from affine import Affine
+from bench_ingest import geotiff_profile
 from flax import nnx
 from pyproj import CRS
 
@@ -547,20 +548,7 @@ def write_geotiffs(folder: Path, rasters: dict[str, np.ndarray]) -> dict[str, Pa
     folder.mkdir(parents=True, exist_ok=True)
     phase = np.where(rasters["valid"] != 0, rasters["phase"], np.float32(np.nan)).astype(np.float32)
     layers = {"phase": phase, "coherence": rasters["coherence"], "dem": rasters["dem"]}
-    height, width = phase.shape
-    profile = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": 1,
-        "dtype": "float32",
-        "crs": "EPSG:32654",
-        "transform": Affine(PIXEL_M, 0, 300_000.0, 0, -PIXEL_M, 4_500_000.0),
-        "nodata": float("nan"),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-    }
+    profile = geotiff_profile(*phase.shape)
     paths = {}
     for name, values in layers.items():
         paths[name] = folder / f"{name}.tif"
