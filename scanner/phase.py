@@ -1,13 +1,15 @@
 """Phase preprocessing: wrapping, the global error removal filter, 16-step quantization and slope.
 
-Pure numpy functions, no I/O. ``preprocess`` is the one function that turns stored rasters into model input;
-the training-set builder and the scanner both call it, so a patch and a scanned window see the same pixels.
+Pure numerics, no I/O (numpy, with the filter's inner loops compiled in ``scanner.kernels``). ``preprocess`` is
+the one function that turns stored rasters into model input; the training-set builder and the scanner both
+call it, so a patch and a scanned window see the same pixels.
 
 The global error removal filter (paper, section 2.2; Kusano et al. 2015) is implemented as a complex-domain
 high-pass: the phase of the mean of ``exp(i*phase)`` over the valid pixels of a square box of full width
 ``filter_size_m`` is subtracted from the phase. The box sums use exact integer arithmetic (unit phasors scaled
-by 2**16 and rounded, summed in int32 per part), so a tile carrying a halo of ``filter_reach_px`` gives
-bit-identical output to the whole scene, whatever the tile's origin. The ``cos``/``sin`` channels come
+by 2**16 and rounded, summed in int64 as running sums by ``scanner.kernels.filter_channels``), so a tile
+carrying a halo of ``filter_reach_px`` gives bit-identical output to the whole scene, whatever the tile's
+origin. The ``cos``/``sin`` channels come
 straight from the sums (``filtered_cos_sin``). ``scanner.prep_device`` is the same arithmetic in JAX, for
 preprocessing inside the scan kernel on an accelerator.
 """
