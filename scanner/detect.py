@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from scanner import kernels
 from scanner.config import require
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -220,11 +219,6 @@ def detect(
     if size_filtered:
         found = size_filter(found, size_limit_m2(config, cell_area_m2))
     return rank(found), labels
-
-
-def block_mean(values: np.ndarray, block: int, out_shape: tuple[int, int]) -> np.ndarray:
-    """Mean of finite ``values`` over ``block x block`` pixel blocks (cells), NaN where none; cropped/padded."""
-    return kernels.block_means(values, block, *out_shape)
 
 
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"

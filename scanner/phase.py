@@ -9,9 +9,8 @@ high-pass: the phase of the mean of ``exp(i*phase)`` over the valid pixels of a 
 ``filter_size_m`` is subtracted from the phase. The box sums use exact integer arithmetic (unit phasors scaled
 by 2**16 and rounded, summed in int64 as running sums by ``scanner.kernels.filter_channels``), so a tile
 carrying a halo of ``filter_reach_px`` gives bit-identical output to the whole scene, whatever the tile's
-origin. The ``cos``/``sin`` channels come
-straight from the sums (``filtered_cos_sin``). ``scanner.prep_device`` is the same arithmetic in JAX, for
-preprocessing inside the scan kernel on an accelerator.
+origin. The ``cos``/``sin`` channels come straight from the sums (``filtered_cos_sin``). ``scanner.prep_device``
+is the same arithmetic in JAX, for preprocessing inside the scan kernel on an accelerator.
 """
 
 from __future__ import annotations
@@ -26,6 +25,9 @@ from scanner.config import require
 
 CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
 """Model input channels ``preprocess`` can build, in any order and combination."""
+
+EXTRA_RASTERS = ("coherence", "slope")
+"""Channels that are stored rasters of their own (besides phase and valid)."""
 
 
 def wrap(phase: np.ndarray) -> np.ndarray:
@@ -125,7 +127,7 @@ def _run_filter(
             slots[_KERNEL_SLOTS[name]] = k
     extra = {
         name: np.asarray(_extra(extras or {}, name), np.float32) if name in channels else _NONE_2D
-        for name in ("coherence", "slope")
+        for name in EXTRA_RASTERS
     }
     kernels.filter_channels(
         phasors.cos,
@@ -292,6 +294,10 @@ class PreprocessConfig:
             found=self.channels,
             fix="pick from the list",
         )
+
+    def rasters(self) -> tuple[str, ...]:
+        """Stored rasters these channels are made from: phase, valid, then the extras they use, in order."""
+        return ("phase", "valid", *(name for name in EXTRA_RASTERS if name in self.channels))
 
     def reach_px(self, pixel_size_m: float) -> int:
         """Halo a tile needs for the filter at this pixel size (0 when the filter is off)."""

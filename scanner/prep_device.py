@@ -26,8 +26,6 @@ from scanner.config import require
 from scanner.kernels import PHASOR_SCALE
 from scanner.phase import PreprocessConfig, filter_width_px
 
-EXTRAS = ("coherence", "slope")
-
 _INT32_MAX_WIDTH_PX = 181
 """Widest box whose sums fit 32 signed bits (181**2 * 2**16 < 2**31). The device sums in int32 (fast on
 accelerators; the running sums wrap around, and a difference of wrapped sums is exact when the true sum
@@ -64,7 +62,7 @@ class DevicePrep:
     @property
     def raw_names(self) -> tuple[str, ...]:
         """Planes of the raw tile, in order: phase, valid, then the extra rasters the channels use."""
-        return ("phase", "valid", *(n for n in EXTRAS if n in self.config.channels))
+        return self.config.rasters()
 
 
 def preprocess_raw(raw: jax.Array, prep: DevicePrep) -> jax.Array:

@@ -53,7 +53,6 @@ from scanner.tiling import Tile, TilePlan, complete_mask, in_strips, plan_tiles,
 
 log = logging.getLogger(__name__)
 
-EXTRA_CHANNELS = ("coherence", "slope")
 LOCAL_SCHEDULERS = ("threads", "synchronous")
 PREP_PLACES = ("auto", "host", "device")
 
@@ -212,8 +211,7 @@ def tile_input(scene: Scene, tile: Tile, meta: ModelMeta, threads: int = 1) -> t
     ``threads`` > 1 preprocesses the tile in that many row bands at once (numpy releases the GIL), with
     bit-identical output (``scanner.phase.row_bands``).
     """
-    names = ["phase", "valid", *(n for n in EXTRA_CHANNELS if n in meta.preprocess.channels)]
-    arrays = scene.read_many(names, tile.read_window)
+    arrays = scene.read_many(meta.preprocess.rasters(), tile.read_window)
     pixel_m = scene.grid.pixel_size.mean_m
     r = tile.reach_px
     x = banded_preprocess(arrays, pixel_m, meta.preprocess, crop=r, threads=threads)
@@ -366,8 +364,9 @@ def plan_scene(
     reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
     plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
     done = {p.name for p in (staging / "done").iterdir()}
-    names = ["phase", "valid", *(n for n in EXTRA_CHANNELS if n in meta.preprocess.channels)]
-    todo = in_strips([t for t in plan.tiles if t.tile_id not in done], strip_width_px(names))
+    todo = in_strips(
+        [t for t in plan.tiles if t.tile_id not in done], strip_width_px(meta.preprocess.rasters())
+    )
     job = SceneJob(
         store_root=str(root),
         scene_id=scene_id,

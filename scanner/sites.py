@@ -20,7 +20,8 @@ from shapely import ops
 from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from scanner.detect import Component, DetectConfig, block_mean, detect, site_ids
+from scanner import kernels
+from scanner.detect import Component, DetectConfig, detect, site_ids
 from scanner.errors import InputError, problem
 from scanner.evaluation import DetectionCounts, table7
 from scanner.geo import STRIDE_PX, PixelWindow
@@ -126,7 +127,7 @@ def slope_cells(scene: Scene, cell_shape: tuple[int, int], band_cells: int = 50)
     for r0 in range(0, cell_shape[0], band_cells):
         r1 = min(cell_shape[0], r0 + band_cells)
         band = scene.read("slope", PixelWindow(r0 * STRIDE_PX, 0, (r1 - r0) * STRIDE_PX, width))
-        out[r0:r1] = block_mean(band, STRIDE_PX, (r1 - r0, cell_shape[1]))
+        out[r0:r1] = kernels.block_means(band, STRIDE_PX, r1 - r0, cell_shape[1])
     return out
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.detect import DetectConfig, block_mean, detect, geohash, label_candidates, rank, site_ids
+from scanner.detect import DetectConfig, detect, geohash, label_candidates, rank, site_ids
 from scanner.errors import UsageError
 
 CELL_M2 = 280.0 * 280.0
@@ -76,31 +76,3 @@ def test_site_id_depends_only_on_place(lat, lon):
     fine = geohash(lat, lon, 9)
     assert geohash(lat, lon, 7) == fine[:7]
     assert site_ids([(lon, lat)]) == [f"fs-{fine[:7]}"]
-
-
-def test_block_mean():
-    values = np.arange(400, dtype=np.float32).reshape(20, 20)
-    values[:10, :10] = np.nan
-    out = block_mean(values, 10, (2, 3))
-    assert np.isnan(out[0, 0]) and np.isnan(out[0, 2])
-    assert out[1, 1] == pytest.approx(values[10:, 10:].mean())
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    height=st.integers(1, 60), width=st.integers(1, 60), rows=st.integers(1, 7), cols=st.integers(1, 7),
-    seed=st.integers(0, 999),
-)  # fmt: skip
-def test_block_mean_equals_a_nan_aware_reshape(height, width, rows, cols, seed):
-    rng = np.random.default_rng(seed)
-    values = (rng.random((height, width)) * 50).astype(np.float32)
-    values[rng.random((height, width)) < 0.3] = np.nan
-    values[rng.random((height, width)) < 0.05] = np.inf
-    padded = np.full((rows * 10, cols * 10), np.nan)
-    h, w = min(height, rows * 10), min(width, cols * 10)
-    padded[:h, :w] = values[:h, :w]
-    cells = padded.reshape(rows, 10, cols, 10)
-    finite = np.isfinite(cells)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = np.where(finite, cells, 0).sum(axis=(1, 3)) / finite.sum(axis=(1, 3))
-    np.testing.assert_allclose(block_mean(values, 10, (rows, cols)), expected.astype(np.float32), rtol=1e-6)

@@ -1,7 +1,7 @@
 """scanner.kernels: the compiled filter and channel assembly equal plain numpy references (tests/reference.py)
 bit for bit, at every box width, crop and nodata pattern; usable-pixel block counts are exact; the compiled
 Horn gradient equals the numpy formula bit for bit, and the slope ingest stores from it equals
-scanner.phase.slope_deg."""
+scanner.phase.slope_deg; per-cell means are nan-aware."""
 
 import numpy as np
 import pytest
@@ -169,4 +169,34 @@ def test_slope_of_a_plane_and_of_a_whole_chunk():
     np.testing.assert_array_equal(
         _bits(slope_from_gradient(*horn_gradient(dem, 28.0, 28.0))),
         _bits(slope_deg(dem, 28.0, 28.0)[1:-1, 1:-1]),
+    )
+
+
+def test_block_means():
+    values = np.arange(400, dtype=np.float32).reshape(20, 20)
+    values[:10, :10] = np.nan
+    out = kernels.block_means(values, 10, 2, 3)
+    assert np.isnan(out[0, 0]) and np.isnan(out[0, 2])
+    assert out[1, 1] == pytest.approx(values[10:, 10:].mean())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    height=st.integers(1, 60), width=st.integers(1, 60), rows=st.integers(1, 7), cols=st.integers(1, 7),
+    seed=st.integers(0, 999),
+)  # fmt: skip
+def test_block_means_equal_a_nan_aware_reshape(height, width, rows, cols, seed):
+    rng = np.random.default_rng(seed)
+    values = (rng.random((height, width)) * 50).astype(np.float32)
+    values[rng.random((height, width)) < 0.3] = np.nan
+    values[rng.random((height, width)) < 0.05] = np.inf
+    padded = np.full((rows * 10, cols * 10), np.nan)
+    h, w = min(height, rows * 10), min(width, cols * 10)
+    padded[:h, :w] = values[:h, :w]
+    cells = padded.reshape(rows, 10, cols, 10)
+    finite = np.isfinite(cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.where(finite, cells, 0).sum(axis=(1, 3)) / finite.sum(axis=(1, 3))
+    np.testing.assert_allclose(
+        kernels.block_means(values, 10, rows, cols), expected.astype(np.float32), rtol=1e-6
     )
