@@ -9,7 +9,7 @@ import dataclasses
 import runpy
 from pathlib import Path
 
-from scanner.phase import PreprocessConfig
+from scanner.core.phase import PreprocessConfig
 from train.config import ExperimentConfig
 
 

@@ -3,7 +3,7 @@
 configs/phase_only.py's scan-native model, optimizer and 1500-step schedule with phase as cos/sin plus the
 ingested coherence and slope (``in_channels=4``), and the operating point chosen on the VAL region:
 
-- ``detect.threshold = 0.97`` and ``detect.min_cells = 4``: ``scanner.calibrate.select_setting`` on VAL
+- ``detect.threshold = 0.97`` and ``detect.min_cells = 4``: ``scanner.eval.calibrate.select_setting`` on VAL
   (highest VAL precision at VAL recall >= 0.92; docs/accuracy.md, "Raising precision"). On the held-out
   HOLDOUT region this gave site-level recall 93.4%, precision 81.6% (docs/accuracy.md, "The default and the
   acceptance check"). ``fringescan train`` records them in the checkpoint, ``scan`` copies them into each
@@ -24,8 +24,8 @@ import dataclasses
 import runpy
 from pathlib import Path
 
-from scanner.detect import OperatingPoint
-from scanner.phase import PreprocessConfig
+from scanner.core.detect import OperatingPoint
+from scanner.core.phase import PreprocessConfig
 from train.config import ExperimentConfig
 
 

@@ -18,8 +18,8 @@ differ only for a few iterations after each drop and in the bias treatment. ``--
 gives plain ``optax.sgd`` with weight decay on every parameter.
 """
 
-from scanner.model import ModelConfig
-from scanner.phase import PreprocessConfig
+from scanner.core.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig
 from train.config import DatasetConfig, ExperimentConfig, OptimConfig, TrainConfig
 
 

@@ -12,9 +12,9 @@ Dense cost 0.78 MFLOP per window (the scanner's budget is 35; 23 MFLOP per 150 p
 optimizer semantics as configs/paper.py (Caffe; see its docstring), with a shorter step schedule.
 """
 
-from scanner.detect import OperatingPoint
-from scanner.model import ModelConfig
-from scanner.phase import PreprocessConfig
+from scanner.core.detect import OperatingPoint
+from scanner.core.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig
 from train.config import DatasetConfig, ExperimentConfig, OptimConfig, TrainConfig
 
 

@@ -127,6 +127,12 @@ class GeoGrid:
         unit = self.crs.axis_info[0].unit_conversion_factor if self.crs.axis_info else 1.0
         return PixelSize(x_m=abs(t.a) * unit, y_m=abs(t.e) * unit)
 
+    @property
+    def cell_area_m2(self) -> float:
+        """Ground area in m² of one probability cell (``STRIDE_PX x STRIDE_PX`` pixels) of this pixel grid."""
+        size = self.pixel_size
+        return size.x_m * size.y_m * STRIDE_PX * STRIDE_PX
+
     def window_transform(self, window: PixelWindow) -> Affine:
         return self.transform @ Affine.translation(window.col_off, window.row_off)
 

@@ -1,11 +1,11 @@
-"""Plain numpy references for the compiled preprocessing (scanner.kernels): the formulas written the obvious
+"""Plain numpy references for the compiled preprocessing (scanner.core.kernels): the formulas written the obvious
 way, with whole-array temporaries, so the kernels can be checked against them bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from scanner.kernels import PHASOR_SCALE
+from scanner.core.kernels import PHASOR_SCALE
 
 
 def box_sum(values: np.ndarray, reach: int) -> np.ndarray:

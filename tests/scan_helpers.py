@@ -10,11 +10,11 @@ from affine import Affine
 from flax import nnx
 from pyproj import CRS
 
-from scanner.checkpoint import ModelMeta, save_checkpoint
+from scanner.core.phase import PreprocessConfig
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.model import ModelConfig, build_model
-from scanner.phase import PreprocessConfig
-from scanner.store import SceneWriter, Store
+from scanner.io.checkpoint import ModelMeta, save_checkpoint
+from scanner.io.store import SceneWriter, Store
+from scanner.nn.model import ModelConfig, build_model
 
 PIXEL_M = 28.0
 WAVELENGTH_M = 0.236
@@ -89,7 +89,7 @@ def make_checkpoint(
     pixel_m: float = PIXEL_M,
     filter_size_m: float | None = 1000.0,
 ) -> Path:
-    """A checkpoint of a randomly initialised model saved with scanner.checkpoint."""
+    """A checkpoint of a randomly initialised model saved with scanner.io.checkpoint."""
     model = build_model(config, rngs=nnx.Rngs(seed))
     meta = ModelMeta(
         model_config=config,

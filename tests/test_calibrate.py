@@ -1,4 +1,4 @@
-"""scanner.calibrate: persistence k of n, threshold choice on a validation sweep, Platt scaling."""
+"""scanner.eval.calibrate: persistence k of n, threshold choice on a validation sweep, Platt scaling."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from scanner.calibrate import (
+from scanner.core.detect import min_area_for_cells
+from scanner.errors import UsageError
+from scanner.eval.calibrate import (
     apply_platt,
     calibrated_threshold,
     fit_platt,
-    min_area_for_cells,
     pass_support,
     persistent_sites,
     select_setting,
     select_threshold,
 )
-from scanner.errors import UsageError
 
 # ---------------------------------------------------------------------------------------------- persistence
 

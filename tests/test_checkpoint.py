@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from scanner.checkpoint import (
+from scanner.core.phase import PreprocessConfig
+from scanner.errors import InputError, ModelMismatchError
+from scanner.io.checkpoint import (
     META_NAME,
     ModelMeta,
     check_compatible,
@@ -20,9 +22,7 @@ from scanner.checkpoint import (
     read_meta,
     save_checkpoint,
 )
-from scanner.errors import InputError, ModelMismatchError
-from scanner.model import ModelConfig, build_model
-from scanner.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig, build_model
 
 CONFIG = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 24, 24, 16), fc_width=32)
 

@@ -10,10 +10,10 @@ from test_history import _feature
 from test_nightly import GRID, SIZE_PX, write_pass
 
 from scanner.cli import main
-from scanner.history import build_history, load_feedback, save_history
-from scanner.nightly import EXIT_DONE, EXIT_NOTHING
-from scanner.store import Store
-from scanner.tiling import complete_range
+from scanner.core.tiling import complete_range
+from scanner.io.store import Store
+from scanner.pipeline.history import build_history, load_feedback, save_history
+from scanner.pipeline.nightly import EXIT_DONE, EXIT_NOTHING
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from scan_helpers import make_checkpoint, make_store
 
 from scanner.cli import main
-from scanner.cog import validate_cog
-from scanner.probgrid import read_prob
+from scanner.io.cog import validate_cog
+from scanner.io.probgrid import read_prob
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import rasterio
 
 from scanner.cli import main
-from scanner.phase import block_px
+from scanner.core.phase import block_px
 
 
 def run_synth(out: Path, *extra: str) -> int:
@@ -154,7 +154,7 @@ def test_user_dem_is_used_on_its_own_grid(tmp_path):
     from pyproj import CRS
 
     from scanner.geo import GeoGrid
-    from scanner.writers import write_geotiff
+    from scanner.io.writers import write_geotiff
 
     side = 200 + block_px(28.0)
     rows, cols = np.mgrid[0:side, 0:side]
@@ -185,7 +185,7 @@ def test_too_small_user_dem_is_a_clear_error(tmp_path, capsys):
     from pyproj import CRS
 
     from scanner.geo import GeoGrid
-    from scanner.writers import write_geotiff
+    from scanner.io.writers import write_geotiff
 
     grid = GeoGrid(
         height=160,

@@ -6,8 +6,8 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 
-from scanner.cog import validate_cog, write_cog
 from scanner.errors import InputError
+from scanner.io.cog import validate_cog, write_cog
 
 UTM = CRS.from_epsg(32654).to_wkt()
 

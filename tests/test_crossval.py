@@ -17,8 +17,8 @@ from train.dataset import select_samples
 from train.dataset_store import load_dataset
 
 CONFIG = """
-from scanner.model import ModelConfig
-from scanner.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig
+from scanner.core.phase import PreprocessConfig
 from train.config import DatasetConfig, ExperimentConfig, TrainConfig
 
 

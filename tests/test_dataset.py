@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
+from scanner.core.phase import PreprocessConfig, preprocess
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.phase import PreprocessConfig, preprocess
-from scanner.store import SceneWriter, Store
+from scanner.io.store import SceneWriter, Store
 from train.config import DatasetConfig
 from train.dataset import assign_folds, sample_others, select_samples, subset_a, window_valid_fraction
 from train.dataset_store import build_dataset, load_dataset

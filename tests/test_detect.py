@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.detect import DetectConfig, detect, geohash, label_candidates, rank, site_ids
+from scanner.core.detect import DetectConfig, detect, geohash, label_candidates, rank, site_ids
 from scanner.errors import UsageError
 
 CELL_M2 = 280.0 * 280.0

@@ -4,7 +4,7 @@ import math
 
 from shapely.geometry import box
 
-from scanner.evaluation import DetectionCounts, format_table7, match_sites, table7
+from scanner.eval.matching import DetectionCounts, format_table7, match_sites, table7
 
 
 def test_overlap_matching_counts():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box, mapping
 
 from scanner.errors import UsageError
-from scanner.history import (
+from scanner.pipeline.history import (
     build_history,
     changed_markedly,
     export_labels,

@@ -9,7 +9,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.inbox import (
+from scanner.io.readers import sha256_file
+from scanner.pipeline.inbox import (
     PassKey,
     cached_sha256,
     discover,
@@ -18,7 +19,6 @@ from scanner.inbox import (
     quarantine,
     quarantined,
 )
-from scanner.readers import sha256_file
 
 
 def _write(path, data: bytes):

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import UsageError
-from scanner.infer import InferConfig, Predictor, make_mesh
-from scanner.model import ModelConfig, build_model
+from scanner.nn.infer import InferConfig, Predictor, make_mesh
+from scanner.nn.model import ModelConfig, build_model
 
 SCAN = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 16, 16, 16), fc_width=32, dropout=0.0)
 PAPER = ModelConfig(name="alexnet", conv_widths=(8, 16, 16, 16, 16), fc_width=32, dropout=0.0)

@@ -1,4 +1,4 @@
-"""scanner.ingest and ``fringescan ingest``: kinds, multilook, reprojection, masks, replace, bad inputs, real data."""
+"""scanner.pipeline.ingest and ``fringescan ingest``: kinds, multilook, reprojection, masks, replace, bad inputs, real data."""
 
 import json
 import math
@@ -13,10 +13,12 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import readers
 from scanner.cli import main
+from scanner.core.phase import global_filter, wrap
 from scanner.geo import PixelWindow
-from scanner.ingest import (
+from scanner.io import readers
+from scanner.io.store import Store
+from scanner.pipeline.ingest import (
     IngestConfig,
     IngestRequest,
     global_filter_dask,
@@ -25,8 +27,6 @@ from scanner.ingest import (
     multilook,
     scene_id_from_path,
 )
-from scanner.phase import global_filter, wrap
-from scanner.store import Store
 from tests.rasters import GAMMA_TAGS, ORIGIN, UTM54, ramp_phase, snapshot, utm_transform, write_raster
 
 H, W = 620, 530  # two chunk rows and columns at 500 px

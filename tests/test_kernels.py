@@ -1,7 +1,7 @@
-"""scanner.kernels: the compiled filter and channel assembly equal plain numpy references (tests/reference.py)
+"""scanner.core.kernels: the compiled filter and channel assembly equal plain numpy references (tests/reference.py)
 bit for bit, at every box width, crop and nodata pattern; usable-pixel block counts are exact; the compiled
 Horn gradient equals the numpy formula bit for bit, and the slope ingest stores from it equals
-scanner.phase.slope_deg; per-cell means are nan-aware."""
+scanner.core.phase.slope_deg; per-cell means are nan-aware."""
 
 import numpy as np
 import pytest
@@ -9,10 +9,10 @@ import reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import kernels
-from scanner.ingest import slope_from_gradient
-from scanner.kernels import horn_gradient
-from scanner.phase import PreprocessConfig, filter_width_px, preprocess, slope_deg
+from scanner.core import kernels
+from scanner.core.kernels import horn_gradient
+from scanner.core.phase import PreprocessConfig, filter_width_px, preprocess, slope_deg
+from scanner.pipeline.ingest import slope_from_gradient
 
 PIXEL_M = 28.0
 ALL = ("cos", "sin", "coherence", "slope")

@@ -1,31 +1,110 @@
-"""Package boundaries: imports flow tools -> train -> scanner, never back; I/O libraries stay at the edges."""
+"""Package boundaries, derived from the folders: every package declares its layer and imports flow one way.
+
+Each package folder's ``__init__.py`` declares ``LAYER = n`` (read from the source, never imported):
+
+    0  scanner/*.py            base: errors, config, geo, progress (shared value types)
+    1  scanner/core/           pure numerics
+    2  scanner/nn, io, eval, sim
+    3  scanner/pipeline, mosaic, products
+    4  scanner/cli/            verbs: parse, call the library, print
+    5  train/                  datasets, training, evaluation
+    6  tools/                  benchmarks, accuracy study, demo
+
+A module may import modules of its own layer or below, never above; modules never form a cycle, and neither do
+packages. A package that declares ``IO_FREE = True`` never imports a file-format library. No CLI verb imports
+another verb, and nothing below the CLI imports it (train's own verbs in ``train/cli.py`` excepted).
+"""
+
+from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax"}
-PURE_MODULES = [
-    "geo",
-    "phase",
-    "kernels",
-    "prep_device",
-    "synthetic",
-    "model",
-    "infer",
-    "detect",
-    "tiling",
-    "evaluation",
-    "calibrate",
-]
+TOP_PACKAGES = ("scanner", "train", "tools")
+IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax", "pystac", "rio_cogeo"}
 
 
-def imported_roots(path: Path) -> set[str]:
+@dataclass(frozen=True)
+class Module:
+    name: str
+    path: Path
+    package: str
+    """The package that declares this module's layer (``scanner`` for the base modules)."""
+    layer: int
+    io_free: bool
+
+
+def declared(init: Path, key: str) -> object | None:
+    """The literal value of ``KEY = ...`` at the top of a package's ``__init__.py``, or None."""
+    for node in ast.parse(init.read_text(), filename=str(init)).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == key for t in node.targets):
+            return ast.literal_eval(node.value)
+    return None
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def discover(root: Path = ROOT) -> dict[str, Module]:
+    """Every module of scanner/, train/ and tools/ with the layer of its nearest package declaring one."""
+    modules = {}
+    for top in TOP_PACKAGES:
+        for path in sorted((root / top).rglob("*.py")):
+            if path.parent == root / "scanner":
+                owner, layer, io_free = "scanner", 0, False
+            else:
+                folder = path.parent
+                while declared_layer(folder) is None and folder != root:
+                    folder = folder.parent
+                if folder == root:
+                    raise AssertionError(f"{path.relative_to(root)}: no LAYER in any __init__.py above it")
+                owner = module_name(folder / "__init__.py", root)
+                layer = declared_layer(folder)
+                io_free = bool(declared(folder / "__init__.py", "IO_FREE"))
+            name = module_name(path, root)
+            modules[name] = Module(name, path, owner, layer, io_free)
+    return modules
+
+
+def declared_layer(folder: Path) -> int | None:
+    init = folder / "__init__.py"
+    return declared(init, "LAYER") if init.is_file() else None
+
+
+def imports(path: Path, known: dict[str, Module], root: Path = ROOT) -> set[str]:
+    """Project modules ``path`` imports anywhere in it (function-level imports included)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    roots = set()
+    found = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    this = module_name(path, root)
+    # "from scanner.mosaic import zarr_io" names the submodule; the package itself adds nothing then
+    return {n for n in found if n != this and not (known[n].path.name == "__init__.py" and _only_via(n, found))}
+
+
+def _only_via(package: str, found: set[str]) -> bool:
+    return any(other.startswith(package + ".") for other in found)
+
+
+def library_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -33,23 +112,176 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "scanner").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
-)
-def test_scanner_never_imports_train_or_tools(path):
-    assert not imported_roots(path) & {"train", "tools"}
+def graph(modules: dict[str, Module], root: Path = ROOT) -> dict[str, set[str]]:
+    return {name: imports(m.path, modules, root) for name, m in modules.items()}
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "train").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
-)
-def test_train_never_imports_tools(path):
-    assert "tools" not in imported_roots(path)
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one member (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
 
 
-@pytest.mark.parametrize("name", PURE_MODULES)
-def test_pure_modules_do_no_file_io(name):
-    path = ROOT / "scanner" / f"{name}.py"
-    if not path.exists():
-        pytest.fail(f"{path} is listed as a pure module but does not exist")
-    assert not imported_roots(path) & IO_LIBRARIES
+def upward_imports(modules: dict[str, Module], edges: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{a} (layer {modules[a].layer}) imports {b} (layer {modules[b].layer})"
+        for a, targets in sorted(edges.items())
+        for b in sorted(targets)
+        if modules[b].layer > modules[a].layer
+    ]
+
+
+def package_edges(modules: dict[str, Module], edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for a, targets in edges.items():
+        for b in targets:
+            pa, pb = modules[a].package, modules[b].package
+            if pa != pb:
+                out.setdefault(pa, set()).add(pb)
+    return out
+
+
+def cli_verbs(modules: dict[str, Module]) -> set[str]:
+    """CLI modules that register a verb (a top-level ``register`` function)."""
+    verbs = set()
+    for name, m in modules.items():
+        if name.startswith(("scanner.cli.", "train.cli")):
+            tree = ast.parse(m.path.read_text())
+            if any(isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body):
+                verbs.add(name)
+    return verbs
+
+
+# ---------------------------------------------------------------------------------------------- the tests
+
+MODULES = discover()
+EDGES = graph(MODULES)
+
+
+def test_every_package_folder_declares_its_layer():
+    for top in TOP_PACKAGES:
+        for folder in sorted(p.parent for p in (ROOT / top).rglob("*.py")):
+            if folder == ROOT / "scanner" or folder.name == "__pycache__":
+                continue
+            init = folder / "__init__.py"
+            assert init.is_file(), f"{folder.relative_to(ROOT)} is a folder of modules without __init__.py"
+    for name, m in MODULES.items():
+        assert isinstance(m.layer, int), f"{name}: LAYER must be an int literal, found {m.layer!r}"
+
+
+def test_no_module_imports_a_higher_layer():
+    assert upward_imports(MODULES, EDGES) == []
+
+
+def test_no_import_cycles_between_modules():
+    assert cycles(EDGES) == []
+
+
+def test_no_import_cycles_between_packages():
+    assert cycles(package_edges(MODULES, EDGES)) == []
+
+
+def test_io_free_packages_import_no_file_format_library():
+    offenders = {
+        name: sorted(library_roots(m.path) & IO_LIBRARIES) for name, m in MODULES.items() if m.io_free
+    }
+    assert {name: libs for name, libs in offenders.items() if libs} == {}
+
+
+def test_no_verb_imports_another_verb():
+    verbs = cli_verbs(MODULES)
+    assert {a: sorted(EDGES[a] & verbs) for a in sorted(verbs) if EDGES[a] & verbs} == {}
+
+
+def test_only_the_command_line_imports_the_cli():
+    allowed = {name for name in MODULES if name.startswith(("scanner.cli", "train.cli", "tools"))}
+    offenders = sorted(a for a, targets in EDGES.items() if a not in allowed and any(
+        b.startswith("scanner.cli") for b in targets))
+    assert offenders == []
+
+
+# ---------------------------------------------------------------------------------------------- the checker
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for top in TOP_PACKAGES:
+        (tmp_path / top).mkdir(exist_ok=True)
+    return tmp_path
+
+
+@pytest.fixture
+def small_tree(tmp_path):
+    return _tree(
+        tmp_path,
+        {
+            "scanner/__init__.py": "",
+            "scanner/errors.py": "",
+            "scanner/core/__init__.py": "LAYER = 1\nIO_FREE = True\n",
+            "scanner/core/phase.py": "from scanner.errors import x\n",
+            "scanner/pipeline/__init__.py": "LAYER = 3\n",
+            "scanner/pipeline/scan.py": "from scanner.core import phase\n",
+            "train/__init__.py": "LAYER = 5\n",
+            "tools/__init__.py": "LAYER = 6\n",
+        },
+    )
+
+
+def check(root: Path) -> tuple[list[str], list[list[str]]]:
+    modules = discover(root)
+    edges = graph(modules, root)
+    return upward_imports(modules, edges), cycles(edges)
+
+
+def test_checker_passes_a_clean_tree(small_tree):
+    assert check(small_tree) == ([], [])
+
+
+def test_checker_finds_an_upward_import_inside_a_function(small_tree):
+    (small_tree / "scanner/core/phase.py").write_text("def f():\n    from scanner.pipeline.scan import g\n")
+    assert check(small_tree)[0] == ["scanner.core.phase (layer 1) imports scanner.pipeline.scan (layer 3)"]
+
+
+def test_checker_finds_a_cycle_within_a_layer(small_tree):
+    (small_tree / "scanner/core/tiling.py").write_text("from scanner.core import phase\n")
+    (small_tree / "scanner/core/phase.py").write_text("from scanner.core.tiling import plan\n")
+    assert check(small_tree)[1] == [["scanner.core.phase", "scanner.core.tiling"]]
+
+
+def test_checker_needs_a_layer_for_every_package(small_tree):
+    (small_tree / "scanner/extra").mkdir()
+    (small_tree / "scanner/extra/__init__.py").write_text("")
+    (small_tree / "scanner/extra/thing.py").write_text("")
+    with pytest.raises(AssertionError, match="no LAYER"):
+        discover(small_tree)

@@ -14,7 +14,16 @@ import pytest
 from scan_helpers import make_checkpoint, make_store
 
 from scanner.errors import StoreError
-from scanner.lock import GUARD_NAME, LOCK_NAME, acquire, is_stale, pid_alive, read_lock, release, store_lock
+from scanner.io.lock import (
+    GUARD_NAME,
+    LOCK_NAME,
+    acquire,
+    is_stale,
+    pid_alive,
+    read_lock,
+    release,
+    store_lock,
+)
 
 
 def _dead_pid() -> int:
@@ -54,7 +63,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, c
         json.dumps({"pid": dead, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"})
     )
     assert is_stale(read_lock(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="scanner.lock"):
+    with caplog.at_level(logging.WARNING, logger="scanner.io.lock"):
         info = acquire(tmp_path)
     assert f"pid {dead}" in caplog.text and "stale" in caplog.text
     assert read_lock(tmp_path).pid == os.getpid()
@@ -71,7 +80,7 @@ def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
 
 
 def test_a_lock_killed_with_sigkill_is_stale(tmp_path):
-    code = f"from scanner.lock import acquire; acquire({str(tmp_path)!r}); import time; time.sleep(60)"
+    code = f"from scanner.io.lock import acquire; acquire({str(tmp_path)!r}); import time; time.sleep(60)"
     child = subprocess.Popen([sys.executable, "-c", code])
     for _ in range(200):
         if read_lock(tmp_path) is not None:

@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from scanner.errors import NumericalError, StoreError
-from scanner.model import ModelConfig
+from scanner.nn.model import ModelConfig
 from train.config import ExperimentConfig, OptimConfig, TrainConfig
 from train.loop import EpochSampler, data_mesh, train
 

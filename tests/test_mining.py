@@ -12,9 +12,9 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from shapely.geometry import box
 
+from scanner.core.phase import PreprocessConfig
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.phase import PreprocessConfig
-from scanner.store import SceneWriter, Store
+from scanner.io.store import SceneWriter, Store
 from train.config import DatasetConfig
 from train.dataset_store import build_dataset, extract_patches, load_dataset, mine_hard_negatives
 from train.mining import hard_negative_windows
@@ -154,10 +154,10 @@ def test_mine_verb_scans_and_adds_the_false_positives(base: Path, capsys) -> Non
     from flax import nnx
     from scan_helpers import NARROW
 
-    from scanner.checkpoint import ModelMeta, save_checkpoint
     from scanner.cli import main
-    from scanner.model import build_model
-    from scanner.probgrid import read_prob
+    from scanner.io.checkpoint import ModelMeta, save_checkpoint
+    from scanner.io.probgrid import read_prob
+    from scanner.nn.model import build_model
 
     dataset = load_dataset(base / "ds")
     meta = ModelMeta(

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import UsageError
-from scanner.model import (
+from scanner.nn.model import (
     AlexNet,
     AlexNetScan,
     ModelConfig,

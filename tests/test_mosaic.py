@@ -21,19 +21,17 @@ from pyproj import Transformer
 
 from scanner.config import load_config
 from scanner.errors import UsageError
-from scanner.mosaic import (
+from scanner.mosaic.combine import (
     CombineConfig,
-    MosaicGrid,
     combine_passes,
     date_ordinal,
     downsample,
-    grid_for_bounds,
-    merge_sites,
     ordinal_to_yyyymmdd,
-    run_mosaic,
 )
-from scanner.mosaic_io import LevelArrays, list_versions, read_manifest, version_path
-from scanner.synthetic import SynthConfig
+from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
+from scanner.mosaic.run import merge_sites, run_mosaic
+from scanner.mosaic.zarr_io import LevelArrays, list_versions, read_manifest, version_path
+from scanner.sim.simulate import SynthConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

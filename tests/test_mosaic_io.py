@@ -17,8 +17,9 @@ from test_mosaic import small_grid
 
 from scanner.cli import main
 from scanner.errors import StoreError
-from scanner.mosaic import CombineConfig, run_mosaic
-from scanner.mosaic_io import (
+from scanner.mosaic.combine import CombineConfig
+from scanner.mosaic.run import run_mosaic
+from scanner.mosaic.zarr_io import (
     LevelArrays,
     current_version,
     list_versions,

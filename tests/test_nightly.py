@@ -21,14 +21,14 @@ import pytest
 from rasters import write_raster
 from scan_helpers import make_checkpoint, scene_arrays
 
-from scanner import nightly
+from scanner.core.tiling import complete_range
 from scanner.errors import StoreError
-from scanner.history import load_history
-from scanner.lock import LOCK_NAME
-from scanner.mosaic_io import LevelArrays, current_version, read_manifest, version_path
-from scanner.nightly import EXIT_DONE, EXIT_NOTHING, EXIT_PARTIAL, NightlyConfig, run_nightly
-from scanner.store import Store
-from scanner.tiling import complete_range
+from scanner.io.lock import LOCK_NAME
+from scanner.io.store import Store
+from scanner.mosaic.zarr_io import LevelArrays, current_version, read_manifest, version_path
+from scanner.pipeline import nightly
+from scanner.pipeline.history import load_history
+from scanner.pipeline.nightly import EXIT_DONE, EXIT_NOTHING, EXIT_PARTIAL, NightlyConfig, run_nightly
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "configs" / "grids" / "demo.py"
@@ -87,7 +87,7 @@ def config(tmp: Path, ckpt: Path, **kw) -> NightlyConfig:
 
 def store_state(root: Path) -> dict:
     """What must be equal between an incremental and a clean run: scenes, grids, sites, mosaic, history."""
-    from scanner.probgrid import read_prob
+    from scanner.io.probgrid import read_prob
 
     store = Store.open(root)
     state = {"scenes": {}, "prob": {}, "sites": {}}

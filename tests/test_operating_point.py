@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scan_helpers import make_checkpoint, make_store
 
-from scanner.checkpoint import ModelMeta, checkpoint_hash, load_checkpoint, read_meta, save_checkpoint
 from scanner.cli import main
 from scanner.config import load_config
-from scanner.detect import DetectConfig, OperatingPoint, resolve_config
+from scanner.core.detect import DetectConfig, OperatingPoint, resolve_config
 from scanner.errors import UsageError
-from scanner.probgrid import read_prob
+from scanner.io.checkpoint import ModelMeta, checkpoint_hash, load_checkpoint, read_meta, save_checkpoint
+from scanner.io.probgrid import read_prob
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""scanner.phase: wrapping, the global filter (exactness under tiling, what it removes and keeps), quantization,
+"""scanner.core.phase: wrapping, the global filter (exactness under tiling, what it removes and keeps), quantization,
 slope and preprocess."""
 
 import math
@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import phase
-from scanner.errors import UsageError
-from scanner.phase import (
+from scanner.core import phase
+from scanner.core.phase import (
     PreprocessConfig,
     filter_reach_px,
     filter_width_px,
@@ -22,6 +21,7 @@ from scanner.phase import (
     slope_deg,
     wrap,
 )
+from scanner.errors import UsageError
 
 PIXEL_M = 28.0
 

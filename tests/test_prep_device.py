@@ -1,4 +1,4 @@
-"""scanner.prep_device: preprocessing inside the jitted kernel equals the host's numpy preprocessing (to float32
+"""scanner.core.prep_device: preprocessing inside the jitted kernel equals the host's numpy preprocessing (to float32
 rounding), is exact under tiling, and a ``--prep device`` scan gives the host scan's grid."""
 
 import shutil
@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scan_helpers import make_checkpoint, make_store
 
-from scanner.phase import PreprocessConfig, preprocess
-from scanner.prep_device import DevicePrep, _box_sum_axis, preprocess_raw
-from scanner.probgrid import read_prob
-from scanner.scan import ScanConfig, scan
+from scanner.core.phase import PreprocessConfig, preprocess
+from scanner.core.prep_device import DevicePrep, _box_sum_axis, preprocess_raw
+from scanner.io.probgrid import read_prob
+from scanner.pipeline.scan import ScanConfig, scan
 
 PIXEL_M = 28.0
 CHANNELS = [("cos", "sin", "coherence", "slope"), ("phase_q",), ("phase_q", "cos", "slope")]

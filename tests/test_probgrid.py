@@ -1,4 +1,4 @@
-"""scanner.probgrid: staging, publishing and reading ``prob/<scene_id>``, and its readers stay jax-free."""
+"""scanner.io.probgrid: staging, publishing and reading ``prob/<scene_id>``, and its readers stay jax-free."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pyproj import CRS
 
 from scanner.errors import InputError
 from scanner.geo import GeoGrid
-from scanner.probgrid import (
+from scanner.io.probgrid import (
     has_prob,
     prepare_staging,
     prob_grid,
@@ -72,8 +72,8 @@ def test_missing_and_inconsistent_grids_are_input_errors(tmp_path):
 
 def test_grid_readers_do_not_import_jax():
     code = (
-        "import sys; import scanner.probgrid, scanner.sites, scanner.mosaic_io, scanner.nightly, "
-        "scanner.stac, scanner.history; print('jax' in sys.modules)"
+        "import sys; import scanner.io.probgrid, scanner.pipeline.sites, scanner.mosaic.zarr_io, scanner.pipeline.nightly, "
+        "scanner.products.stac, scanner.pipeline.history; print('jax' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

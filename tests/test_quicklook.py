@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import UsageError
-from scanner.quicklook import NODATA_RGB, OUTLINE_RGB, palette, render_quicklook, write_quicklook
+from scanner.products.quicklook import NODATA_RGB, OUTLINE_RGB, palette, render_quicklook, write_quicklook
 
 
 def test_palette_has_16_distinct_colours_and_is_cyclic():

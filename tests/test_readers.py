@@ -1,4 +1,4 @@
-"""scanner.readers: kind detection, windowed phase reads, metadata tags, reprojection, polygons, bad files."""
+"""scanner.io.readers: kind detection, windowed phase reads, metadata tags, reprojection, polygons, bad files."""
 
 import json
 import re
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from scanner import readers
 from scanner.errors import InputError
 from scanner.geo import GeoGrid, PixelWindow
+from scanner.io import readers
 from tests.rasters import GAMMA_TAGS, UTM54, UTM54_WKT, utm_transform, write_raster
 
 GRID = GeoGrid(height=40, width=30, transform=utm_transform(), crs_wkt=UTM54_WKT)

@@ -14,16 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scan_helpers import PIXEL_M, make_checkpoint, make_store, scene_arrays
 
-import scanner.scan
-from scanner.checkpoint import load_checkpoint
+import scanner.pipeline.scan
+from scanner.core.phase import preprocess
+from scanner.core.tiling import in_strips, plan_tiles
 from scanner.errors import InputError, ModelMismatchError
 from scanner.geo import PixelWindow
-from scanner.infer import InferConfig, Predictor
-from scanner.phase import preprocess
-from scanner.probgrid import read_prob
-from scanner.scan import ScanConfig, scan, strip_width_px, tile_input, tile_probability
-from scanner.store import Store
-from scanner.tiling import in_strips, plan_tiles
+from scanner.io.checkpoint import load_checkpoint
+from scanner.io.probgrid import read_prob
+from scanner.io.store import Store
+from scanner.nn.infer import InferConfig, Predictor
+from scanner.pipeline.scan import ScanConfig, scan, strip_width_px, tile_input, tile_probability
 
 SHAPE = (430, 370)
 
@@ -229,12 +229,14 @@ def test_workers_and_prep_threads_do_not_change_the_grid_or_its_key(setup):
 
 def test_scan_runs_tiles_in_plan_order(setup, monkeypatch):
     """Tiles run strip by strip, each strip row by row (the order that keeps reads in the chunk cache); this
-    holds Dask's local scheduler to the key order scanner.scan relies on."""
+    holds Dask's local scheduler to the key order scanner.pipeline.scan relies on."""
     store, checkpoint = setup
     ran = []
-    run_tile = scanner.scan.run_tile
-    monkeypatch.setattr(scanner.scan, "run_tile", lambda job, tile: ran.append(tile) or run_tile(job, tile))
-    monkeypatch.setattr(scanner.scan, "strip_width_px", lambda names: 120)
+    run_tile = scanner.pipeline.scan.run_tile
+    monkeypatch.setattr(
+        scanner.pipeline.scan, "run_tile", lambda job, tile: ran.append(tile) or run_tile(job, tile)
+    )
+    monkeypatch.setattr(scanner.pipeline.scan, "strip_width_px", lambda names: 120)
     # min_valid_fraction: a setting no other test uses, so this scan runs instead of being skipped
     scan(store, checkpoint, ["a"], ScanConfig(tile_cells=7, workers=1, min_valid_fraction=0.74))
     plan = plan_tiles(*SHAPE, tile_cells=7, reach_px=ran[0].reach_px)

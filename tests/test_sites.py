@@ -10,11 +10,12 @@ from pyproj import CRS
 from scan_helpers import UTM54, add_scene, scene_arrays
 from shapely.geometry import shape
 
-from scanner.detect import DetectConfig, detect
+from scanner.core.detect import DetectConfig, detect
 from scanner.errors import InputError
-from scanner.probgrid import prepare_staging, publish_grid
-from scanner.readers import read_geojson
-from scanner.sites import (
+from scanner.io.probgrid import prepare_staging, publish_grid
+from scanner.io.readers import read_geojson
+from scanner.io.store import Store
+from scanner.pipeline.sites import (
     component_polygons,
     from_wgs84,
     read_labels,
@@ -22,7 +23,6 @@ from scanner.sites import (
     write_geojson,
     write_scene_sites,
 )
-from scanner.store import Store
 
 CELL = Affine(280.0, 0, 500_000.0, 0, -280.0, 4_000_000.0)
 PROPERTIES = {

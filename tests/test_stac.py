@@ -11,9 +11,11 @@ from mosaic_fixtures import add_lattice_scene, make_store, site_feature, write_s
 from test_mosaic import small_grid
 
 from scanner.errors import InputError
-from scanner.mosaic import CombineConfig, prob_sha256, run_mosaic
-from scanner.probgrid import read_prob
-from scanner.stac import OfflineStacIO, validate_catalog, write_catalog
+from scanner.io.probgrid import read_prob
+from scanner.mosaic.combine import CombineConfig
+from scanner.mosaic.plan import prob_sha256
+from scanner.mosaic.run import run_mosaic
+from scanner.products.stac import OfflineStacIO, validate_catalog, write_catalog
 
 
 @pytest.fixture(scope="module")

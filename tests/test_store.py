@@ -1,4 +1,4 @@
-"""scanner.store: schema, staging and atomic publish, tensorstore reads with fill, scannability checks."""
+"""scanner.io.store: schema, staging and atomic publish, tensorstore reads with fill, scannability checks."""
 
 import json
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from scanner.errors import InputError, ModelMismatchError, StoreError
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.ingest import IngestRequest, ingest_scene
-from scanner.store import MARKER, SceneWriter, Store, check_scannable
+from scanner.io.store import MARKER, SceneWriter, Store, check_scannable
+from scanner.pipeline.ingest import IngestRequest, ingest_scene
 from tests.rasters import UTM54_WKT, snapshot, utm_transform, write_raster
 
 

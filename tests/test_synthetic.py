@@ -10,9 +10,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanner.core.phase import block_px, expand_blocks, slope_class_blocks, slope_deg
 from scanner.errors import UsageError
-from scanner.phase import block_px, expand_blocks, slope_class_blocks, slope_deg
-from scanner.synthetic import (
+from scanner.sim.simulate import (
     NODATA_LAYOVER,
     NODATA_SHADOW,
     NODATA_VALID,

@@ -4,8 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.geo import STRIDE_PX, WINDOW_HALO_PX, WINDOW_PX
-from scanner.tiling import (
+from scanner.core.tiling import (
     CellBlock,
     complete_mask,
     complete_range,
@@ -14,6 +13,7 @@ from scanner.tiling import (
     window_origins,
     window_valid_fraction,
 )
+from scanner.geo import STRIDE_PX, WINDOW_HALO_PX, WINDOW_PX
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,8 +11,8 @@ from test_dataset import write_labelled_store
 from scanner.cli import main
 
 CONFIG = """
-from scanner.model import ModelConfig
-from scanner.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig
+from scanner.core.phase import PreprocessConfig
 from train.config import DatasetConfig, ExperimentConfig, TrainConfig
 
 

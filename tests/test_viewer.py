@@ -20,8 +20,9 @@ from test_mosaic import small_grid
 from tornado.websocket import websocket_connect
 
 from scanner.cli import main
-from scanner.mosaic import CombineConfig, run_mosaic
-from scanner.viewer import make_server, serve_in_thread, write_quicklook, write_viewer
+from scanner.mosaic.combine import CombineConfig
+from scanner.mosaic.run import run_mosaic
+from scanner.products.viewer import make_server, serve_in_thread, write_quicklook, write_viewer
 
 
 @pytest.fixture(scope="module")

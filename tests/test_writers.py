@@ -16,7 +16,7 @@ from pyproj import CRS, Transformer
 
 from scanner.errors import InputError, StoreError
 from scanner.geo import GeoGrid
-from scanner.writers import (
+from scanner.io.writers import (
     atomic_path,
     publish_directory,
     staged_path,

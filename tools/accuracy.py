@@ -33,15 +33,15 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
-from scanner.calibrate import apply_platt, fit_platt, persistent_sites, select_setting
 from scanner.cli import main as fringescan
-from scanner.detect import DetectConfig, detect
-from scanner.evaluation import DetectionCounts, match_sites
-from scanner.geo import STRIDE_PX, GeoGrid
-from scanner.probgrid import read_prob, scanned_scene_ids
-from scanner.sites import component_polygons, read_labels, scanned_footprint, slope_cells, to_wgs84
-from scanner.store import Store
-from scanner.writers import write_bytes
+from scanner.core.detect import DetectConfig, detect
+from scanner.eval.calibrate import apply_platt, fit_platt, persistent_sites, select_setting
+from scanner.eval.matching import DetectionCounts, match_sites
+from scanner.geo import GeoGrid
+from scanner.io.probgrid import read_prob, scanned_scene_ids
+from scanner.io.store import Store
+from scanner.io.writers import write_bytes
+from scanner.pipeline.sites import component_polygons, read_labels, scanned_footprint, slope_cells, to_wgs84
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {"train": 8101, "val": 8202, "test": 8303, "holdout": 8404}
@@ -218,7 +218,6 @@ def load_scenes(
         footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
         inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
         scene = store.scene(scene_id)
-        size = scene.grid.pixel_size
         out.append(
             SceneProb(
                 scene_id=scene_id,
@@ -226,7 +225,7 @@ def load_scenes(
                 prob=prob,
                 cell_transform=cells.transform,
                 crs_wkt=cells.crs_wkt,
-                cell_area_m2=size.x_m * size.y_m * STRIDE_PX * STRIDE_PX,
+                cell_area_m2=scene.grid.cell_area_m2,
                 slope=slope_cells(scene, prob.shape),
                 expected=[
                     lab.geometry for lab in inside if lab.visible_in is None or scene_id in lab.visible_in
@@ -283,7 +282,7 @@ def grid_sweep(scenes: Sequence[SceneProb], k: int) -> list[dict]:
 
 
 def choose(rows: list[dict]) -> dict | None:
-    """The VAL row of best precision at recall >= MIN_VAL_RECALL (``scanner.calibrate.select_setting``): 0.92,
+    """The VAL row of best precision at recall >= MIN_VAL_RECALL (``scanner.eval.calibrate.select_setting``): 0.92,
     a margin over the 0.9 target, because a setting chosen at the edge of VAL's recall comes out a little
     lower on new areas. Settings whose median VAL site is larger than one window's footprint
     (``MAX_MEDIAN_CELLS``) are not sites a field team can visit, and overlap matching would flatter them."""
@@ -449,7 +448,7 @@ def variant_scenes(
 
 def window_calibration(model: Path, val_dataset: Path) -> tuple[float, float]:
     """Platt scaling fitted on the VAL dataset's windows (all of them: VAL is never used for training)."""
-    from scanner.checkpoint import load_checkpoint
+    from scanner.io.checkpoint import load_checkpoint
     from train.dataset_store import load_dataset
     from train.evaluate import predict_probabilities
 
@@ -480,8 +479,8 @@ def evaluate_variant(
     platt: tuple[float, float] | None,
 ) -> VariantResult:
     """Every precision step on TEST, each chosen on VAL only."""
-    from scanner.checkpoint import load_checkpoint
-    from scanner.model import flops_per_window
+    from scanner.io.checkpoint import load_checkpoint
+    from scanner.nn.model import flops_per_window
 
     res = VariantResult(variant.name, variant.title, platt=platt)
     _, meta = load_checkpoint(plan.out / f"model-{variant.name}")
@@ -820,12 +819,12 @@ DEFAULT_SETTING = "threshold and min size from VAL"
 def product_check(plan: Plan, regions: dict, res: VariantResult) -> dict:
     """The default operating point through the product's own verbs: scan TEST with the default model, then
     ``fringescan evaluate-scan --threshold T --min-area-m2 A`` (A from the VAL-chosen minimum size)."""
-    from scanner.calibrate import min_area_for_cells
+    from scanner.core.detect import min_area_for_cells
 
     row = res.rows.get(DEFAULT_SETTING) or res.rows["threshold 0.5, size filter"]
     test_region, test_store = regions["holdout"]
-    scene = region_scenes(test_region)[0]["grid"]["pixel_size_m"]
-    area = min_area_for_cells(row["min_cells"], scene["x"] * scene["y"] * STRIDE_PX * STRIDE_PX)
+    scene = Store.open(test_store).scene(region_scenes(test_region)[0]["scene_id"])
+    area = min_area_for_cells(row["min_cells"], scene.grid.cell_area_m2)
     out = plan.out / f"check-{res.name}.json"
     argv_scan = ["scan", "--store", str(test_store), "--model", str(plan.out / f"model-{res.name}")]
     argv_eval = [
@@ -1166,7 +1165,7 @@ folds' counts.
 
 ## Raising precision (held-out TEST region, site level)
 
-Every setting below marked "from VAL" was chosen on the VAL region only (`scanner.calibrate.select_setting`:
+Every setting below marked "from VAL" was chosen on the VAL region only (`scanner.eval.calibrate.select_setting`:
 the highest VAL precision with VAL recall >= 0.92, a margin over the 0.9 target because a setting picked at the
 edge of VAL's recall comes out a little lower on new areas; among settings whose median VAL site is at most
 225 cells, one window's footprint, since a larger "site" is a region rather than a place to visit and overlap
@@ -1174,8 +1173,8 @@ matching would flatter it; over thresholds {t_lo:g} to {t_hi:g} and minimum size
 {min_cells} cells); TEST never chose anything; its numbers were seen while this procedure was developed (the
 grid's range and the margin were widened after seeing them), which is why the acceptance check below runs on a
 fourth region, HOLDOUT, evaluated once at the end. Persistence
-(`scanner.calibrate.persistent_sites`) keeps a site of one pass when overlapping sites were detected in at
-least k of the n = 4 passes of its area. Dense cost (MFLOP/window, `scanner.model.flops_per_window`):
+(`scanner.eval.calibrate.persistent_sites`) keeps a site of one pass when overlapping sites were detected in at
+least k of the n = 4 passes of its area. Dense cost (MFLOP/window, `scanner.nn.model.flops_per_window`):
 {mflop}.
 
 {steps_table}
@@ -1193,13 +1192,13 @@ Why a minimum size (e) works: a 150 px window scores a fringe from every offset 
 real fringe lights up a block of cells about as wide as the window, while atmospheric and noise patterns
 that fool the model at a few offsets only give small components. On VAL at threshold 0.5 (configs/phase_only.py's
 model): true detections {sizes_tp}; false ones {sizes_fp}. The paper's filter (1 cell = 10 x 10 px) removes only the smallest of those. The minimum size is chosen
-on VAL together with the threshold; `scanner.calibrate.min_area_for_cells` turns it into `--min-area-m2`.
+on VAL together with the threshold; `scanner.eval.calibrate.min_area_for_cells` turns it into `--min-area-m2`.
 
 Variants (a) extra channels and (e) hard-negative mining against configs/phase_only.py; the default is chosen on VAL:
 
 {decision}
 
-(d) Calibration: Platt scaling (`scanner.calibrate.fit_platt`) fitted on all VAL windows of a dataset built
+(d) Calibration: Platt scaling (`scanner.eval.calibrate.fit_platt`) fitted on all VAL windows of a dataset built
 from the VAL region ({calibration}). VAL windows are mostly "others" (about 150 per scene against one or two
 candidates), so calibrated probabilities are low: they estimate how often a window at that score is a
 landslide at this base rate. Platt scaling is monotone, so at the site level it only renames the threshold;

@@ -6,7 +6,7 @@
 memory: writes a float32 GeoTIFF of ``size`` x ``size`` px (wrapped ramps + noise, rasterio windowed writes),
   ingests it in a child process (``fringescan ingest``) and reports the child's peak RSS (ru_maxrss). A small
   2,000 x 2,000 scene is ingested the same way first, so the two peaks show memory does not grow with size.
-speed: ``scanner.phase.global_filter`` on 2,500 x 2,500 px against the first implementation (summed-area
+speed: ``scanner.core.phase.global_filter`` on 2,500 x 2,500 px against the first implementation (summed-area
   table with fancy indexing, int64 phasors at 2**20), same process, medians of 5, and the ratio. Then the
   whole ``ingest_scene`` of the benchmark scene (bench_scan's simulator scene, seed 7: phase + coherence +
   DEM GeoTIFFs on one 28 m grid), median of 5 after a warm-up, with a profile breakdown of one more run. The
@@ -35,7 +35,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from scanner.phase import filter_width_px, global_filter, wrap
+from scanner.core.phase import filter_width_px, global_filter, wrap
 
 PIXEL_M = 28.0
 
@@ -153,8 +153,8 @@ INGEST_STAGES = {
 def bench_ingest_speed(work: Path, size: int = 2500, repeats: int = 5) -> None:
     import bench_scan  # the benchmark scene and its GeoTIFFs, exactly as bench_scan's end-to-end run ingests
 
-    from scanner.ingest import IngestRequest, ingest_scene
-    from scanner.store import Store
+    from scanner.io.store import Store
+    from scanner.pipeline.ingest import IngestRequest, ingest_scene
 
     tiffs = bench_scan.write_geotiffs(work / "tiff", bench_scan.synthetic_scene(size, 7))
     store = Store.create(work / "ingest-store")

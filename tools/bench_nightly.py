@@ -6,7 +6,7 @@ Steps: simulate the demo region once (``fringescan synth`` defaults: one area, 4
 28 m), deliver it into an inbox with one manifest per pass (phase, coherence and the area's shared DEM), make
 a checkpoint of ``configs/phase_only.py``'s model (random weights: speed does not depend on them) unless ``--model``
 is given, then for each worker count start the cluster (``--workers 0``: the in-process threaded scheduler, the
-baseline) and run ``scanner.nightly.run_nightly`` twice into fresh stores: *cold* (workers import JAX, load
+baseline) and run ``scanner.pipeline.nightly.run_nightly`` twice into fresh stores: *cold* (workers import JAX, load
 and compile the model) and *warm* (the same cluster again). It prints the run reports' scan and run times,
 windows/s and km^2/s, and ratios against the first worker count. The machine is shared: compare ratios.
 """
@@ -57,9 +57,9 @@ def deliver(region: dict, source: Path, inbox: Path) -> None:
 def make_model(path: Path) -> Path:
     from flax import nnx
 
-    from scanner.checkpoint import ModelMeta, save_checkpoint
     from scanner.config import load_config
-    from scanner.model import build_model
+    from scanner.io.checkpoint import ModelMeta, save_checkpoint
+    from scanner.nn.model import build_model
 
     experiment = load_config(ROOT / "configs" / "phase_only.py")
     model = build_model(experiment.model, rngs=nnx.Rngs(0))
@@ -71,7 +71,7 @@ def make_model(path: Path) -> Path:
 
 
 def run_once(inbox: Path, store: Path, model: Path, scheduler: str | None) -> dict:
-    from scanner.nightly import NightlyConfig, run_nightly
+    from scanner.pipeline.nightly import NightlyConfig, run_nightly
 
     config = NightlyConfig(
         inbox=inbox,
@@ -86,7 +86,7 @@ def run_once(inbox: Path, store: Path, model: Path, scheduler: str | None) -> di
 def cold_and_warm(tmp: Path, model: Path, workers: int) -> tuple[dict, dict, float]:
     """A first run on a fresh cluster (workers import JAX, load and compile the model), then a second run
     into another fresh store on the same, now warm, cluster; and the cluster's start-up seconds."""
-    from scanner.nightly import dask_scheduler
+    from scanner.pipeline.nightly import dask_scheduler
 
     start = time.perf_counter()
     with dask_scheduler(workers, None) as address:

@@ -8,7 +8,7 @@
 
 Paths, all measured in this process with the same thread count, medians of ``--reps``:
 1. PyTorch per-window paper AlexNet (faster of default and channels-last), windows cut with numpy at 10 px;
-2. fringescan per-window paper AlexNet (Flax, ``scanner.infer`` window path);
+2. fringescan per-window paper AlexNet (Flax, ``scanner.nn.infer`` window path);
 3. fringescan dense ``alexnet_scan`` at the demo width (configs/demo.py) and at the paper's conv widths with
    fc 1024 (``--widths all``): model only on one ``--tile-cells`` tile per call, and model only on every tile
    of the scene (preprocessed beforehand) with ``--workers`` threads as ``scan`` runs them;
@@ -55,17 +55,17 @@ from bench_ingest import geotiff_profile
 from flax import nnx
 from pyproj import CRS
 
-from scanner.checkpoint import ModelMeta, save_checkpoint
 from scanner.config import load_config
-from scanner.detect import DetectConfig
+from scanner.core.detect import DetectConfig
+from scanner.core.phase import PreprocessConfig, preprocess, slope_deg
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.infer import InferConfig, Predictor
-from scanner.model import ModelConfig, build_model, flops_per_window
-from scanner.phase import PreprocessConfig, preprocess, slope_deg
-from scanner.readers import read_geojson
-from scanner.scan import ScanConfig, scan, tile_input
-from scanner.sites import scene_sites, write_scene_sites
-from scanner.store import SceneWriter, Store
+from scanner.io.checkpoint import ModelMeta, save_checkpoint
+from scanner.io.readers import read_geojson
+from scanner.io.store import SceneWriter, Store
+from scanner.nn.infer import InferConfig, Predictor
+from scanner.nn.model import ModelConfig, build_model, flops_per_window
+from scanner.pipeline.scan import ScanConfig, scan, tile_input
+from scanner.pipeline.sites import scene_sites, write_scene_sites
 
 PIXEL_M = 28.0
 WAVELENGTH_M = 0.236
@@ -135,7 +135,7 @@ def synthetic_scene(size: int, seed: int) -> dict[str, np.ndarray]:
     """The simulator's scene (phase, valid, coherence, dem, slope) when it can make one this size, else
     seeded ramps + fringes + noise on a tilted plane."""
     try:
-        from scanner.synthetic import SynthConfig, plan_region, simulate_pair
+        from scanner.sim.simulate import SynthConfig, plan_region, simulate_pair
 
         scene = simulate_pair(plan_region(SynthConfig(size_px=size, scenes=1, seed=seed)), 0)
         rasters = {
@@ -508,14 +508,14 @@ def model_only_scene(store: Store, ckpt: Path, config: ScanConfig) -> Callable[[
     the scene once.
 
     The scan pipeline with its reads, preprocessing and writes taken out: each tile's model input is built
-    beforehand (``scanner.scan.tile_input``) and kept in memory, then ``config.worker_count()`` threads score
+    beforehand (``scanner.pipeline.scan.tile_input``) and kept in memory, then ``config.worker_count()`` threads score
     the tiles as ``scan`` does (same Predictor, same tile shape). The end-to-end rate is compared with this and
     with the single-tile rate; the higher of the two is the stricter reference.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from scanner.checkpoint import load_checkpoint
-    from scanner.tiling import plan_tiles
+    from scanner.core.tiling import plan_tiles
+    from scanner.io.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(ckpt)
     scene = store.scene("bench")
@@ -565,7 +565,7 @@ def ingest_to_sites(
     store: Store, ckpt: Path, tiffs: dict[str, Path], scene_id: str, config: ScanConfig
 ) -> float:
     """Seconds of the whole run for one scene: ingest of its GeoTIFFs, scan, detection and the site layer."""
-    from scanner.ingest import IngestRequest, ingest_scene
+    from scanner.pipeline.ingest import IngestRequest, ingest_scene
 
     start = time.perf_counter()
     request = IngestRequest(

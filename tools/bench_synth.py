@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from scanner.synthetic import SynthConfig, plan_region, simulate_scene
+from scanner.sim.simulate import SynthConfig, plan_region, simulate_scene
 
 
 def time_scene(size_px: int, seed: int) -> tuple[float, float, int]:

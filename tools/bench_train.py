@@ -87,7 +87,7 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
     from flax import nnx
     from jax.sharding import NamedSharding, PartitionSpec
 
-    from scanner.model import build_model
+    from scanner.nn.model import build_model
     from train.loop import data_mesh, make_pool_step, make_train_step
     from train.optim import make_optimizer
 
@@ -161,10 +161,10 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
 
 
 def torch_model(model_config):
-    """The PyTorch twin of ``scanner.model``'s network for ``model_config`` (same shapes, NCHW)."""
+    """The PyTorch twin of ``scanner.nn.model``'s network for ``model_config`` (same shapes, NCHW)."""
     from torch import nn
 
-    from scanner.model import NUM_CLASSES, alexnet_feature_side
+    from scanner.nn.model import NUM_CLASSES, alexnet_feature_side
 
     c1, c2, c3, c4, c5 = model_config.conv_widths
     cin, fc, p = model_config.in_channels, model_config.fc_width, model_config.dropout
@@ -251,7 +251,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     """Median samples/s of every path for one config, repetitions interleaved."""
     from scanner.config import load_config
     from scanner.geo import WINDOW_PX
-    from scanner.model import flops_per_window
+    from scanner.nn.model import flops_per_window
 
     config = load_config(MODELS[name], [])
     batch = config.train.batch_size

@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LightSource  # noqa: E402
 
-from scanner.quicklook import render_quicklook, write_quicklook  # noqa: E402
-from scanner.synthetic import SynthConfig, plan_region, simulate_scene  # noqa: E402
+from scanner.products.quicklook import render_quicklook, write_quicklook
+from scanner.sim.simulate import SynthConfig, plan_region, simulate_scene
 
 HALF_PX = 100
 MIN_BODY_M2 = 0.4e6

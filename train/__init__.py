@@ -1,1 +1,3 @@
-"""fringescan training: dataset building, augmentation, optimization, evaluation. Imports scanner, never back."""
+"""Training: patch datasets, augmentation, the optax recipe, the train loop, evaluation and mining."""
+
+LAYER = 5

@@ -113,8 +113,8 @@ def train_checkpoint(
     config, dataset, *, subset: str, fold: int | None, out: Path, workdir: Path, progress=None
 ) -> Any:
     """Train on ``subset`` minus ``fold`` of an in-memory dataset and publish the checkpoint at ``out``."""
-    from scanner.checkpoint import ModelMeta, save_checkpoint
     from scanner.config import config_to_dict
+    from scanner.io.checkpoint import ModelMeta, save_checkpoint
     from train.dataset import select_samples
     from train.loop import train
 
@@ -185,11 +185,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_mine(args: argparse.Namespace) -> int:
     """Scan the dataset's scenes with the model (published grids of this model are reused), then mine."""
-    from scanner.checkpoint import check_compatible, checkpoint_hash, read_meta
     from scanner.cli.output import progress_bar
-    from scanner.probgrid import has_prob, read_prob
-    from scanner.scan import scan
-    from scanner.store import Store
+    from scanner.io.checkpoint import check_compatible, checkpoint_hash, read_meta
+    from scanner.io.probgrid import has_prob, read_prob
+    from scanner.io.store import Store
+    from scanner.pipeline.scan import scan
     from train.dataset_store import load_dataset, mine_hard_negatives
 
     dataset = load_dataset(args.dataset)
@@ -228,7 +228,7 @@ def run_mine(args: argparse.Namespace) -> int:
 
 def evaluate_checkpoint(model_path: Path, dataset, *, subset: str, fold: int | None):
     """Load a checkpoint, refuse mismatched data, and evaluate it on the chosen samples."""
-    from scanner.checkpoint import check_compatible, load_checkpoint
+    from scanner.io.checkpoint import check_compatible, load_checkpoint
     from train.augment import centre_crop
     from train.dataset import select_samples
     from train.evaluate import evaluate_probabilities, predict_probabilities
@@ -252,7 +252,7 @@ def evaluate_checkpoint(model_path: Path, dataset, *, subset: str, fold: int | N
 
 def write_report(out: Path, title: str, evaluation) -> None:
     """report.md, report.json and pr_curve.png in ``out``, published together by rename."""
-    from scanner.checkpoint import publish_dir
+    from scanner.io.checkpoint import publish_dir
     from train.evaluate import markdown_report, plot_pr_curve
 
     def write(tmp: Path) -> None:
@@ -335,6 +335,6 @@ def run_crossval(args: argparse.Namespace) -> int:
 
 def _write_text(path: Path, text: str) -> None:
     """Write ``text`` atomically (never half-written)."""
-    from scanner.writers import write_bytes
+    from scanner.io.writers import write_bytes
 
     write_bytes(path, text.encode())

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.config import require
-from scanner.detect import OperatingPoint
-from scanner.model import ModelConfig
-from scanner.phase import PreprocessConfig
+from scanner.core.detect import OperatingPoint
+from scanner.core.phase import PreprocessConfig
+from scanner.nn.model import ModelConfig
 
 OPTIM_STYLES = ("caffe", "optax")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scanner.core.phase import SLOPE_CLASS_FLAT, SLOPE_CLASS_NODATA, SLOPE_CLASS_SLOPE
 from scanner.geo import WINDOW_PX
-from scanner.phase import SLOPE_CLASS_FLAT, SLOPE_CLASS_NODATA, SLOPE_CLASS_SLOPE
 
 HALF = WINDOW_PX // 2
 LABEL_OTHER, LABEL_CANDIDATE = 0, 1

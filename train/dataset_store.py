@@ -1,7 +1,7 @@
 """The training-set builder's I/O: read scene stores and labels, write and load the Zarr patch dataset.
 
 ``build_dataset`` samples patches with ``train.dataset`` and preprocesses each one with
-``scanner.phase.preprocess`` on a read window grown by the filter's reach, so a stored patch holds exactly
+``scanner.core.phase.preprocess`` on a read window grown by the filter's reach, so a stored patch holds exactly
 the pixels the scanner feeds the model for a window at the same place.
 
 Dataset layout (a Zarr v3 group, published by rename)::
@@ -35,10 +35,7 @@ import shapely.geometry
 import zarr
 
 from scanner import __version__
-from scanner.checkpoint import publish_dir
-from scanner.errors import InputError, problem
-from scanner.geo import STRIDE_PX, PixelWindow
-from scanner.phase import (
+from scanner.core.phase import (
     SLOPE_CLASS_NODATA,
     PreprocessConfig,
     block_px,
@@ -47,7 +44,10 @@ from scanner.phase import (
     slope_class_blocks,
     slope_deg,
 )
-from scanner.store import Scene, Store
+from scanner.errors import InputError, problem
+from scanner.geo import PixelWindow
+from scanner.io.checkpoint import publish_dir
+from scanner.io.store import Scene, Store
 from train.config import DatasetConfig
 from train.dataset import (
     HALF,
@@ -442,13 +442,12 @@ def mine_hard_negatives(
         if prob is None:
             continue
         scene = store.scene(entry["scene_id"])
-        size = scene.grid.pixel_size
         rows, cols = hard_negative_windows(
             prob,
             scene.grid.cell_grid().transform,
             label_geometries(labels, crs, scene),
             label_centres(labels, crs, scene),
-            cell_area_m2=size.x_m * size.y_m * STRIDE_PX * STRIDE_PX,
+            cell_area_m2=scene.grid.cell_area_m2,
             exclusion_px=config["exclusion_px"],
             max_windows=MAX_WINDOWS_PER_SCENE if max_per_scene is None else max_per_scene,
         )

@@ -32,19 +32,19 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from scanner.checkpoint import publish_dir, restore_pytree, save_pytree
 from scanner.config import config_to_dict
 from scanner.errors import NumericalError, StoreError, problem
-from scanner.model import build_model
-from scanner.readers import read_json
-from scanner.writers import write_json
+from scanner.io.checkpoint import publish_dir, restore_pytree, save_pytree
+from scanner.io.readers import read_json
+from scanner.io.writers import write_json
+from scanner.nn.model import build_model
+from scanner.progress import ProgressCallback
 from train.augment import balanced_indices, random_transforms, transform_patch
 from train.config import AugmentConfig, ExperimentConfig
 from train.optim import learning_rate_schedule, make_optimizer
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]
 STATE_DIR = "state"
 METRICS_NAME = "metrics.jsonl"
 RUN_NAME = "run.json"

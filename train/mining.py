@@ -16,9 +16,9 @@ import numpy as np
 from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
-from scanner.detect import DetectConfig, detect
+from scanner.core.detect import DetectConfig, detect
 from scanner.geo import STRIDE_PX
-from scanner.sites import component_polygons
+from scanner.pipeline.sites import component_polygons
 
 MINING_THRESHOLD = 0.5
 MAX_WINDOWS_PER_SCENE = 40

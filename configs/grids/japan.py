@@ -16,7 +16,7 @@ Why this CRS:
   only those; 25 x 21 chunks at level 0, 6 pyramid levels.
 """
 
-from scanner.mosaic import MosaicGrid, grid_for_bounds
+from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
 
 
 def get_config() -> MosaicGrid:

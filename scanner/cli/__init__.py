@@ -30,6 +30,9 @@ from scanner.cli import synth as synth_cli
 from scanner.cli import view as view_cli
 from scanner.errors import FringescanError
 
+LAYER = 4
+"""The command line sits on top of the library (tests/test_layout.py reads this)."""
+
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 CORE_COMMANDS: dict[str, Registrar] = {

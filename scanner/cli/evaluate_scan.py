@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scanner.cli.detect import add_operating_point_args, scanned_scenes, scene_config
+from scanner.cli.common import add_operating_point_args, add_scene_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,9 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--store", required=True, help="scene store directory (scanned)")
     parser.add_argument("--labels", required=True, help="GeoJSON (WGS84) of labelled landslide candidates")
-    parser.add_argument(
-        "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
-    )
+    add_scene_args(parser)
     add_operating_point_args(parser)
     parser.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON here")
     parser.set_defaults(func=run)
@@ -27,15 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from scanner.evaluation import DetectionCounts, format_table7
-    from scanner.sites import evaluate_store
-    from scanner.store import Store
+    from scanner.eval.matching import DetectionCounts, format_table7
+    from scanner.io.store import Store
+    from scanner.pipeline.sites import evaluate_store, operating_config, scanned_scenes
 
     store = Store.open(args.store)
-    ids = scanned_scenes(store, args)
+    ids = scanned_scenes(store, args.scenes)
     per_scene, used = {}, {}
     for scene_id in ids:
-        config, origin = scene_config(store, scene_id, args)
+        config, origin = operating_config(
+            store, scene_id, threshold=args.threshold, min_area_m2=args.min_area_m2
+        )
         used[config] = origin
         per_scene.update(evaluate_store(store, args.labels, config, [scene_id])[1])
     rows = {

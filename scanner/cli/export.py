@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,12 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.mosaic or not args.scene:
-        from scanner.cli.mosaic import export_mosaic
-
         return export_mosaic(args)
-    from scanner.cog import write_cog
-    from scanner.probgrid import prob_grid, read_prob
-    from scanner.store import Store
+    from scanner.io.cog import write_cog
+    from scanner.io.probgrid import prob_grid, read_prob
+    from scanner.io.store import Store
 
     store = Store.open(args.store)
     prob, attrs = read_prob(store.root, args.scene)
@@ -44,4 +43,24 @@ def run(args: argparse.Namespace) -> int:
     }
     path = write_cog(args.out, prob, grid.transform, grid.crs_wkt, tags=tags)
     print(f"{args.scene}: {prob.shape[0]} x {prob.shape[1]} cells -> {path}")
+    return 0
+
+
+def export_mosaic(args: argparse.Namespace) -> int:
+    """``fringescan export --store S --mosaic [--version V] [--band B] --out mosaic.tif``."""
+    from scanner.errors import UsageError, problem
+    from scanner.mosaic import zarr_io as mosaic_io
+
+    if not getattr(args, "mosaic", False):
+        raise UsageError(
+            problem(
+                "fringescan export",
+                expected="--scene ID or --mosaic",
+                found="neither",
+                fix="pass --scene ID for a scene or --mosaic for the current mosaic",
+            )
+        )
+    path = mosaic_io.version_path(Path(args.store), getattr(args, "version", None))
+    out = mosaic_io.export_cog(path, getattr(args, "band", None) or "prob", Path(args.out))
+    print(f"mosaic {path.name} -> {out}")
     return 0

@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _requests(args: argparse.Namespace) -> list:
-    from scanner.ingest import IngestRequest, check_scene_id, scene_id_from_path
+    from scanner.pipeline.ingest import IngestRequest, check_scene_id, scene_id_from_path
 
     if args.scene_id and len(args.phase) > 1:
         raise UsageError(
@@ -107,9 +107,9 @@ def _requests(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.cli.output import progress_bar
-    from scanner.ingest import IngestConfig, ingest_scene
-    from scanner.lock import store_lock
-    from scanner.store import MARKER, Store
+    from scanner.io.lock import store_lock
+    from scanner.io.store import MARKER, Store
+    from scanner.pipeline.ingest import IngestConfig, ingest_scene
 
     config = IngestConfig(
         model_pixel_size_m=args.pixel_size_m,

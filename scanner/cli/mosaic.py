@@ -1,7 +1,7 @@
 """``fringescan mosaic``: combine the store's probability grids into a new national mosaic version.
 
 After the run it refreshes the products of the current version: the STAC catalog, the quicklook PNG and the
-viewer page, and prints the viewer's path. ``export_mosaic`` is the ``fringescan export --mosaic`` branch.
+viewer page, and prints the viewer's path.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from scanner.config import load_config
     from scanner.errors import UsageError, problem
-    from scanner.mosaic import CombineConfig, MosaicGrid, date_ordinal, run_mosaic
+    from scanner.mosaic.combine import CombineConfig, date_ordinal
+    from scanner.mosaic.grid import MosaicGrid
+    from scanner.mosaic.run import run_mosaic
 
     root = Path(args.store)
     if args.list:
@@ -77,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
         rule=args.rule, window_days=args.window_days, threshold=args.threshold, resampling=args.resampling
     )
     from scanner.cli.output import progress_bar
-    from scanner.lock import store_lock
-    from scanner.store import Store
-    from scanner.viewer import publish_products
+    from scanner.io.lock import store_lock
+    from scanner.io.store import Store
+    from scanner.products.viewer import publish_products
 
     Store.open(root)  # a clear error for a path that is not a store, before the lock is taken there
     with store_lock(root, "mosaic"):
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_versions(root: Path) -> int:
-    from scanner import mosaic_io
+    from scanner.mosaic import zarr_io as mosaic_io
 
     current = mosaic_io.current_version(root)
     for version in mosaic_io.list_versions(root):
@@ -104,24 +106,4 @@ def list_versions(root: Path) -> int:
             f"{mark} {version}  created {manifest['created']}  passes {len(manifest['passes'])}  "
             f"latest pass {manifest['latest_pass_date']}  chunks recomputed {len(manifest['dirty_chunks'])}"
         )
-    return 0
-
-
-def export_mosaic(args: argparse.Namespace) -> int:
-    """``fringescan export --store S --mosaic [--version V] [--band B] --out mosaic.tif``."""
-    from scanner import mosaic_io
-    from scanner.errors import UsageError, problem
-
-    if not getattr(args, "mosaic", False):
-        raise UsageError(
-            problem(
-                "fringescan export",
-                expected="--scene ID or --mosaic",
-                found="neither",
-                fix="pass --scene ID for a scene or --mosaic for the current mosaic",
-            )
-        )
-    path = mosaic_io.version_path(Path(args.store), getattr(args, "version", None))
-    out = mosaic_io.export_cog(path, getattr(args, "band", None) or "prob", Path(args.out))
-    print(f"mosaic {path.name} -> {out}")
     return 0

@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.nightly import NightlyConfig, run_nightly, summary_text
+    from scanner.pipeline.nightly import NightlyConfig, run_nightly, summary_text
 
     config = NightlyConfig(
         inbox=args.inbox,

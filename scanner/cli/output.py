@@ -10,15 +10,14 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-ProgressCallback = Callable[[int, int], None]
-"""``progress(done, total)``: the library calls it as units (tiles, windows, scenes) complete."""
+from scanner.progress import ProgressCallback
 
 _console = Console(stderr=True)
 

@@ -31,10 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.errors import UsageError, problem
-    from scanner.history import export_labels, load_feedback, record_feedback
-    from scanner.lock import store_lock
-    from scanner.store import Store
-    from scanner.writers import write_json
+    from scanner.io.lock import store_lock
+    from scanner.io.store import Store
+    from scanner.io.writers import write_json
+    from scanner.pipeline.history import export_labels, load_feedback, record_feedback
 
     store = Store.open(args.store)
     if not args.export_labels and not (args.site and args.verdict):

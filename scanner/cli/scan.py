@@ -62,11 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.checkpoint import read_meta
     from scanner.cli.output import progress_bar
-    from scanner.lock import store_lock
-    from scanner.scan import ScanConfig, scan
-    from scanner.store import Store
+    from scanner.io.checkpoint import read_meta
+    from scanner.io.lock import store_lock
+    from scanner.io.store import Store
+    from scanner.pipeline.scan import ScanConfig, scan
 
     store = Store.open(args.store)
     meta = read_meta(args.model)

@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def resolve_config(args: argparse.Namespace):
     """SynthConfig from --config / --set, then --scenes / --size / --seed (validated)."""
     from scanner.config import apply_overrides, load_config
-    from scanner.synthetic import SynthConfig
+    from scanner.sim.simulate import SynthConfig
 
     config = (
         load_config(args.config, args.overrides)
@@ -75,7 +75,7 @@ def resolve_config(args: argparse.Namespace):
                 f"config {args.config}",
                 expected="get_config() returning a SynthConfig",
                 found=type(config).__name__,
-                fix="return scanner.synthetic.SynthConfig(...)",
+                fix="return scanner.sim.simulate.SynthConfig(...)",
             )
         )
     flags = {"scenes": args.scenes, "size_px": args.size, "seed": args.seed}
@@ -86,7 +86,7 @@ def read_user_dem(path: Path, config):
     """The DEM (float32 metres, NaN nodata) and the config moved onto its grid (origin, CRS, pixel size)."""
     import numpy as np
 
-    from scanner.readers import open_raster, raster_grid
+    from scanner.io.readers import open_raster, raster_grid
 
     with open_raster(path, "dem") as ds:
         grid = raster_grid(ds, "dem")
@@ -147,7 +147,7 @@ def prepare_out_dir(out: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.cli.output import progress_bar
-    from scanner.synthetic import plan_region
+    from scanner.sim.simulate import plan_region
 
     config = resolve_config(args)
     dem = None
@@ -172,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
 def write_region(plan, staging: Path, progress=None) -> dict[str, Any]:
     """Write every file of ``plan`` into ``staging``; return the region description (region.json)."""
     from scanner.config import config_to_dict
-    from scanner.synthetic import simulate_scene
-    from scanner.writers import write_geotiff
+    from scanner.io.writers import write_geotiff
+    from scanner.sim.simulate import simulate_scene
 
     config = plan.config
     areas = []
@@ -227,8 +227,8 @@ def scene_tags(scene, config) -> dict[str, Any]:
 
 
 def _write_scene(scene, plan, staging: Path) -> dict[str, Any]:
-    from scanner.quicklook import render_quicklook, write_quicklook
-    from scanner.writers import write_geotiff
+    from scanner.io.writers import write_geotiff
+    from scanner.products.quicklook import render_quicklook, write_quicklook
 
     spec, config = scene.spec, plan.config
     tags = scene_tags(scene, config)
@@ -333,7 +333,7 @@ def _label_features(plan, truths: dict[str, dict]) -> list[dict[str, Any]]:
 
 
 def _write_labels(staging: Path, features: list[dict[str, Any]], plan) -> None:
-    from scanner.writers import write_geojson, write_geojson_wgs84
+    from scanner.io.writers import write_geojson, write_geojson_wgs84
 
     write_geojson(staging / "labels.geojson", features, plan.config.crs_epsg)
     write_geojson_wgs84(staging / "labels_wgs84.geojson", features, plan.config.crs_epsg)
@@ -346,7 +346,7 @@ def _listing(root: Path) -> list[str]:
 def publish(staging: Path, out: Path, region: dict[str, Any]) -> None:
     """Move the staged files into ``out`` (each by ``os.replace``), region.json last; drop stale files of an
     earlier region."""
-    from scanner.writers import write_json
+    from scanner.io.writers import write_json
 
     previous = _previous_files(out)
     for relative in region["files"]:

@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.store import Store
-    from scanner.viewer import make_server, write_viewer
+    from scanner.io.store import Store
+    from scanner.products.viewer import make_server, write_viewer
 
     root = Store.open(args.store).root
     path = write_viewer(Path(root), args.version)

@@ -1,0 +1,29 @@
+"""Arguments several verbs share (not a verb: it registers nothing)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_scene_args(parser: argparse.ArgumentParser) -> None:
+    """--scene ID (repeatable); default every scanned scene."""
+    parser.add_argument(
+        "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
+    )
+
+
+def add_operating_point_args(parser: argparse.ArgumentParser) -> None:
+    """--threshold and --min-area-m2; without them the grid's recorded operating point is used."""
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="cell probability threshold (default: the model's operating point, else 0.5)",
+    )
+    parser.add_argument(
+        "--min-area-m2",
+        type=float,
+        default=None,
+        help="remove sites of at most this area (default: the model's minimum site size, "
+        "else one 10 x 10 px cell)",
+    )

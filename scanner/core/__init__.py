@@ -1,0 +1,9 @@
+"""Pure numerics: phase preprocessing, the compiled kernels, tiling, detection and the site identity rule.
+
+No file access, no logging setup, no global random state; rasterio, zarr, tensorstore and orbax are never
+imported here. Imports only the base modules (``scanner.errors``, ``scanner.config``, ``scanner.geo``,
+``scanner.progress``) and other ``scanner.core`` modules.
+"""
+
+LAYER = 1
+IO_FREE = True

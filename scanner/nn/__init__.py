@@ -1,0 +1,7 @@
+"""Neural networks: the Flax NNX models and the jitted, sharded evaluation of windows and dense tiles.
+
+Device work only: no file access. Imports ``scanner.core`` and the base modules.
+"""
+
+LAYER = 2
+IO_FREE = True

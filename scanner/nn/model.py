@@ -1,0 +1,285 @@
+"""Flax NNX networks: the paper's AlexNet and the scan-native AlexNet whose dense pass equals its windows.
+
+Pure numerics: no file I/O, no logging setup, no global random state (modules take ``rngs: nnx.Rngs``).
+
+Both networks map a batch of windows ``(B, 150, 150, C)`` float32 to logits ``(B, 2)``; class 1 is
+"landslide candidate". ``C`` is ``ModelConfig.in_channels`` (one quantized-phase channel by default; the
+channels themselves are built by ``scanner.core.phase.preprocess``).
+
+``alexnet`` follows the Caffe AlexNet the paper trained (conv1 11x11/4 unpadded, conv2-5 SAME, max pools 3/2
+unpadded, two fully connected layers with dropout): 832 MFLOP per 150 px window at the default widths.
+
+``alexnet_scan`` uses only VALID convolutions and pools with a total stride of exactly 10 px and a receptive
+field of exactly 150 px, and its fully connected layers are convolutions (fc1 a 2x2 conv, fc2/fc3 1x1). So
+``dense`` over a tile of ``(10n + 140) x (10m + 140)`` px yields the ``n x m`` per-window logits of the
+windows starting at ``(10i, 10j)`` in one pass. In the dense pass it applies two XLA-CPU tricks measured in
+BENCHMARKS.md, both exact: stride-1 convolutions pad one pixel on the high side and crop (same numbers, ~3x
+faster than VALID), and 1x1 convolutions are matrix multiplies over the channel axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from scanner.config import require
+from scanner.geo import STRIDE_PX, WINDOW_PX
+
+MODEL_NAMES = ("alexnet", "alexnet_scan")
+NUM_CLASSES = 2
+_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Which network and how wide. ``conv_widths`` are the output channels of the five convolutions."""
+
+    name: str = "alexnet"
+    in_channels: int = 1
+    conv_widths: tuple[int, ...] = (96, 256, 384, 384, 256)
+    fc_width: int = 4096
+    dropout: float = 0.5
+    lrn: bool = False
+    groups: bool = False
+
+    def __post_init__(self) -> None:
+        require(
+            self.name in MODEL_NAMES,
+            "model.name",
+            expected=f"one of {MODEL_NAMES}",
+            found=self.name,
+            fix="set model.name to alexnet or alexnet_scan",
+        )
+        require(
+            self.in_channels >= 1,
+            "model.in_channels",
+            expected=">= 1",
+            found=self.in_channels,
+            fix="match the number of preprocess.channels",
+        )
+        require(
+            len(self.conv_widths) == 5 and all(w >= 1 for w in self.conv_widths),
+            "model.conv_widths",
+            expected="five positive widths",
+            found=self.conv_widths,
+            fix="e.g. (96, 256, 384, 384, 256)",
+        )
+        require(self.fc_width >= 1, "model.fc_width", expected=">= 1", found=self.fc_width, fix="e.g. 1024")
+        require(
+            0.0 <= self.dropout < 1.0,
+            "model.dropout",
+            expected="0 <= rate < 1",
+            found=self.dropout,
+            fix="e.g. 0.5",
+        )
+        grouped = (self.conv_widths[0], self.conv_widths[2], self.conv_widths[3], self.conv_widths[4])
+        require(
+            not self.groups or all(w % 2 == 0 for w in grouped),
+            "model.groups",
+            expected="even conv widths when grouped convolutions are on",
+            found=self.conv_widths,
+            fix="use even widths or groups=False",
+        )
+        require(
+            not (self.name == "alexnet_scan" and (self.lrn or self.groups)),
+            "model.lrn/groups",
+            expected="False for alexnet_scan (LRN and groups are options of the paper's alexnet)",
+            found=(self.lrn, self.groups),
+            fix="set model.lrn=false model.groups=false",
+        )
+
+
+def _conv(conv: nnx.Conv, x: jax.Array, *, strides: int, padding, groups: int = 1) -> jax.Array:
+    """Apply ``conv``'s parameters with an explicit padding (``'VALID'``, ``'SAME'`` or pairs)."""
+    y = jax.lax.conv_general_dilated(
+        x, conv.kernel[...], (strides, strides), padding, dimension_numbers=_DIMS, feature_group_count=groups
+    )
+    return y + conv.bias[...]
+
+
+def _conv_valid_fast(conv: nnx.Conv, x: jax.Array) -> jax.Array:
+    """A stride-1 VALID conv computed as a conv padded by one pixel on the high side, then cropped.
+
+    Bit-identical to VALID (the extra row and column only feed the cropped outputs) and about 3x faster in
+    XLA on the CPU for many-channel 3x3/5x5 kernels (BENCHMARKS.md).
+    """
+    y = _conv(conv, x, strides=1, padding=((0, 1), (0, 1)))
+    return y[:, :-1, :-1, :]
+
+
+def _dense(linear: nnx.Linear, x: jax.Array) -> jax.Array:
+    """A 1x1 convolution (or a plain fully connected layer) as one matrix multiply over the last axis."""
+    return jnp.matmul(x, linear.kernel[...]) + linear.bias[...]
+
+
+def _max_pool(x: jax.Array, window: int, stride: int) -> jax.Array:
+    return jax.lax.reduce_window(
+        x, -jnp.inf, jax.lax.max, (1, window, window, 1), (1, stride, stride, 1), "VALID"
+    )
+
+
+def local_response_norm(
+    x: jax.Array, *, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> jax.Array:
+    """Caffe's across-channel LRN: ``x / (k + alpha/size * sum_{size channels} x^2) ** beta``."""
+    squared = jnp.square(x)
+    half = size // 2
+    summed = jax.lax.reduce_window(
+        squared, 0.0, jax.lax.add, (1, 1, 1, size), (1, 1, 1, 1), ((0, 0), (0, 0), (0, 0), (half, half))
+    )
+    return x / jnp.power(k + (alpha / size) * summed, beta)
+
+
+class AlexNet(nnx.Module):
+    """The paper's AlexNet (Caffe layout) on 150 px windows; scanned window by window."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        c1, c2, c3, c4, c5 = config.conv_widths
+        g = 2 if config.groups else 1
+        self.groups = g
+        self.lrn = config.lrn
+        self.conv1 = nnx.Conv(config.in_channels, c1, (11, 11), rngs=rngs)
+        self.conv2 = nnx.Conv(c1, c2, (5, 5), feature_group_count=g, rngs=rngs)
+        self.conv3 = nnx.Conv(c2, c3, (3, 3), rngs=rngs)
+        self.conv4 = nnx.Conv(c3, c4, (3, 3), feature_group_count=g, rngs=rngs)
+        self.conv5 = nnx.Conv(c4, c5, (3, 3), feature_group_count=g, rngs=rngs)
+        side = alexnet_feature_side()
+        self.fc1 = nnx.Linear(side * side * c5, config.fc_width, rngs=rngs)
+        self.fc2 = nnx.Linear(config.fc_width, config.fc_width, rngs=rngs)
+        self.fc3 = nnx.Linear(config.fc_width, NUM_CLASSES, rngs=rngs)
+        self.drop1 = nnx.Dropout(config.dropout, rngs=rngs)
+        self.drop2 = nnx.Dropout(config.dropout, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        relu, g = jax.nn.relu, self.groups
+        norm = local_response_norm if self.lrn else (lambda v: v)
+        x = _max_pool(norm(relu(_conv(self.conv1, x, strides=4, padding="VALID"))), 3, 2)
+        x = _max_pool(norm(relu(_conv(self.conv2, x, strides=1, padding="SAME", groups=g))), 3, 2)
+        x = relu(_conv(self.conv3, x, strides=1, padding="SAME"))
+        x = relu(_conv(self.conv4, x, strides=1, padding="SAME", groups=g))
+        x = _max_pool(relu(_conv(self.conv5, x, strides=1, padding="SAME", groups=g)), 3, 2)
+        x = x.reshape(x.shape[0], -1)
+        x = self.drop1(relu(_dense(self.fc1, x)))
+        x = self.drop2(relu(_dense(self.fc2, x)))
+        return _dense(self.fc3, x)
+
+
+class AlexNetScan(nnx.Module):
+    """Scan-native AlexNet: VALID only, total stride 10, receptive field 150; ``dense`` scans a whole tile.
+
+    | layer | side after it (one window) |
+    | conv1 10x10/5 | 29 | maxpool 3/2 | 14 | conv2 5x5 | 10 | maxpool 3/1 | 8 |
+    | conv3 3x3 | 6 | conv4 3x3 | 4 | conv5 3x3 | 2 | fc1 (2x2 conv) | 1 | fc2 (1x1) | 1 | fc3 (1x1) | 1 |
+    """
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        c1, c2, c3, c4, c5 = config.conv_widths
+        self.conv1 = nnx.Conv(config.in_channels, c1, (10, 10), strides=5, padding="VALID", rngs=rngs)
+        self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="VALID", rngs=rngs)
+        self.conv3 = nnx.Conv(c2, c3, (3, 3), padding="VALID", rngs=rngs)
+        self.conv4 = nnx.Conv(c3, c4, (3, 3), padding="VALID", rngs=rngs)
+        self.conv5 = nnx.Conv(c4, c5, (3, 3), padding="VALID", rngs=rngs)
+        self.fc1 = nnx.Conv(c5, config.fc_width, (2, 2), padding="VALID", rngs=rngs)
+        self.fc2 = nnx.Linear(config.fc_width, config.fc_width, rngs=rngs)
+        self.fc3 = nnx.Linear(config.fc_width, NUM_CLASSES, rngs=rngs)
+        self.drop1 = nnx.Dropout(config.dropout, rngs=rngs)
+        self.drop2 = nnx.Dropout(config.dropout, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Windows ``(B, 150, 150, C)`` -> logits ``(B, 2)`` (the dense pass with n = m = 1)."""
+        return self.dense(x)[:, 0, 0, :]
+
+    def dense(self, x: jax.Array) -> jax.Array:
+        """Tile ``(B, 10n+140, 10m+140, C)`` -> logits ``(B, n, m, 2)`` of the windows at ``(10i, 10j)``."""
+        relu = jax.nn.relu
+        x = _max_pool(relu(_conv(self.conv1, x, strides=5, padding="VALID")), 3, 2)
+        x = _max_pool(relu(_conv_valid_fast(self.conv2, x)), 3, 1)
+        x = relu(_conv_valid_fast(self.conv3, x))
+        x = relu(_conv_valid_fast(self.conv4, x))
+        x = relu(_conv_valid_fast(self.conv5, x))
+        x = self.drop1(relu(_conv_valid_fast(self.fc1, x)))
+        x = self.drop2(relu(_dense(self.fc2, x)))
+        return _dense(self.fc3, x)
+
+
+MODELS: dict[str, type[nnx.Module]] = {"alexnet": AlexNet, "alexnet_scan": AlexNetScan}
+
+
+def build_model(config: ModelConfig, *, rngs: nnx.Rngs) -> nnx.Module:
+    """The network ``config.name`` with fresh parameters drawn from ``rngs``."""
+    return MODELS[config.name](config, rngs=rngs)
+
+
+def alexnet_feature_side(window_px: int = WINDOW_PX) -> int:
+    """Side of AlexNet's last feature map for a window (150 px -> 35 -> 17 -> 8 -> 3)."""
+    side = (window_px - 11) // 4 + 1
+    for _ in range(3):
+        side = (side - 3) // 2 + 1
+    return side
+
+
+def dense_tile_px(n_windows: int) -> int:
+    """Tile side that gives ``n_windows`` windows per axis in ``AlexNetScan.dense`` (``10n + 140``)."""
+    return STRIDE_PX * n_windows + WINDOW_PX - STRIDE_PX
+
+
+def _conv_flops(side: int, k: int, c_in: int, c_out: int, groups: int = 1) -> int:
+    return 2 * side * side * k * k * (c_in // groups) * c_out
+
+
+def flops_per_window(config: ModelConfig, dense: bool) -> int:
+    """Analytic multiply-add FLOPs (2 per MAC, padding taps included) to score one window.
+
+    ``dense=True`` (``alexnet_scan`` only) is the amortized cost per window of a large dense pass: every
+    layer's output positions at stride ``s`` number ``(10 / s)^2`` per window.
+    """
+    c1, c2, c3, c4, c5 = config.conv_widths
+    cin, fc = config.in_channels, config.fc_width
+    heads = 2 * (fc * fc + fc * NUM_CLASSES)
+    if config.name == "alexnet":
+        require(
+            not dense,
+            "flops_per_window(dense=True)",
+            expected="alexnet_scan",
+            found=config.name,
+            fix="the paper's alexnet has no dense pass; use dense=False",
+        )
+        g = 2 if config.groups else 1
+        s1 = (WINDOW_PX - 11) // 4 + 1
+        s2 = (s1 - 3) // 2 + 1
+        s3 = (s2 - 3) // 2 + 1
+        side = alexnet_feature_side()
+        convs = (
+            _conv_flops(s1, 11, cin, c1)
+            + _conv_flops(s2, 5, c1, c2, g)
+            + _conv_flops(s3, 3, c2, c3)
+            + _conv_flops(s3, 3, c3, c4, g)
+            + _conv_flops(s3, 3, c4, c5, g)
+        )
+        return convs + 2 * side * side * c5 * fc + heads
+    if dense:
+        convs = (
+            _conv_flops(2, 10, cin, c1)
+            + _conv_flops(1, 5, c1, c2)
+            + _conv_flops(1, 3, c2, c3)
+            + _conv_flops(1, 3, c3, c4)
+            + _conv_flops(1, 3, c4, c5)
+        )
+        return convs + _conv_flops(1, 2, c5, fc) + heads
+    convs = (
+        _conv_flops(29, 10, cin, c1)
+        + _conv_flops(10, 5, c1, c2)
+        + _conv_flops(6, 3, c2, c3)
+        + _conv_flops(4, 3, c3, c4)
+        + _conv_flops(2, 3, c4, c5)
+    )
+    return convs + _conv_flops(1, 2, c5, fc) + heads
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(math.prod(p.shape) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))

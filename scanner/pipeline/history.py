@@ -1,0 +1,266 @@
+"""Persistence across passes: site histories, the minimum-detections rule and field feedback.
+
+The paper's experts trust fringes seen at several different times. A *detection* is one feature of one scene's
+site layer (``sites/<scene_id>.geojson``). Detections whose polygons intersect, or that carry the same
+``site_id``, are one *site*; its history lists the passes (scenes) that detected it with their dates, and
+``n_passes`` counts distinct scenes. A site's id is the ``site_id`` of its earliest detection (by second date,
+first date, scene id), and every member ``site_id`` is kept in ``member_ids`` so feedback given under any of
+them still applies.
+
+The history is rebuilt from the store's current site layers on every run, so it is idempotent and crash-safe
+by construction: a superseded pass's detections vanish with its replaced site layer, and re-running a run
+gives the same file. It lives in ``STORE/history/sites.json`` (no timestamps, deterministic order).
+
+Feedback (``fringescan review``) lives in ``STORE/history/feedback.json``: per reviewed id the verdict
+(``confirmed``/``rejected``), note, time, and the site's geometry, ``area_m2`` and ``prob_max`` at review time.
+A rejected site is suppressed from reports unless it *changed markedly* since: its ``area_m2`` or
+``prob_max`` grew by more than 50 % (``MARKED_CHANGE``).
+
+Both files are written atomically (``scanner.io.writers.write_json``: temporary file in the same folder, fsync,
+``os.replace``) and read with ``scanner.io.readers.read_json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import mapping, shape
+from shapely.ops import unary_union
+from shapely.strtree import STRtree
+
+from scanner.errors import UsageError, problem
+from scanner.io.readers import read_json
+from scanner.io.writers import write_json
+
+HISTORY_FILE = Path("history") / "sites.json"
+FEEDBACK_FILE = Path("history") / "feedback.json"
+SCHEMA_VERSION = 1
+MARKED_CHANGE = 0.5
+VERDICTS = ("confirmed", "rejected")
+
+
+def write_state(path: Path, data: Any) -> None:
+    """Write a state file (``sites.json``, ``feedback.json``, nightly's ledger and reports) atomically:
+    indent 1, sorted keys, so a re-run gives the same bytes."""
+    write_json(path, data, indent=1, sort_keys=True, allow_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------- sites
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One site feature of one scene's site layer."""
+
+    site_id: str
+    scene_id: str
+    first_date: str | None
+    second_date: str | None
+    area_m2: float
+    prob_max: float
+    geometry: dict
+
+    def sort_key(self) -> tuple:
+        return (self.second_date or "", self.first_date or "", self.scene_id, self.site_id)
+
+    def to_json(self) -> dict:
+        return {
+            "site_id": self.site_id,
+            "scene_id": self.scene_id,
+            "first_date": self.first_date,
+            "second_date": self.second_date,
+            "area_m2": self.area_m2,
+            "prob_max": self.prob_max,
+        }
+
+
+def detections_from_layers(layers: Mapping[str, Mapping]) -> list[Detection]:
+    """Detections of every feature of every scene's site layer (``{scene_id: FeatureCollection}``)."""
+    out = []
+    for scene_id in sorted(layers):
+        for feature in layers[scene_id].get("features", []):
+            props = feature["properties"]
+            out.append(
+                Detection(
+                    site_id=str(props["site_id"]),
+                    scene_id=str(props.get("scene_id", scene_id)),
+                    first_date=props.get("first_date"),
+                    second_date=props.get("second_date"),
+                    area_m2=float(props.get("area_m2", 0.0)),
+                    prob_max=float(props.get("prob_max", 0.0)),
+                    geometry=feature["geometry"],
+                )
+            )
+    return sorted(out, key=Detection.sort_key)
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _union(parent: list[int], i: int, j: int) -> None:
+    a, b = _find(parent, i), _find(parent, j)
+    if a != b:
+        parent[max(a, b)] = min(a, b)
+
+
+def group_detections(detections: list[Detection]) -> list[list[Detection]]:
+    """Connected groups of detections: linked when their polygons intersect or their site ids are equal."""
+    parent = list(range(len(detections)))
+    shapes = [shape(d.geometry) for d in detections]
+    if shapes:
+        pairs = STRtree(shapes).query(shapes, predicate="intersects")
+        for i, j in zip(*pairs, strict=True):
+            _union(parent, int(i), int(j))
+    first_with_id: dict[str, int] = {}
+    for i, d in enumerate(detections):
+        _union(parent, i, first_with_id.setdefault(d.site_id, i))
+    groups: dict[int, list[Detection]] = {}
+    for i, d in enumerate(detections):
+        groups.setdefault(_find(parent, i), []).append(d)
+    return [sorted(g, key=Detection.sort_key) for g in groups.values()]
+
+
+def summarize_site(group: list[Detection]) -> dict:
+    """The history record of one site (JSON-ready, deterministic)."""
+    first = group[0]
+    dates = sorted(d.second_date for d in group if d.second_date)
+    outline = unary_union([shape(d.geometry) for d in group])
+    return {
+        "site_id": first.site_id,
+        "member_ids": sorted({d.site_id for d in group}),
+        "n_passes": len({d.scene_id for d in group}),
+        "scene_ids": sorted({d.scene_id for d in group}),
+        "first_seen": dates[0] if dates else None,
+        "last_seen": dates[-1] if dates else None,
+        "area_m2": max(d.area_m2 for d in group),
+        "prob_max": max(d.prob_max for d in group),
+        "centroid_lon": round(outline.centroid.x, 7),
+        "centroid_lat": round(outline.centroid.y, 7),
+        "geometry": mapping(outline),
+        "detections": [d.to_json() for d in group],
+    }
+
+
+def build_history(layers: Mapping[str, Mapping]) -> dict:
+    """The whole site history from the current site layers."""
+    sites = [summarize_site(g) for g in group_detections(detections_from_layers(layers))]
+    sites.sort(key=lambda s: s["site_id"])
+    return {"schema_version": SCHEMA_VERSION, "sites": sites}
+
+
+def load_history(root: str | Path) -> dict:
+    return read_json(Path(root) / HISTORY_FILE, {"schema_version": SCHEMA_VERSION, "sites": []})
+
+
+def save_history(root: str | Path, history: dict) -> None:
+    write_state(Path(root) / HISTORY_FILE, history)
+
+
+def new_site_ids(before: dict, after: dict) -> list[str]:
+    """Ids of sites in ``after`` none of whose member ids was known in ``before``."""
+    known = {m for s in before.get("sites", []) for m in s["member_ids"]}
+    return [s["site_id"] for s in after.get("sites", []) if not known.intersection(s["member_ids"])]
+
+
+# ---------------------------------------------------------------------------------------------- feedback
+
+
+def load_feedback(root: str | Path) -> dict[str, dict]:
+    return read_json(Path(root) / FEEDBACK_FILE, {})
+
+
+def find_site(history: dict, site_id: str) -> dict | None:
+    """The history site known under ``site_id`` (its own id or any member id)."""
+    return next((s for s in history.get("sites", []) if site_id in s["member_ids"]), None)
+
+
+def record_feedback(root: str | Path, site_id: str, verdict: str, note: str = "") -> dict:
+    """Store an expert's verdict on a site; returns the record. The site must be in the history."""
+    if verdict not in VERDICTS:
+        raise UsageError(
+            problem(
+                "verdict",
+                expected=f"one of {VERDICTS}",
+                found=repr(verdict),
+                fix="use --confirmed or --rejected",
+            )
+        )
+    site = find_site(load_history(root), site_id)
+    if site is None:
+        raise UsageError(
+            problem(
+                f"site {site_id}",
+                expected="a site id from the history",
+                found="no such site",
+                fix="list sites with `fringescan status --store STORE --sites`",
+            )
+        )
+    record = {
+        "site_id": site["site_id"],
+        "verdict": verdict,
+        "note": note,
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "area_m2": site["area_m2"],
+        "prob_max": site["prob_max"],
+        "n_passes": site["n_passes"],
+        "geometry": site["geometry"],
+    }
+    feedback = load_feedback(root)
+    feedback[site["site_id"]] = record
+    write_state(Path(root) / FEEDBACK_FILE, feedback)
+    return record
+
+
+def verdict_for(site: dict, feedback: Mapping[str, dict]) -> dict | None:
+    """The feedback given on this site under any of its member ids (the latest one)."""
+    records = [feedback[m] for m in site["member_ids"] if m in feedback]
+    return max(records, key=lambda r: r["time"]) if records else None
+
+
+def changed_markedly(site: dict, record: Mapping) -> bool:
+    """True when area or peak probability grew by more than ``MARKED_CHANGE`` since the review."""
+    return any(site[k] > (1.0 + MARKED_CHANGE) * float(record[k]) for k in ("area_m2", "prob_max"))
+
+
+def report_sites(history: dict, feedback: Mapping[str, dict], *, min_detections: int = 1) -> list[dict]:
+    """Sites to report: seen in at least ``min_detections`` passes, rejected ones only if changed markedly."""
+    if min_detections < 1:
+        raise UsageError(problem("min_detections", expected=">= 1", found=str(min_detections), fix="e.g. 2"))
+    out = []
+    for site in history.get("sites", []):
+        record = verdict_for(site, feedback)
+        if site["n_passes"] < min_detections:
+            continue
+        if record and record["verdict"] == "rejected" and not changed_markedly(site, record):
+            continue
+        out.append({**site, "verdict": record["verdict"] if record else None})
+    return out
+
+
+def export_labels(feedback: Mapping[str, dict]) -> dict:
+    """Reviewed sites as a WGS84 GeoJSON FeatureCollection of training labels (label 1 = landslide)."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": r["geometry"],
+            "properties": {
+                "site_id": r["site_id"],
+                "verdict": r["verdict"],
+                "label": 1 if r["verdict"] == "confirmed" else 0,
+                "note": r["note"],
+                "reviewed": r["time"],
+                "area_m2": r["area_m2"],
+                "n_passes": r["n_passes"],
+            },
+        }
+        for r in sorted(feedback.values(), key=lambda r: r["site_id"])
+    ]
+    return {"type": "FeatureCollection", "features": features}
