@@ -23,6 +23,17 @@ STRIDE_PX = 10
 WINDOW_HALO_PX = (WINDOW_PX - STRIDE_PX) // 2
 """Pixels a window reaches beyond its centre cell on each side (70)."""
 
+CHUNK_PX = 500
+"""Chunk side of stored scene arrays: a multiple of the 10 px scan grid, and the scanner's default tile
+(``scanner.core.tiling.DEFAULT_TILE_CELLS`` = 50 cells), so no two tiles write one chunk."""
+
+PIXEL_SIZE_TOLERANCE = 0.10
+"""Relative pixel-size difference within which a model fits a scene; beyond it the scanner refuses the scene
+and ingest multilooks finer data to the model's spacing."""
+
+WAVELENGTH_TOLERANCE = 0.01
+"""Relative radar-wavelength difference within which a model fits a scene (fringe density scales with it)."""
+
 
 @dataclass(frozen=True)
 class PixelWindow:

@@ -52,7 +52,7 @@ def add_scene(
     height, width = phase.shape
     grid = GeoGrid(height, width, Affine(pixel_m, 0, origin[0], 0, -pixel_m, origin[1]), UTM54)
     names = ["phase", "valid"] + (["slope"] if slope is not None else [])
-    with store.staging(f"scenes/{scene_id}") as tmp:
+    with store.staging(store.layout.scene(scene_id)) as tmp:
         writer = SceneWriter(tmp, grid, names)
         whole = PixelWindow(0, 0, height, width)
         writer.write("phase", whole, phase)

@@ -12,7 +12,7 @@ from affine import Affine
 from pyproj import CRS
 from shapely.geometry import box
 
-from scanner.pipeline.sites import to_wgs84
+from scanner.io.site_layers import to_wgs84
 
 SPEC = importlib.util.spec_from_file_location(
     "accuracy_tool", Path(__file__).parents[1] / "tools" / "accuracy.py"

@@ -70,7 +70,7 @@ def _write_scene(store: Store, scene_id: str, k: int) -> None:
     valid[:, -20:] = 0
     slope = np.where(xx < SIZE // 2, 30.0, 3.0).astype(np.float32)  # left half steep
     grid = _grid(k)
-    with store.staging(f"scenes/{scene_id}") as tmp:
+    with store.staging(store.layout.scene(scene_id)) as tmp:
         writer = SceneWriter(tmp, grid, ["phase", "valid", "slope"])
         whole = PixelWindow(0, 0, SIZE, SIZE)
         for name, data in (("phase", phase), ("valid", valid), ("slope", slope)):

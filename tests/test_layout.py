@@ -11,8 +11,10 @@ Each package folder's ``__init__.py`` declares ``LAYER = n`` (read from the sour
     6  tools/                  benchmarks, accuracy study, demo
 
 A module may import modules of its own layer or below, never above; modules never form a cycle, and neither do
-packages. A package that declares ``IO_FREE = True`` never imports a file-format library. No CLI verb imports
-another verb, and nothing below the CLI imports it (train's own verbs in ``train/cli.py`` excepted).
+packages. A package that declares ``PURE = True`` touches no files (no file-format library, no os, pathlib,
+shutil, tempfile or subprocess, no ``open()``); one that declares ``FORMAT_LIBRARIES = False`` reads and writes
+files only through ``scanner.io``. No CLI verb imports another verb, and nothing below the CLI imports it
+(train's own verbs in ``train/cli.py`` excepted).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_PACKAGES = ("scanner", "train", "tools")
-IO_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax", "pystac", "rio_cogeo"}
+FORMAT_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax", "pystac", "rio_cogeo", "PIL", "matplotlib"}
+FILE_ACCESS = {"os", "shutil", "pathlib", "tempfile", "subprocess", "glob", "io", "socket"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,10 @@ class Module:
     package: str
     """The package that declares this module's layer (``scanner`` for the base modules)."""
     layer: int
-    io_free: bool
+    pure: bool
+    """No file access at all (``PURE = True``)."""
+    format_free: bool
+    """No file-format library (``FORMAT_LIBRARIES = False``, implied by ``PURE``)."""
 
 
 def declared(init: Path, key: str) -> object | None:
@@ -57,7 +63,7 @@ def discover(root: Path = ROOT) -> dict[str, Module]:
     for top in TOP_PACKAGES:
         for path in sorted((root / top).rglob("*.py")):
             if path.parent == root / "scanner":
-                owner, layer, io_free = "scanner", 0, False
+                owner, layer, pure, format_free = "scanner", 0, False, False
             else:
                 folder = path.parent
                 while declared_layer(folder) is None and folder != root:
@@ -66,9 +72,10 @@ def discover(root: Path = ROOT) -> dict[str, Module]:
                     raise AssertionError(f"{path.relative_to(root)}: no LAYER in any __init__.py above it")
                 owner = module_name(folder / "__init__.py", root)
                 layer = declared_layer(folder)
-                io_free = bool(declared(folder / "__init__.py", "IO_FREE"))
+                pure = declared(folder / "__init__.py", "PURE") is True
+                format_free = pure or declared(folder / "__init__.py", "FORMAT_LIBRARIES") is False
             name = module_name(path, root)
-            modules[name] = Module(name, path, owner, layer, io_free)
+            modules[name] = Module(name, path, owner, layer, pure, format_free)
     return modules
 
 
@@ -95,7 +102,9 @@ def imports(path: Path, known: dict[str, Module], root: Path = ROOT) -> set[str]
                 found.add(name)
     this = module_name(path, root)
     # "from scanner.mosaic import zarr_io" names the submodule; the package itself adds nothing then
-    return {n for n in found if n != this and not (known[n].path.name == "__init__.py" and _only_via(n, found))}
+    return {
+        n for n in found if n != this and not (known[n].path.name == "__init__.py" and _only_via(n, found))
+    }
 
 
 def _only_via(package: str, found: set[str]) -> bool:
@@ -210,11 +219,36 @@ def test_no_import_cycles_between_packages():
     assert cycles(package_edges(MODULES, EDGES)) == []
 
 
-def test_io_free_packages_import_no_file_format_library():
-    offenders = {
-        name: sorted(library_roots(m.path) & IO_LIBRARIES) for name, m in MODULES.items() if m.io_free
+def format_offenders(modules: dict[str, Module]) -> dict[str, list[str]]:
+    found = {
+        name: sorted(library_roots(m.path) & FORMAT_LIBRARIES) for name, m in modules.items() if m.format_free
     }
-    assert {name: libs for name, libs in offenders.items() if libs} == {}
+    return {name: libs for name, libs in found.items() if libs}
+
+
+def file_access(modules: dict[str, Module]) -> dict[str, list[str]]:
+    found = {
+        name: sorted(library_roots(m.path) & FILE_ACCESS) + (["open()"] if calls_open(m.path) else [])
+        for name, m in modules.items()
+        if m.pure
+    }
+    return {name: what for name, what in found.items() if what}
+
+
+def test_format_free_packages_import_no_file_format_library():
+    assert format_offenders(MODULES) == {}
+
+
+def test_pure_packages_touch_no_files():
+    assert file_access(MODULES) == {}
+
+
+def calls_open(path: Path) -> bool:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open"
+        for node in ast.walk(tree)
+    )
 
 
 def test_no_verb_imports_another_verb():
@@ -224,12 +258,16 @@ def test_no_verb_imports_another_verb():
 
 def test_only_the_command_line_imports_the_cli():
     allowed = {name for name in MODULES if name.startswith(("scanner.cli", "train.cli", "tools"))}
-    offenders = sorted(a for a, targets in EDGES.items() if a not in allowed and any(
-        b.startswith("scanner.cli") for b in targets))
+    offenders = sorted(
+        a
+        for a, targets in EDGES.items()
+        if a not in allowed and any(b.startswith("scanner.cli") for b in targets)
+    )
     assert offenders == []
 
 
 # ---------------------------------------------------------------------------------------------- the checker
+
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
@@ -248,7 +286,7 @@ def small_tree(tmp_path):
         {
             "scanner/__init__.py": "",
             "scanner/errors.py": "",
-            "scanner/core/__init__.py": "LAYER = 1\nIO_FREE = True\n",
+            "scanner/core/__init__.py": "LAYER = 1\nPURE = True\n",
             "scanner/core/phase.py": "from scanner.errors import x\n",
             "scanner/pipeline/__init__.py": "LAYER = 3\n",
             "scanner/pipeline/scan.py": "from scanner.core import phase\n",
@@ -285,3 +323,14 @@ def test_checker_needs_a_layer_for_every_package(small_tree):
     (small_tree / "scanner/extra/thing.py").write_text("")
     with pytest.raises(AssertionError, match="no LAYER"):
         discover(small_tree)
+
+
+def test_checker_finds_file_access_in_a_pure_package(small_tree):
+    (small_tree / "scanner/core/phase.py").write_text(
+        "from pathlib import Path\ndef f():\n    return open('x')\n"
+    )
+    (small_tree / "scanner/pipeline/scan.py").write_text("import zarr\n")
+    (small_tree / "scanner/pipeline/__init__.py").write_text("LAYER = 3\nFORMAT_LIBRARIES = False\n")
+    modules = discover(small_tree)
+    assert file_access(modules) == {"scanner.core.phase": ["pathlib", "open()"]}
+    assert format_offenders(modules) == {"scanner.pipeline.scan": ["zarr"]}

@@ -14,9 +14,8 @@ import pytest
 from scan_helpers import make_checkpoint, make_store
 
 from scanner.errors import StoreError
+from scanner.io.layout import StoreLayout
 from scanner.io.lock import (
-    GUARD_NAME,
-    LOCK_NAME,
     acquire,
     is_stale,
     pid_alive,
@@ -34,17 +33,17 @@ def _dead_pid() -> int:
 
 def test_lock_holds_pid_host_and_start_time(tmp_path):
     with store_lock(tmp_path) as info:
-        data = json.loads((tmp_path / LOCK_NAME).read_text())
+        data = json.loads(StoreLayout(tmp_path).lock.read_text())
         assert data["pid"] == os.getpid() == info.pid
         assert data["host"] == socket.gethostname()
         assert data["started"].startswith("20")
-    assert not (tmp_path / LOCK_NAME).exists()
+    assert not StoreLayout(tmp_path).lock.exists()
 
 
 def test_a_live_lock_refuses_a_second_run(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (tmp_path / LOCK_NAME).write_text(
+        StoreLayout(tmp_path).lock.write_text(
             json.dumps(
                 {"pid": holder.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}
             )
@@ -59,7 +58,7 @@ def test_a_live_lock_refuses_a_second_run(tmp_path):
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog):
     dead = _dead_pid()
-    (tmp_path / LOCK_NAME).write_text(
+    StoreLayout(tmp_path).lock.write_text(
         json.dumps({"pid": dead, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"})
     )
     assert is_stale(read_lock(tmp_path))
@@ -72,7 +71,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, c
 
 
 def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
-    (tmp_path / LOCK_NAME).write_text(
+    StoreLayout(tmp_path).lock.write_text(
         json.dumps({"pid": _dead_pid(), "host": "some-other-host", "started": "2026-01-01T00:00:00+00:00"})
     )
     with pytest.raises(StoreError, match="some-other-host.*remove"):
@@ -96,7 +95,7 @@ def test_a_lock_killed_with_sigkill_is_stale(tmp_path):
 
 def test_release_leaves_someone_elses_lock_alone(tmp_path):
     info = acquire(tmp_path)
-    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "other", "started": "x"}))
+    StoreLayout(tmp_path).lock.write_text(json.dumps({"pid": 1, "host": "other", "started": "x"}))
     release(tmp_path, info)
     assert read_lock(tmp_path).host == "other"
 
@@ -123,5 +122,5 @@ def test_every_writing_verb_refuses_a_locked_store(tmp_path, pyrate_dir, verb):
     assert result.returncode == 4, result.stdout  # StoreError
     lines = result.stderr.strip().splitlines()
     assert "is locked" in lines[-1] and f"pid {os.getpid()}" in lines[-1], result.stderr
-    lock_files = (LOCK_NAME, GUARD_NAME)
+    lock_files = (StoreLayout(tmp_path).lock.name, StoreLayout(tmp_path).lock_guard.name)
     assert [p for p in after if p.name not in lock_files] == [p for p in before if p.name not in lock_files]

@@ -93,7 +93,7 @@ def base(tmp_path_factory) -> Path:
         rng = np.random.default_rng(k)
         grid = _scene_grid(k)
         phase = rng.uniform(-np.pi, np.pi, (SIZE, SIZE)).astype(np.float32)
-        with store.staging(f"scenes/s{k}") as tmp:
+        with store.staging(store.layout.scene(f"s{k}")) as tmp:
             writer = SceneWriter(tmp, grid, ["phase", "valid"])
             writer.write("phase", PixelWindow(0, 0, SIZE, SIZE), phase)
             writer.write("valid", PixelWindow(0, 0, SIZE, SIZE), np.ones((SIZE, SIZE), np.uint8))

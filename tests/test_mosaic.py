@@ -29,7 +29,8 @@ from scanner.mosaic.combine import (
     ordinal_to_yyyymmdd,
 )
 from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
-from scanner.mosaic.run import merge_sites, run_mosaic
+from scanner.mosaic.run import run_mosaic
+from scanner.mosaic.sites import merge_sites
 from scanner.mosaic.zarr_io import LevelArrays, list_versions, read_manifest, version_path
 from scanner.sim.simulate import SynthConfig
 
@@ -146,9 +147,17 @@ def test_merge_sites_deduplicates_overlaps() -> None:
     a = site_feature("A", "s1", 450_000, 4_150_000, 300, prob_max=0.8)
     b = site_feature("B", "s1b", 450_050, 4_150_000, 300, prob_max=0.95, slope_class="flat")
     c = site_feature("B", "s2", 460_000, 4_150_000, 200, prob_max=0.7)
-    merged = merge_sites([a, b, c])
+    layers = {
+        "A": {"type": "FeatureCollection", "features": [a]},
+        "B": {"type": "FeatureCollection", "features": [b, c]},
+    }
+    merged = merge_sites(layers)
     assert len(merged) == 2
     top = merged[0]["properties"]
+    assert top["site_id"] == "s1" and top["merged_site_ids"] == [
+        "s1",
+        "s1b",
+    ]  # the earliest detection names it
     assert top["prob_max"] == pytest.approx(0.95) and top["scene_ids"] == ["A", "B"]
     assert top["slope_class"] == "slope"
     assert 350 * 300 * 0.97 < top["area_m2"] < 350 * 300 * 1.03

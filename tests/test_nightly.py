@@ -23,7 +23,7 @@ from scan_helpers import make_checkpoint, scene_arrays
 
 from scanner.core.tiling import complete_range
 from scanner.errors import StoreError
-from scanner.io.lock import LOCK_NAME
+from scanner.io.layout import StoreLayout
 from scanner.io.store import Store
 from scanner.mosaic.zarr_io import LevelArrays, current_version, read_manifest, version_path
 from scanner.pipeline import nightly
@@ -145,7 +145,7 @@ def test_nightly_is_incremental_idempotent_and_quarantines(tmp_path, checkpoint)
     report_file = tmp_path / "store" / "runs" / f"{second['run_id']}.json"
     assert json.loads(report_file.read_text())["exit_code"] == EXIT_PARTIAL
     assert "quarantined junk" in nightly.summary_text(second)
-    assert not (tmp_path / "store" / LOCK_NAME).exists()
+    assert not StoreLayout(tmp_path / "store").lock.exists()
 
 
 def test_a_reprocessed_pass_supersedes_the_old_scene(tmp_path, checkpoint):
@@ -175,7 +175,7 @@ def test_a_live_lock_stops_a_second_run(tmp_path, checkpoint):
     Store.create(tmp_path / "store")
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (tmp_path / "store" / LOCK_NAME).write_text(
+        StoreLayout(tmp_path / "store").lock.write_text(
             json.dumps(
                 {"pid": holder.pid, "host": os.uname().nodename, "started": "2026-01-01T00:00:00+00:00"}
             )
@@ -323,10 +323,10 @@ def test_hash_cache_forgets_files_that_left_the_inbox(tmp_path, checkpoint):
     (inbox / "junk.phase.tif").write_bytes(b"not a raster")
     report = run_nightly(config(tmp_path, checkpoint))
     assert report["exit_code"] == EXIT_PARTIAL and report["passes"]["quarantined"][0]["name"] == "junk"
-    cache = json.loads((tmp_path / "store" / nightly.HASH_CACHE_FILE).read_text())
+    cache = json.loads(StoreLayout(tmp_path / "store").hash_cache.read_text())
     assert str(inbox / "junk.phase.tif") in cache
     assert run_nightly(config(tmp_path, checkpoint))["exit_code"] == EXIT_NOTHING
-    assert json.loads((tmp_path / "store" / nightly.HASH_CACHE_FILE).read_text()) == {}
+    assert json.loads(StoreLayout(tmp_path / "store").hash_cache.read_text()) == {}
 
 
 def test_a_pass_whose_name_is_no_scene_id_is_quarantined_with_the_fix(tmp_path, checkpoint):

@@ -14,15 +14,9 @@ from scanner.core.detect import DetectConfig, detect
 from scanner.errors import InputError
 from scanner.io.probgrid import prepare_staging, publish_grid
 from scanner.io.readers import read_geojson
+from scanner.io.site_layers import component_polygons, from_wgs84, write_geojson
 from scanner.io.store import Store
-from scanner.pipeline.sites import (
-    component_polygons,
-    from_wgs84,
-    read_labels,
-    scene_sites,
-    write_geojson,
-    write_scene_sites,
-)
+from scanner.pipeline.sites import read_labels, scene_sites, write_scene_sites
 
 CELL = Affine(280.0, 0, 500_000.0, 0, -280.0, 4_000_000.0)
 PROPERTIES = {

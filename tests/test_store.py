@@ -18,7 +18,7 @@ from tests.rasters import UTM54_WKT, snapshot, utm_transform, write_raster
 
 
 def _scene(store: Store, scene_id: str, grid: GeoGrid, phase: np.ndarray, chunk_px: int = 500) -> None:
-    with store.staging(f"scenes/{scene_id}") as tmp:
+    with store.staging(store.layout.scene(scene_id)) as tmp:
         writer = SceneWriter(tmp, grid, ["phase", "valid"], chunk_px)
         writer.write("phase", PixelWindow(0, 0, *grid.shape), phase)
         writer.write("valid", PixelWindow(0, 0, *grid.shape), np.isfinite(phase))
@@ -44,17 +44,17 @@ def test_create_open_and_refusals(tmp_path):
 
 def test_staging_publishes_by_rename_and_rolls_back(tmp_path):
     store = Store.create(tmp_path / "s")
-    with store.staging("runs/a.json") as tmp:
+    with store.staging(store.layout.run_report("a")) as tmp:
         tmp.write_text("one")
     assert (tmp_path / "s/runs/a.json").read_text() == "one"
     before = snapshot(tmp_path / "s")
-    with pytest.raises(RuntimeError), store.staging("runs/b.json") as tmp:
+    with pytest.raises(RuntimeError), store.staging(store.layout.run_report("b")) as tmp:
         tmp.write_text("half")
         raise RuntimeError("boom")
-    with pytest.raises(StoreError, match="--replace"), store.staging("runs/a.json") as tmp:
+    with pytest.raises(StoreError, match="--replace"), store.staging(store.layout.run_report("a")) as tmp:
         tmp.write_text("two")
     assert snapshot(tmp_path / "s") == before
-    with store.staging("runs/a.json", replace=True) as tmp:
+    with store.staging(store.layout.run_report("a"), replace=True) as tmp:
         tmp.write_text("three")
     assert (tmp_path / "s/runs/a.json").read_text() == "three"
     assert list((tmp_path / "s/.staging").iterdir()) == []
@@ -105,7 +105,7 @@ def test_cached_reads_see_a_replaced_scene(tmp_path):
     first = np.full((40, 30), 1.0, np.float32)
     _scene(store, "a", grid, first)
     np.testing.assert_array_equal(store.scene("a").read("phase"), first)
-    with store.staging("scenes/a", replace=True) as tmp:
+    with store.staging(store.layout.scene("a"), replace=True) as tmp:
         writer = SceneWriter(tmp, grid, ["phase", "valid"])
         writer.write("phase", PixelWindow(0, 0, 40, 30), first * 2)
         writer.write("valid", PixelWindow(0, 0, 40, 30), np.ones((40, 30), np.uint8))
@@ -231,7 +231,7 @@ def test_a_failed_chunk_write_raises_and_publishes_nothing(tmp_path):
     before = snapshot(tmp_path / "s")
     with (
         pytest.raises(StoreError) as caught,
-        store.staging("scenes/a") as tmp,
+        store.staging(store.layout.scene("a")) as tmp,
         SceneWriter(tmp, grid, ["phase", "valid"], 20) as writer,
     ):
         (tmp / "phase" / "c").write_text("in the way")

@@ -154,7 +154,8 @@ def test_viewer_in_headless_chromium(store: Path, tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     popup = result["popup"]
-    assert "Site s1b" in popup and "max 0.93" in popup and "Slope class: slope" in popup
+    # one site seen by A (2026-02-01) and B (2026-02-13): named by its earliest detection, s1
+    assert "Site s1\n" in popup and "max 0.93" in popup and "Slope class: slope" in popup
     assert "2026-01-01 to 2026-02-13" in popup and "Scenes: A, B" in popup and "km²" in popup
     assert "Landslide-candidate probability" in result["legend"] and "v000001" in result["legend"]
     assert "Passes observed" in result["toggled"] and result["prob_shown"] is False

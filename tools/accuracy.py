@@ -39,9 +39,10 @@ from scanner.eval.calibrate import apply_platt, fit_platt, persistent_sites, sel
 from scanner.eval.matching import DetectionCounts, match_sites
 from scanner.geo import GeoGrid
 from scanner.io.probgrid import read_prob, scanned_scene_ids
+from scanner.io.site_layers import component_polygons, to_wgs84
 from scanner.io.store import Store
 from scanner.io.writers import write_bytes
-from scanner.pipeline.sites import component_polygons, read_labels, scanned_footprint, slope_cells, to_wgs84
+from scanner.pipeline.sites import read_labels, scanned_footprint, slope_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {"train": 8101, "val": 8202, "test": 8303, "holdout": 8404}

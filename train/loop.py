@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from scanner.config import config_to_dict
 from scanner.errors import NumericalError, StoreError, problem
-from scanner.io.checkpoint import publish_dir, restore_pytree, save_pytree
 from scanner.io.readers import read_json
 from scanner.io.writers import write_json
 from scanner.nn.model import build_model
@@ -180,19 +178,25 @@ def use_device_pool(patches: np.ndarray, mesh: Mesh, wanted: bool | None) -> boo
 # ------------------------------------------------------------------------------------------- checkpoints
 
 
-def _state_dirs(workdir: Path) -> list[tuple[int, Path]]:
-    root = workdir / STATE_DIR
-    found = [(int(m.group(1)), p) for p in root.glob("step_*") if (m := re.fullmatch(r"step_(\d+)", p.name))]
-    return sorted(found)
+def state_manager(workdir: Path) -> ocp.CheckpointManager:
+    """Orbax's manager of the training states in ``workdir/state``: one folder per saved step, written to a
+    temporary name and renamed when complete (a killed save leaves nothing a resume would read), the newest
+    ``KEEP_STATES`` kept."""
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=KEEP_STATES, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
+    )
+    return ocp.CheckpointManager((workdir / STATE_DIR).absolute(), options=options)
 
 
-def save_state(workdir: Path, step: int, params: Any, opt_state: Any) -> None:
-    """Publish ``state/step_<step>`` atomically and keep the newest ``KEEP_STATES``."""
+def _state_tree(params: Any, opt_state: Any) -> dict[str, np.ndarray]:
     leaves = jax.tree.leaves((params, opt_state))
-    tree = {"step": np.int64(step), "leaves": {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}}
-    publish_dir(workdir / STATE_DIR / f"step_{step:08d}", lambda tmp: save_pytree(tmp / "tree", tree))
-    for _, old in _state_dirs(workdir)[:-KEEP_STATES]:
-        shutil.rmtree(old, ignore_errors=True)
+    return {f"{i:05d}": np.asarray(jax.device_get(leaf)) for i, leaf in enumerate(leaves)}
+
+
+def save_state(manager: ocp.CheckpointManager, step: int, params: Any, opt_state: Any) -> None:
+    """Save the training state after ``step`` steps (synchronously: the step is durable on return)."""
+    manager.save(step, args=ocp.args.StandardSave(_state_tree(params, opt_state)))
+    manager.wait_until_finished()
 
 
 def run_fingerprint(config: ExperimentConfig, patches: np.ndarray, labels: np.ndarray) -> str:
@@ -220,19 +224,17 @@ def claim_workdir(workdir: Path, fingerprint: str) -> None:
         )
 
 
-def restore_state(workdir: Path, params: Any, opt_state: Any) -> tuple[int, Any, Any]:
+def restore_state(manager: ocp.CheckpointManager, params: Any, opt_state: Any) -> tuple[int, Any, Any]:
     """The newest saved state, shaped like ``(params, opt_state)``; step 0 and the inputs when none."""
-    saved = _state_dirs(workdir)
-    if not saved:
+    step = manager.latest_step()
+    if step is None:
         return 0, params, opt_state
-    step, path = saved[-1]
     leaves, treedef = jax.tree.flatten((params, opt_state))
-    like = {"step": np.int64(0), "leaves": {f"{i:05d}": leaf for i, leaf in enumerate(leaves)}}
-    tree = restore_pytree(path / "tree", like)
-    restored = [tree["leaves"][f"{i:05d}"] for i in range(len(leaves))]
-    params, opt_state = jax.tree.unflatten(treedef, restored)
-    log.info("resuming from %s (step %d)", path, step)
-    return int(tree["step"]), params, opt_state
+    like = {key: np.zeros(value.shape, value.dtype) for key, value in _state_tree(params, opt_state).items()}
+    tree = manager.restore(step, args=ocp.args.StandardRestore(like))
+    params, opt_state = jax.tree.unflatten(treedef, [tree[f"{i:05d}"] for i in range(len(leaves))])
+    log.info("resuming from %s (step %d)", manager.directory, step)
+    return int(step), params, opt_state
 
 
 # ------------------------------------------------------------------------------------------- the loop
@@ -269,7 +271,8 @@ def train(
     tx = make_optimizer(config.optim)
     opt_state = tx.init(params)
     claim_workdir(workdir, run_fingerprint(config, patches, labels))
-    start, params, opt_state = restore_state(workdir, params, opt_state)
+    states = state_manager(workdir)
+    start, params, opt_state = restore_state(states, params, opt_state)
     params, opt_state = jax.device_put((params, opt_state), replicated)
     rest = jax.device_put(rest, replicated)
     labels = np.asarray(labels).astype(np.int32)
@@ -293,27 +296,30 @@ def train(
     base_key = jax.random.key(tc.seed)
 
     # Train loop
-    metrics_path = workdir / METRICS_NAME
-    _truncate_metrics(metrics_path, start)
-    with metrics_path.open("a") as metrics_file:
-        for step in range(start, tc.steps):
-            began = time.perf_counter()
-            params, opt_state, metrics = step_fn(
-                params, opt_state, rest, sampler.batch(step), jax.random.fold_in(base_key, step)
-            )
-            record = {
-                "step": step + 1,
-                "lr": float(schedule(step)),
-                **{k: float(v) for k, v in metrics.items()},
-                "seconds": time.perf_counter() - began,
-            }
-            _check_finite(record, step)
-            metrics_file.write(json.dumps(record) + "\n")
-            if (step + 1) % tc.checkpoint_every == 0 or step + 1 == tc.steps:
-                metrics_file.flush()
-                save_state(workdir, step + 1, params, opt_state)
-            if progress is not None:
-                progress(step + 1, tc.steps)
+    try:
+        metrics_path = workdir / METRICS_NAME
+        _truncate_metrics(metrics_path, start)
+        with metrics_path.open("a") as metrics_file:
+            for step in range(start, tc.steps):
+                began = time.perf_counter()
+                params, opt_state, metrics = step_fn(
+                    params, opt_state, rest, sampler.batch(step), jax.random.fold_in(base_key, step)
+                )
+                record = {
+                    "step": step + 1,
+                    "lr": float(schedule(step)),
+                    **{k: float(v) for k, v in metrics.items()},
+                    "seconds": time.perf_counter() - began,
+                }
+                _check_finite(record, step)
+                metrics_file.write(json.dumps(record) + "\n")
+                if (step + 1) % tc.checkpoint_every == 0 or step + 1 == tc.steps:
+                    metrics_file.flush()
+                    save_state(states, step + 1, params, opt_state)
+                if progress is not None:
+                    progress(step + 1, tc.steps)
+    finally:
+        states.close()
 
     # Final model
     final = nnx.merge(graphdef, jax.tree.map(jnp.asarray, jax.device_get(params)), rest)

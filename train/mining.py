@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from scanner.core.detect import DetectConfig, detect
 from scanner.geo import STRIDE_PX
-from scanner.pipeline.sites import component_polygons
+from scanner.io.site_layers import component_polygons
 
 MINING_THRESHOLD = 0.5
 MAX_WINDOWS_PER_SCENE = 40

@@ -32,6 +32,8 @@ from scanner.errors import FringescanError
 
 LAYER = 4
 """The command line sits on top of the library (tests/test_layout.py reads this)."""
+FORMAT_LIBRARIES = False
+"""Verbs read and write files only through the library."""
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 

@@ -23,15 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.io.lock import store_lock
+    from scanner.io.site_layers import feature_collection, write_geojson
     from scanner.io.store import Store
-    from scanner.pipeline.sites import (
-        feature_collection,
-        operating_config,
-        scanned_scenes,
-        scene_sites,
-        write_geojson,
-        write_scene_sites,
-    )
+    from scanner.pipeline.sites import operating_config, scanned_scenes, scene_sites, write_scene_sites
 
     store = Store.open(args.store)
     scene_ids = scanned_scenes(store, args.scenes)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def export_mosaic(args: argparse.Namespace) -> int:
     """``fringescan export --store S --mosaic [--version V] [--band B] --out mosaic.tif``."""
     from scanner.errors import UsageError, problem
-    from scanner.mosaic import zarr_io as mosaic_io
+    from scanner.mosaic import zarr_io
 
     if not getattr(args, "mosaic", False):
         raise UsageError(
@@ -60,7 +60,7 @@ def export_mosaic(args: argparse.Namespace) -> int:
                 fix="pass --scene ID for a scene or --mosaic for the current mosaic",
             )
         )
-    path = mosaic_io.version_path(Path(args.store), getattr(args, "version", None))
-    out = mosaic_io.export_cog(path, getattr(args, "band", None) or "prob", Path(args.out))
+    path = zarr_io.version_path(Path(args.store), getattr(args, "version", None))
+    out = zarr_io.export_cog(path, getattr(args, "band", None) or "prob", Path(args.out))
     print(f"mosaic {path.name} -> {out}")
     return 0

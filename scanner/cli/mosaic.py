@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         rule=args.rule, window_days=args.window_days, threshold=args.threshold, resampling=args.resampling
     )
     from scanner.cli.output import progress_bar
+    from scanner.io.layout import StoreLayout
     from scanner.io.lock import store_lock
     from scanner.io.store import Store
     from scanner.products.viewer import publish_products
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar("mosaic", "chunks") as progress:
             report = run_mosaic(root, grid, combine, since=args.since, progress=progress)
         print(report.summary())
-        viewer = root / "viewer" / "index.html"
+        viewer = StoreLayout(root).viewer_page
         if not report.unchanged or not viewer.is_file():
             viewer = publish_products(root)
     print(f"viewer: {viewer}")
@@ -96,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_versions(root: Path) -> int:
-    from scanner.mosaic import zarr_io as mosaic_io
+    from scanner.mosaic import zarr_io
 
-    current = mosaic_io.current_version(root)
-    for version in mosaic_io.list_versions(root):
-        manifest = mosaic_io.read_manifest(mosaic_io.version_path(root, version))
+    current = zarr_io.current_version(root)
+    for version in zarr_io.list_versions(root):
+        manifest = zarr_io.read_manifest(zarr_io.version_path(root, version))
         mark = "*" if version == current else " "
         print(
             f"{mark} {version}  created {manifest['created']}  passes {len(manifest['passes'])}  "

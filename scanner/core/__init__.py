@@ -6,4 +6,5 @@ imported here. Imports only the base modules (``scanner.errors``, ``scanner.conf
 """
 
 LAYER = 1
-IO_FREE = True
+PURE = True
+"""No file access: no file-format library, no os/pathlib/shutil/tempfile/subprocess, no open()."""

@@ -19,12 +19,10 @@ import numpy as np
 
 from scanner.config import require
 from scanner.core import kernels
-from scanner.geo import STRIDE_PX, WINDOW_HALO_PX, WINDOW_PX, PixelWindow
+from scanner.geo import CHUNK_PX, STRIDE_PX, WINDOW_HALO_PX, WINDOW_PX, PixelWindow
 
-STORE_CHUNK_PX = 500
-"""Chunk side of the scene store's arrays; the default tile is one chunk."""
-
-DEFAULT_TILE_CELLS = STORE_CHUNK_PX // STRIDE_PX
+DEFAULT_TILE_CELLS = CHUNK_PX // STRIDE_PX
+"""The default tile is one chunk of the scene store."""
 
 
 @dataclass(frozen=True)

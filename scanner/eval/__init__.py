@@ -3,4 +3,5 @@
 """
 
 LAYER = 2
-IO_FREE = True
+PURE = True
+"""No file access: no file-format library, no os/pathlib/shutil/tempfile/subprocess, no open()."""

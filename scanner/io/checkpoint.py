@@ -36,13 +36,13 @@ from scanner.config import config_from_dict, require
 from scanner.core.detect import OperatingPoint
 from scanner.core.phase import PreprocessConfig
 from scanner.errors import InputError, ModelMismatchError, problem
+from scanner.geo import PIXEL_SIZE_TOLERANCE, WAVELENGTH_TOLERANCE
+from scanner.io.readers import parse_json_file
 from scanner.io.writers import staged_path
 from scanner.nn.model import ModelConfig, build_model
 
 META_NAME = "fringescan-model.json"
 PARAMS_DIR = "params"
-PIXEL_SIZE_TOLERANCE = 0.10
-WAVELENGTH_TOLERANCE = 0.01
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -209,10 +209,15 @@ def read_meta(path: str | Path) -> ModelMeta:
                 fix="pass a directory written by `fringescan train`",
             )
         )
+    values = parse_json_file(
+        meta_path,
+        what=f"checkpoint metadata {meta_path}",
+        expected="fringescan-model JSON",
+        fix="re-export the checkpoint with `fringescan train`",
+    )
     try:
-        values = json.loads(meta_path.read_text())
         return ModelMeta.from_dict(values)
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError) as error:
         raise InputError(
             problem(
                 f"checkpoint metadata {meta_path}",
@@ -269,7 +274,7 @@ def check_compatible(
         raise ModelMismatchError(
             problem(
                 "pixel size",
-                expected=f"{meta.pixel_size_m:g} m +-10% (the model's training pixel size)",
+                expected=f"{meta.pixel_size_m:g} m +-{PIXEL_SIZE_TOLERANCE:.0%} (the model's training pixel size)",
                 found=f"{pixel_size_m:g} m ({pixel_diff:.0%} off)",
                 fix="multilook/resample the scene at ingest to the model's pixel size, or train a model at this size",
             )
@@ -288,7 +293,7 @@ def check_compatible(
         raise ModelMismatchError(
             problem(
                 "radar wavelength",
-                expected=f"{meta.wavelength_m:g} m +-1% (the model's)",
+                expected=f"{meta.wavelength_m:g} m +-{WAVELENGTH_TOLERANCE:.0%} (the model's)",
                 found=f"{wavelength_m:g} m, which shows {ratio:.2f}x the fringes per cm of motion",
                 fix="use a model trained on this band (C band has 4.25x the fringes per cm of L band)",
             )

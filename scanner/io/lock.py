@@ -24,11 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scanner.errors import StoreError, problem
+from scanner.io.layout import StoreLayout
 
 log = logging.getLogger(__name__)
-
-LOCK_NAME = ".lock"
-GUARD_NAME = ".lock.guard"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def pid_alive(pid: int) -> bool:
 
 def read_lock(root: Path) -> LockInfo | None:
     """The lock's holder, or None when the store is not locked (an unreadable lock counts as held)."""
-    path = Path(root) / LOCK_NAME
+    path = StoreLayout(root).lock
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -103,7 +101,7 @@ def _held_error(root: Path, holder: LockInfo) -> StoreError:
     if holder.host == socket.gethostname():
         fix = "wait for that run to finish (a lock of a dead process is taken over automatically)"
     else:
-        fix = f"wait for it, or if no run is alive on {holder.host}, remove {Path(root) / LOCK_NAME}"
+        fix = f"wait for it, or if no run is alive on {holder.host}, remove {StoreLayout(root).lock}"
     return StoreError(
         problem(
             f"store {root} is locked",
@@ -116,11 +114,11 @@ def _held_error(root: Path, holder: LockInfo) -> StoreError:
 
 def acquire(root: str | Path, purpose: str = "nightly") -> LockInfo:
     """Take the store lock or raise StoreError; a stale lock is taken over with a warning."""
-    root = Path(root)
-    path, info = root / LOCK_NAME, LockInfo.mine(purpose)
+    root, layout = Path(root), StoreLayout(root)
+    path, info = layout.lock, LockInfo.mine(purpose)
     if _try_create(path, info):
         return info
-    with open(root / GUARD_NAME, "a") as guard:
+    with open(layout.lock_guard, "a") as guard:
         fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
         holder = read_lock(root)
         if holder is not None and not is_stale(holder):
@@ -142,7 +140,7 @@ def acquire(root: str | Path, purpose: str = "nightly") -> LockInfo:
 
 def release(root: str | Path, info: LockInfo) -> None:
     """Remove the lock if (and only if) it is still ours."""
-    path = Path(root) / LOCK_NAME
+    path = StoreLayout(root).lock
     holder = read_lock(root)
     if holder is not None and holder.pid == info.pid and holder.host == info.host:
         path.unlink(missing_ok=True)

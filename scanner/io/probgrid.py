@@ -14,20 +14,21 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import tensorstore as ts
 import zarr
 
 from scanner.errors import InputError, problem
 from scanner.geo import GeoGrid
+from scanner.io.layout import StoreLayout
+from scanner.io.readers import read_json
 from scanner.io.writers import publish_directory
 
-PROB_DIR = "prob"
 PROB_CHUNK_CELLS = 256
-STAGING = ".staging"
 
 
 def prob_path(store_root: str | Path, scene_id: str) -> Path:
     """Where the published grid of ``scene_id`` lives."""
-    return Path(store_root) / PROB_DIR / scene_id
+    return StoreLayout(store_root).prob(scene_id)
 
 
 def has_prob(store_root: str | Path, scene_id: str) -> bool:
@@ -37,7 +38,7 @@ def has_prob(store_root: str | Path, scene_id: str) -> bool:
 
 def scanned_scene_ids(store_root: str | Path) -> list[str]:
     """Scenes with a published probability grid, sorted."""
-    folder = Path(store_root) / PROB_DIR
+    folder = StoreLayout(store_root).probs
     return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").is_file()) if folder.is_dir() else []
 
 
@@ -46,7 +47,7 @@ def published_key(store_root: str | Path, scene_id: str) -> str | None:
     meta = prob_path(store_root, scene_id) / "zarr.json"
     if not meta.is_file():
         return None
-    return json.loads(meta.read_text()).get("attributes", {}).get("fringescan", {}).get("run_key")
+    return read_json(meta, {}).get("attributes", {}).get("fringescan", {}).get("run_key")
 
 
 def read_prob(store_root: str | Path, scene_id: str) -> tuple[np.ndarray, dict]:
@@ -96,6 +97,33 @@ def prob_grid(attrs: dict) -> GeoGrid:
     return GeoGrid.from_attrs(attrs["grid"])
 
 
+def staged_array(staging: Path) -> Path:
+    """The ``prob`` array of the grid staged in ``staging`` (tile writes go here)."""
+    return staging / "grid" / "prob"
+
+
+def done_markers(staging: Path) -> Path:
+    """The folder of per-tile done-markers of a staged grid (one small JSON file per finished tile)."""
+    return staging / "done"
+
+
+def open_staged_array(staging: Path) -> ts.TensorStore:
+    """A tensorstore handle on the staged ``prob`` array, for tile writes (``array[rows, cols].write(...)``)."""
+    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(staged_array(staging))}}
+    return ts.open(spec, open=True).result()
+
+
+def mark_done(staging: Path, tile_id: str, record: dict) -> None:
+    """Record that tile ``tile_id`` is written (after its cells are): a resumed scan skips it."""
+    (done_markers(staging) / tile_id).write_text(json.dumps(record))
+
+
+def done_tiles(staging: Path) -> set[str]:
+    """The ids of the tiles a staged grid records as written."""
+    folder = done_markers(staging)
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
 def prepare_staging(
     staging: Path, shape: tuple[int, int], attrs: dict, chunk_cells: int = PROB_CHUNK_CELLS
 ) -> None:
@@ -103,8 +131,8 @@ def prepare_staging(
 
     The scanner passes its tile size as ``chunk_cells``: each tile then writes whole chunks, with no
     read-modify-write of a chunk shared with other tiles."""
-    (staging / "done").mkdir(parents=True, exist_ok=True)
-    if (staging / "grid" / "zarr.json").is_file() and (staging / "grid" / "prob" / "zarr.json").is_file():
+    done_markers(staging).mkdir(parents=True, exist_ok=True)
+    if (staging / "grid" / "zarr.json").is_file() and (staged_array(staging) / "zarr.json").is_file():
         return
     shutil.rmtree(staging / "grid", ignore_errors=True)
     group = zarr.open_group(staging / "grid", mode="w", zarr_format=3)
@@ -117,7 +145,7 @@ def publish_grid(store_root: str | Path, scene_id: str, staging: Path) -> Path:
     """Rename the staged group onto ``prob/<scene_id>`` (an old grid is moved aside, then removed), then
     delete the staging folder (its done-markers)."""
     final = publish_directory(
-        staging / "grid", prob_path(store_root, scene_id), replace=True, aside=Path(store_root) / STAGING
+        staging / "grid", prob_path(store_root, scene_id), replace=True, aside=StoreLayout(store_root).staging
     )
     shutil.rmtree(staging, ignore_errors=True)
     return final

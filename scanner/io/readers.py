@@ -379,10 +379,7 @@ def scene_metadata(tags: dict[str, str], path: Path) -> dict:
     }
 
 
-def sha256_file(path: str | Path, block: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes, read in 4 MiB blocks."""
-    digest = hashlib.sha256()
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (``hashlib.file_digest``, streamed)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

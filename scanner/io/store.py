@@ -1,11 +1,10 @@
 """The fringescan store: one root directory holding every output, with Zarr v3 scene groups inside.
 
-Layout (schema version 1; docs/contracts.md and docs/ingest.md describe it in full)::
-
-    STORE/fringescan-store.json   {"format": "fringescan-store", "schema_version": 1, "created": ...}
-    STORE/scenes/<scene_id>/      Zarr v3 group: phase, valid, [coherence, dem, slope]; attrs["fringescan"]
-    STORE/log.jsonl               append-only events
-    STORE/.staging/               temporary outputs, published by os.rename
+Every path inside it comes from ``Store.layout`` (``scanner.io.layout.StoreLayout``, the one home of the
+layout; docs/contracts.md and docs/ingest.md describe it in full). The marker ``fringescan-store.json`` holds
+``{"format": "fringescan-store", "schema_version": 1, "created": ...}``; ``scenes/<scene_id>/`` is a Zarr v3
+group (phase, valid, [coherence, dem, slope]; attrs["fringescan"]); ``log.jsonl`` takes append-only events;
+``.staging/`` holds temporary outputs, published by os.rename.
 
 zarr-python creates groups, arrays and attributes; tensorstore does the reads (``Scene.read``), filling the
 parts of a window that fall outside the scene. Published paths are immutable: a replacement is a new
@@ -29,18 +28,15 @@ import tensorstore as ts
 import zarr
 
 from scanner.errors import InputError, ModelMismatchError, StoreError, UsageError, problem
-from scanner.geo import WINDOW_PX, GeoGrid, PixelWindow
+from scanner.geo import CHUNK_PX, PIXEL_SIZE_TOLERANCE, WINDOW_PX, GeoGrid, PixelWindow
+from scanner.io.layout import MARKER, StoreLayout
+from scanner.io.readers import parse_json_file
 from scanner.io.writers import staged_path, write_json
 
 log = logging.getLogger(__name__)
 
 FORMAT = "fringescan-store"
 SCHEMA_VERSION = 1
-MARKER = "fringescan-store.json"
-STAGING = ".staging"
-SCENES = "scenes"
-CHUNK_PX = 500
-"""Chunk side of scene arrays: a multiple of the 10 px scan grid, and the scanner's default tile."""
 
 ARRAYS = {"phase": "float32", "valid": "uint8", "coherence": "float32", "dem": "float32", "slope": "float32"}
 """Scene arrays and their dtypes; ``phase`` and ``valid`` are always present."""
@@ -74,9 +70,6 @@ _READ_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": READ_CACHE_BYTES
 _WRITE_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": 0}, "file_io_sync": False})
 """Scene writes: no chunk cache (every chunk is written whole, once) and no fsync per chunk file, as with
 zarr-python; a scene becomes visible only by the staging directory's rename."""
-
-PIXEL_SIZE_TOLERANCE = 0.10
-"""Relative pixel-size difference beyond which a model does not fit a scene (and ingest multilooks)."""
 
 
 def now_iso() -> str:
@@ -269,13 +262,15 @@ class Store:
 
     def __init__(self, root: Path, meta: dict) -> None:
         self.root = root
+        self.layout = StoreLayout(root)
         self.meta = meta
 
     @classmethod
     def create(cls, root: str | Path) -> Store:
         """Create an empty store at ``root`` (a new or empty directory); an existing store is opened."""
         root = Path(root)
-        if (root / MARKER).is_file():
+        layout = StoreLayout(root)
+        if layout.marker.is_file():
             return cls.open(root)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise StoreError(
@@ -287,28 +282,25 @@ class Store:
                 )
             )
         root.mkdir(parents=True, exist_ok=True)
-        (root / STAGING).mkdir(exist_ok=True)
-        (root / SCENES).mkdir(exist_ok=True)
+        layout.staging.mkdir(exist_ok=True)
+        layout.scenes.mkdir(exist_ok=True)
         meta = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "created": now_iso()}
-        write_json(root / MARKER, meta)
+        write_json(layout.marker, meta)
         return cls(root, meta)
 
     @classmethod
     def open(cls, root: str | Path) -> Store:
         """Open an existing store; refuses directories that are not stores and unknown schema versions."""
         root = Path(root)
-        marker = root / MARKER
-        try:
-            meta = json.loads(marker.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise StoreError(
-                problem(
-                    f"store {root}",
-                    expected=f"a fringescan store ({MARKER} inside)",
-                    found=f"no readable {MARKER} ({type(error).__name__})",
-                    fix="pass the directory given to --store when it was created",
-                )
-            ) from error
+        layout = StoreLayout(root)
+        marker = layout.marker
+        meta = parse_json_file(
+            marker,
+            what=f"store {root}",
+            expected=f"a fringescan store ({MARKER} inside)",
+            fix="pass the directory given to --store when it was created",
+            error=StoreError,
+        )
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise StoreError(
                 problem(
@@ -327,17 +319,17 @@ class Store:
                     fix="use the fringescan version that wrote this store, or re-ingest",
                 )
             )
-        (root / STAGING).mkdir(exist_ok=True)
+        layout.staging.mkdir(exist_ok=True)
         return cls(root, meta)
 
     def scene_ids(self) -> list[str]:
-        scenes = self.root / SCENES
+        scenes = self.layout.scenes
         return (
             sorted(p.name for p in scenes.iterdir() if (p / "zarr.json").is_file()) if scenes.is_dir() else []
         )
 
     def has_scene(self, scene_id: str) -> bool:
-        return (self.root / SCENES / scene_id / "zarr.json").is_file()
+        return (self.layout.scene(scene_id) / "zarr.json").is_file()
 
     def scene(self, scene_id: str) -> Scene:
         if not self.has_scene(scene_id):
@@ -349,21 +341,24 @@ class Store:
                     fix="run fringescan ingest first",
                 )
             )
-        return Scene(self.root / SCENES / scene_id)
+        return Scene(self.layout.scene(scene_id))
 
     @contextmanager
-    def staging(self, relpath: str | Path, *, replace: bool = False) -> Iterator[Path]:
-        """Yield a temporary path; on clean exit publish it onto ``root/relpath`` by rename.
+    def staging(self, target: Path, *, replace: bool = False) -> Iterator[Path]:
+        """Yield a temporary path; on clean exit publish it onto ``target`` (a path of ``self.layout``) by rename.
 
         With ``replace`` an existing target is moved aside first and removed after; without it an existing
-        target is refused. On error the temporary path is removed and nothing at ``relpath`` changes.
+        target is refused. On error the temporary path is removed and nothing at ``target`` changes.
         (``scanner.io.writers.staged_path`` in ``.staging/``.)
         """
+        target = Path(target)
+        if not target.is_absolute() or not target.is_relative_to(self.root):
+            raise ValueError(f"staging target {target} is not a path inside the store {self.root}")
         with staged_path(
-            self.root / relpath,
+            target,
             replace=replace,
-            staging=self.root / STAGING,
-            what=f"store path {Path(relpath)}",
+            staging=self.layout.staging,
+            what=f"store path {self.layout.relative(target)}",
             fix="pass --replace to replace it",
         ) as tmp:
             yield tmp
@@ -371,14 +366,14 @@ class Store:
     def log_event(self, kind: str, /, **fields: object) -> None:
         """Append one JSON line ``{"time", "event", ...fields}`` to ``log.jsonl`` (one write, O_APPEND)."""
         line = json.dumps({"time": now_iso(), "event": kind, **fields}, default=str) + "\n"
-        fd = os.open(self.root / "log.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.layout.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
 
     def events(self) -> list[dict]:
-        path = self.root / "log.jsonl"
+        path = self.layout.log
         return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
 
 
@@ -403,7 +398,7 @@ def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:
         raise ModelMismatchError(
             problem(
                 f"scene {scene.id} pixel size",
-                expected=f"{model_pixel_size_m:g} m +/- 10% (the model's spacing)",
+                expected=f"{model_pixel_size_m:g} m +/- {PIXEL_SIZE_TOLERANCE:.0%} (the model's spacing)",
                 found=f"{pixel_m:.1f} m",
                 fix="use a model trained at this spacing, or ingest finer data so that "
                 "ingest multilooks it to the model's spacing",

@@ -24,14 +24,20 @@ chunk always starts from the full set of passes, so a pass contributes exactly o
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+from scanner import __version__
 from scanner.errors import InputError, problem
 from scanner.geo import GeoGrid, PixelWindow
+from scanner.io import probgrid
+from scanner.io.site_layers import site_layers
+from scanner.io.store import Store
+from scanner.io.writers import write_json
+from scanner.mosaic import zarr_io
 from scanner.mosaic.combine import CombineConfig, combine_passes, date_ordinal, downsample
 from scanner.mosaic.grid import (
     ChunkIndex,
@@ -42,82 +48,10 @@ from scanner.mosaic.grid import (
     parent_chunks,
 )
 from scanner.mosaic.plan import MosaicPlan, PassInfo, plan_run, prob_sha256, select_passes, settings_key
+from scanner.mosaic.sites import merge_sites
 from scanner.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
-
-
-def merge_sites(features: list[dict]) -> list[dict]:
-    """De-duplicate candidate sites seen by several scenes: sites whose polygons intersect, or that share a
-    ``site_id``, become one feature (geometry union, geodesic area, max probability, every scene listed)."""
-    from shapely.geometry import shape
-    from shapely.strtree import STRtree
-
-    if not features:
-        return []
-    geoms = [shape(f["geometry"]) for f in features]
-    parent = list(range(len(features)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    left, right = STRtree(geoms).query(geoms, predicate="intersects")
-    by_id: dict[str, int] = {}
-    for i, f in enumerate(features):
-        first = by_id.setdefault(str(f["properties"].get("site_id")), i)
-        left, right = np.append(left, i), np.append(right, first)
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        parent[find(a)] = find(b)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(features)):
-        groups.setdefault(find(i), []).append(i)
-    merged = [
-        _merge_group([features[i] for i in members], [geoms[i] for i in members])
-        for members in groups.values()
-    ]
-    return sorted(merged, key=lambda f: (-f["properties"]["prob_max"], f["properties"]["site_id"]))
-
-
-def _merge_group(features: list[dict], geoms: list) -> dict:
-    from pyproj import Geod
-    from shapely import to_geojson, union_all
-
-    geom = union_all(geoms)
-    geod = Geod(ellps="WGS84")
-    props = [f["properties"] for f in features]
-    areas = [float(p.get("area_m2") or 0.0) for p in props]
-    main = max(range(len(props)), key=lambda i: (areas[i], str(props[i].get("site_id"))))
-    centroid = geom.centroid
-    slope = [p.get("slope_class") for p in props]
-    first_dates = [p["first_date"] for p in props if p.get("first_date")]
-    second_dates = [p["second_date"] for p in props if p.get("second_date")]
-    priorities = [p["priority"] for p in props if isinstance(p.get("priority"), int | float)]
-    weight = sum(areas) or 1.0
-    merged = {
-        "site_id": props[main].get("site_id"),
-        "merged_site_ids": sorted({str(p.get("site_id")) for p in props}),
-        "scene_ids": sorted({str(p.get("scene_id")) for p in props}),
-        "n_passes": len({str(p.get("scene_id")) for p in props}),
-        "first_date": min(first_dates) if first_dates else None,
-        "second_date": max(second_dates) if second_dates else None,
-        "area_m2": abs(geod.geometry_area_perimeter(geom)[0]),
-        "centroid_lon": centroid.x,
-        "centroid_lat": centroid.y,
-        "prob_max": max(float(p.get("prob_max") or 0.0) for p in props),
-        "prob_mean": sum(float(p.get("prob_mean") or 0.0) * a for p, a in zip(props, areas, strict=True))
-        / weight
-        if sum(areas)
-        else float(np.mean([float(p.get("prob_mean") or 0.0) for p in props])),
-        "slope_class": "slope" if "slope" in slope else ("flat" if "flat" in slope else None),
-        "priority": max(priorities) if priorities else None,
-        "checkpoint_sha256": sorted(
-            {str(p["checkpoint_sha256"]) for p in props if p.get("checkpoint_sha256")}
-        ),
-    }
-    return {"type": "Feature", "geometry": json.loads(to_geojson(geom)), "properties": merged}
 
 
 @dataclass(frozen=True)
@@ -161,7 +95,6 @@ class MosaicReport:
 
 def load_passes(root, grid: MosaicGrid) -> tuple[dict[str, PassInfo], dict[str, tuple], dict[str, set]]:
     """Every probability grid in the store as a pass, its (prob, cell grid), and the mosaic chunks it touches."""
-    from scanner.io import probgrid
 
     passes, data, chunks = {}, {}, {}
     for scene_id in probgrid.scanned_scene_ids(root):
@@ -196,7 +129,6 @@ def compute_chunk(
     grid: MosaicGrid, index: ChunkIndex, passes: list[PassInfo], data: dict, combine: CombineConfig
 ) -> dict[str, np.ndarray]:
     """The four bands of one level-0 chunk from the passes touching it."""
-    from scanner.mosaic import zarr_io as mosaic_io
 
     window = grid.chunk_window(index)
     g = grid.geogrid()
@@ -204,7 +136,7 @@ def compute_chunk(
         height=window.height, width=window.width, transform=g.window_transform(window), crs_wkt=g.crs_wkt
     )
     probs = [
-        mosaic_io.reproject_to(data[p.scene_id][0], data[p.scene_id][1], dst, combine.resampling)
+        zarr_io.reproject_to(data[p.scene_id][0], data[p.scene_id][1], dst, combine.resampling)
         for p in passes
     ]
     stack = np.stack(probs) if probs else np.empty((0, window.height, window.width), np.float32)
@@ -220,17 +152,10 @@ def run_mosaic(
     progress: ProgressCallback | None = None,
 ) -> MosaicReport:
     """One mosaic run: plan against the current version, write a new version, switch the pointer."""
-    from pathlib import Path
-
-    from scanner import __version__
-    from scanner.io.store import Store
-    from scanner.io.writers import write_json
-    from scanner.mosaic import zarr_io as mosaic_io
-
     store = Store.open(root)
     root = Path(root)
-    parent = mosaic_io.current_version(root)
-    previous = mosaic_io.read_manifest(mosaic_io.version_path(root, parent)) if parent else None
+    parent = zarr_io.current_version(root)
+    previous = zarr_io.read_manifest(zarr_io.version_path(root, parent)) if parent else None
     passes, data, fresh = load_passes(root, grid)
     chunks = {sid: set(c) for sid, c in fresh.items()}
     for scene_id, info in (previous or {}).get("passes", {}).items():
@@ -241,7 +166,7 @@ def run_mosaic(
     if plan.unchanged:
         log.debug("no new pass: mosaic %s unchanged", parent)
         return MosaicReport(parent, parent, True, (), (), (), (), total, False, n_passes=len(wanted))
-    version = mosaic_io.next_version(root)
+    version = zarr_io.next_version(root)
     levels = grid.n_levels()
     manifest = {
         "version": version,
@@ -265,18 +190,18 @@ def run_mosaic(
         "dirty_chunks": sorted(plan.dirty),
         "full_rebuild": plan.full_rebuild,
     }
-    with store.staging(f"{mosaic_io.VERSIONS_DIR}/{version}") as stage:
-        mosaic_io.create_version(stage, grid, levels, manifest, write_coords=plan.full_rebuild)
-        prev_path = None if plan.full_rebuild else mosaic_io.version_path(root, parent)
+    with store.staging(store.layout.mosaic_version(version)) as stage:
+        zarr_io.create_version(stage, grid, levels, manifest, write_coords=plan.full_rebuild)
+        prev_path = None if plan.full_rebuild else zarr_io.version_path(root, parent)
         per_level, linked = _write_levels(stage, prev_path, grid, levels, plan, data, combine, progress)
-        sites = _merged_sites(root, sorted(wanted))
+        sites = merge_sites(site_layers(root), wanted)
         write_json(
             stage / "sites.geojson",
             {"type": "FeatureCollection", "features": sites},
             indent=None,
             allow_nan=True,
         )
-    mosaic_io.set_current(root, version)
+    zarr_io.set_current(root, version)
     report = MosaicReport(
         version,
         parent,
@@ -302,15 +227,10 @@ def run_mosaic(
         dirty_chunks=len(plan.dirty),
     )
     write_json(
-        _runs_dir(root) / f"mosaic-{version}.json", report.to_dict(), indent=1, sort_keys=True, allow_nan=True
+        store.layout.mosaic_report(version), report.to_dict(), indent=1, sort_keys=True, allow_nan=True
     )
     log.debug(report.summary())
     return report
-
-
-def _runs_dir(root):
-    (root / "runs").mkdir(exist_ok=True)
-    return root / "runs"
 
 
 def _write_levels(
@@ -323,17 +243,16 @@ def _write_levels(
     combine: CombineConfig,
     progress: ProgressCallback | None,
 ) -> tuple[tuple[int, ...], int]:
-    from scanner.mosaic import zarr_io as mosaic_io
 
     dirty, per_level, linked = set(plan.dirty), [], 0
     ordered = sorted(plan.passes.values(), key=lambda p: (date_ordinal(p.date), p.scene_id))
     footprints = {p.scene_id: chunks_touched(grid, footprint_in(grid, data[p.scene_id][1])) for p in ordered}
     for level in range(levels):
         if prev_path is not None:
-            linked += mosaic_io.link_unchanged(prev_path, stage, level, dirty)
-        arrays = mosaic_io.LevelArrays(stage, level)
+            linked += zarr_io.link_unchanged(prev_path, stage, level, dirty)
+        arrays = zarr_io.LevelArrays(stage, level)
         level_grid = grid.level(level)
-        below = mosaic_io.LevelArrays(stage, level - 1) if level else None
+        below = zarr_io.LevelArrays(stage, level - 1) if level else None
         for n, index in enumerate(sorted(dirty)):
             if progress and level == 0:
                 progress(n + 1, len(dirty))
@@ -344,7 +263,7 @@ def _write_levels(
                     continue  # nothing observed: no chunk file, readers see the fill values
                 bands = compute_chunk(grid, index, touching, data, combine)
             else:
-                if not mosaic_io.has_observed_children(stage, level, index):
+                if not zarr_io.has_observed_children(stage, level, index):
                     continue
                 child = PixelWindow(
                     window.row_off * 2, window.col_off * 2, window.height * 2, window.width * 2
@@ -366,16 +285,3 @@ def _clip(window: PixelWindow, grid: MosaicGrid) -> PixelWindow:
         min(window.height, grid.height - window.row_off),
         min(window.width, grid.width - window.col_off),
     )
-
-
-def _merged_sites(root, scene_ids: list[str]) -> list[dict]:
-    from scanner.mosaic import zarr_io as mosaic_io
-
-    features = []
-    for scene_id in scene_ids:
-        path = root / "sites" / f"{scene_id}.geojson"
-        if path.is_file():
-            for feature in mosaic_io.read_site_layer(path).get("features", []):
-                feature.setdefault("properties", {}).setdefault("scene_id", scene_id)
-                features.append(feature)
-    return merge_sites(features)

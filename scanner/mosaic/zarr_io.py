@@ -29,14 +29,12 @@ from rasterio.warp import Resampling, reproject
 
 from scanner.errors import InputError, StoreError, problem
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.io.readers import read_geojson
+from scanner.io.layout import StoreLayout
+from scanner.io.readers import parse_json_file, read_json
 from scanner.io.writers import write_json
 from scanner.mosaic.combine import BAND_NAMES
 from scanner.mosaic.grid import ChunkIndex, MosaicGrid
 
-MOSAIC_DIR = "mosaic"
-VERSIONS_DIR = "mosaic/versions"
-POINTER = "mosaic/CURRENT"
 _VERSION_RE = re.compile(r"^v(\d{6})$")
 
 BAND_SPECS: dict[str, dict] = {
@@ -62,19 +60,19 @@ assert tuple(BAND_SPECS) == BAND_NAMES
 
 
 def current_version(root: Path) -> str | None:
-    pointer = root / POINTER
-    if not pointer.is_file():
-        return None
-    return json.loads(pointer.read_text())["version"]
+    pointer = read_json(StoreLayout(root).mosaic_pointer, None)
+    return None if pointer is None else pointer["version"]
 
 
 def set_current(root: Path, version: str) -> None:
-    write_json(root / POINTER, {"version": version}, indent=1, sort_keys=True, allow_nan=True)
+    write_json(
+        StoreLayout(root).mosaic_pointer, {"version": version}, indent=1, sort_keys=True, allow_nan=True
+    )
 
 
 def list_versions(root: Path) -> list[str]:
     """Published versions, oldest first."""
-    folder = root / VERSIONS_DIR
+    folder = StoreLayout(root).mosaic_versions
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if _VERSION_RE.match(p.name))
@@ -97,7 +95,7 @@ def version_path(root: Path, version: str | None = None) -> Path:
                 fix="run `fringescan mosaic --store STORE --grid configs/grids/NAME.py`",
             )
         )
-    path = root / VERSIONS_DIR / version
+    path = StoreLayout(root).mosaic_version(version)
     if not path.is_dir():
         raise StoreError(
             problem(
@@ -111,10 +109,16 @@ def version_path(root: Path, version: str | None = None) -> Path:
 
 
 def read_manifest(path: Path) -> dict:
-    return json.loads((path / "manifest.json").read_text())
+    return parse_json_file(
+        path / "manifest.json",
+        what=f"mosaic manifest of {path.name}",
+        expected="a readable manifest.json",
+        fix="the version is damaged: publish a new one with `fringescan mosaic`",
+        error=StoreError,
+    )
 
 
-# --- Warping and site layers ------------------------------------------------------------------------------------
+# --- Warping ----------------------------------------------------------------------------------------------------
 
 
 def reproject_to(prob: np.ndarray, src: GeoGrid, dst: GeoGrid, resampling: str) -> np.ndarray:
@@ -138,11 +142,6 @@ def reproject_to(prob: np.ndarray, src: GeoGrid, dst: GeoGrid, resampling: str) 
         tolerance=0.0,
     )
     return out
-
-
-def read_site_layer(path: Path) -> dict:
-    """A scene's site layer (``sites/<scene_id>.geojson``), a FeatureCollection."""
-    return read_geojson(path, role="site layer", fix="re-run `fringescan detect` for this scene")
 
 
 # --- Versions ---------------------------------------------------------------------------------------------------

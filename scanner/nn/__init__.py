@@ -4,4 +4,5 @@ Device work only: no file access. Imports ``scanner.core`` and the base modules.
 """
 
 LAYER = 2
-IO_FREE = True
+PURE = True
+"""No file access: no file-format library, no os/pathlib/shutil/tempfile/subprocess, no open()."""

@@ -4,3 +4,5 @@ the nightly inbox, site history and the nightly run. Wires ``scanner.io`` to ``s
 """
 
 LAYER = 3
+FORMAT_LIBRARIES = False
+"""Reads and writes files only through ``scanner.io`` (never imports rasterio, zarr, tensorstore, ...)."""

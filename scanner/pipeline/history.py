@@ -1,11 +1,11 @@
 """Persistence across passes: site histories, the minimum-detections rule and field feedback.
 
-The paper's experts trust fringes seen at several different times. A *detection* is one feature of one scene's
-site layer (``sites/<scene_id>.geojson``). Detections whose polygons intersect, or that carry the same
-``site_id``, are one *site*; its history lists the passes (scenes) that detected it with their dates, and
-``n_passes`` counts distinct scenes. A site's id is the ``site_id`` of its earliest detection (by second date,
-first date, scene id), and every member ``site_id`` is kept in ``member_ids`` so feedback given under any of
-them still applies.
+The paper's experts trust fringes seen at several different times. Which detections (features of the scenes'
+site layers) are one *site*, and the id it carries, is decided in one place for every product:
+``scanner.core.site_identity`` (polygons intersect or ids are equal; the earliest detection names the site;
+every member ``site_id`` is kept in ``member_ids`` so feedback given under any of them still applies). A
+site's history lists the passes (scenes) that detected it with their dates, and ``n_passes`` counts distinct
+scenes.
 
 The history is rebuilt from the store's current site layers on every run, so it is idempotent and crash-safe
 by construction: a superseded pass's detections vanish with its replaced site layer, and re-running a run
@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
-from shapely.strtree import STRtree
 
+from scanner.core.site_identity import Site, sites_from_layers
 from scanner.errors import UsageError, problem
+from scanner.io.layout import StoreLayout
 from scanner.io.readers import read_json
 from scanner.io.writers import write_json
 
-HISTORY_FILE = Path("history") / "sites.json"
-FEEDBACK_FILE = Path("history") / "feedback.json"
 SCHEMA_VERSION = 1
 MARKED_CHANGE = 0.5
 VERDICTS = ("confirmed", "rejected")
@@ -52,92 +50,16 @@ def write_state(path: Path, data: Any) -> None:
 # ---------------------------------------------------------------------------------------------- sites
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One site feature of one scene's site layer."""
-
-    site_id: str
-    scene_id: str
-    first_date: str | None
-    second_date: str | None
-    area_m2: float
-    prob_max: float
-    geometry: dict
-
-    def sort_key(self) -> tuple:
-        return (self.second_date or "", self.first_date or "", self.scene_id, self.site_id)
-
-    def to_json(self) -> dict:
-        return {
-            "site_id": self.site_id,
-            "scene_id": self.scene_id,
-            "first_date": self.first_date,
-            "second_date": self.second_date,
-            "area_m2": self.area_m2,
-            "prob_max": self.prob_max,
-        }
-
-
-def detections_from_layers(layers: Mapping[str, Mapping]) -> list[Detection]:
-    """Detections of every feature of every scene's site layer (``{scene_id: FeatureCollection}``)."""
-    out = []
-    for scene_id in sorted(layers):
-        for feature in layers[scene_id].get("features", []):
-            props = feature["properties"]
-            out.append(
-                Detection(
-                    site_id=str(props["site_id"]),
-                    scene_id=str(props.get("scene_id", scene_id)),
-                    first_date=props.get("first_date"),
-                    second_date=props.get("second_date"),
-                    area_m2=float(props.get("area_m2", 0.0)),
-                    prob_max=float(props.get("prob_max", 0.0)),
-                    geometry=feature["geometry"],
-                )
-            )
-    return sorted(out, key=Detection.sort_key)
-
-
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-def _union(parent: list[int], i: int, j: int) -> None:
-    a, b = _find(parent, i), _find(parent, j)
-    if a != b:
-        parent[max(a, b)] = min(a, b)
-
-
-def group_detections(detections: list[Detection]) -> list[list[Detection]]:
-    """Connected groups of detections: linked when their polygons intersect or their site ids are equal."""
-    parent = list(range(len(detections)))
-    shapes = [shape(d.geometry) for d in detections]
-    if shapes:
-        pairs = STRtree(shapes).query(shapes, predicate="intersects")
-        for i, j in zip(*pairs, strict=True):
-            _union(parent, int(i), int(j))
-    first_with_id: dict[str, int] = {}
-    for i, d in enumerate(detections):
-        _union(parent, i, first_with_id.setdefault(d.site_id, i))
-    groups: dict[int, list[Detection]] = {}
-    for i, d in enumerate(detections):
-        groups.setdefault(_find(parent, i), []).append(d)
-    return [sorted(g, key=Detection.sort_key) for g in groups.values()]
-
-
-def summarize_site(group: list[Detection]) -> dict:
+def summarize_site(site: Site) -> dict:
     """The history record of one site (JSON-ready, deterministic)."""
-    first = group[0]
+    group = site.detections
     dates = sorted(d.second_date for d in group if d.second_date)
     outline = unary_union([shape(d.geometry) for d in group])
     return {
-        "site_id": first.site_id,
-        "member_ids": sorted({d.site_id for d in group}),
-        "n_passes": len({d.scene_id for d in group}),
-        "scene_ids": sorted({d.scene_id for d in group}),
+        "site_id": site.site_id,
+        "member_ids": site.member_ids,
+        "n_passes": len(site.scene_ids),
+        "scene_ids": site.scene_ids,
         "first_seen": dates[0] if dates else None,
         "last_seen": dates[-1] if dates else None,
         "area_m2": max(d.area_m2 for d in group),
@@ -151,17 +73,16 @@ def summarize_site(group: list[Detection]) -> dict:
 
 def build_history(layers: Mapping[str, Mapping]) -> dict:
     """The whole site history from the current site layers."""
-    sites = [summarize_site(g) for g in group_detections(detections_from_layers(layers))]
-    sites.sort(key=lambda s: s["site_id"])
+    sites = [summarize_site(site) for site in sites_from_layers(layers)]
     return {"schema_version": SCHEMA_VERSION, "sites": sites}
 
 
 def load_history(root: str | Path) -> dict:
-    return read_json(Path(root) / HISTORY_FILE, {"schema_version": SCHEMA_VERSION, "sites": []})
+    return read_json(StoreLayout(root).history_sites, {"schema_version": SCHEMA_VERSION, "sites": []})
 
 
 def save_history(root: str | Path, history: dict) -> None:
-    write_state(Path(root) / HISTORY_FILE, history)
+    write_state(StoreLayout(root).history_sites, history)
 
 
 def new_site_ids(before: dict, after: dict) -> list[str]:
@@ -174,7 +95,7 @@ def new_site_ids(before: dict, after: dict) -> list[str]:
 
 
 def load_feedback(root: str | Path) -> dict[str, dict]:
-    return read_json(Path(root) / FEEDBACK_FILE, {})
+    return read_json(StoreLayout(root).history_feedback, {})
 
 
 def find_site(history: dict, site_id: str) -> dict | None:
@@ -215,7 +136,7 @@ def record_feedback(root: str | Path, site_id: str, verdict: str, note: str = ""
     }
     feedback = load_feedback(root)
     feedback[site["site_id"]] = record
-    write_state(Path(root) / FEEDBACK_FILE, feedback)
+    write_state(StoreLayout(root).history_feedback, feedback)
     return record
 
 

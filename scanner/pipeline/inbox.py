@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.errors import InputError, problem
-from scanner.io.readers import sha256_file
+from scanner.io.layout import StoreLayout
+from scanner.io.readers import parse_json_file, read_json, sha256_file
 from scanner.io.writers import staged_path
 
 PHASE_SUFFIXES = (".phase.tif", ".phase.tiff")
@@ -44,7 +45,6 @@ DEM_SUFFIXES = (".dem.tif", ".dem.tiff")
 MANIFEST_SUFFIX = ".pass.json"
 RASTER_SUFFIXES = (".tif", ".tiff")
 IGNORED_SUFFIXES = (".part", ".tmp")
-QUARANTINE_DIR = "quarantine"
 
 
 @dataclass(frozen=True)
@@ -122,17 +122,9 @@ def _visible_files(inbox: Path) -> list[Path]:
 
 
 def _read_manifest(path: Path, inbox: Path) -> dict[str, Path | str | None]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(
-            problem(
-                f"pass manifest {path.name}",
-                expected="a JSON object",
-                found=f"unreadable JSON ({error})",
-                fix="rewrite the manifest",
-            )
-        ) from error
+    data = parse_json_file(
+        path, what=f"pass manifest {path.name}", expected="a JSON object", fix="rewrite the manifest"
+    )
     if not isinstance(data, dict) or not isinstance(data.get("phase"), str):
         raise InputError(
             problem(
@@ -276,7 +268,7 @@ def quarantine(
     keep = _shared_files(item, others)
     moving = [p for p in files if p not in keep and p.exists()]
     digest = item.sha256 if isinstance(item, PassFiles) else hashlib.sha256(reason.encode()).hexdigest()
-    base = Path(store_root) / QUARANTINE_DIR
+    base = StoreLayout(store_root).quarantine
     final = base / f"{digest[:16]}-{item.name}"
     if not final.exists():
         record = {
@@ -299,11 +291,11 @@ def quarantine(
 
 def quarantined(store_root: str | Path) -> list[dict]:
     """The reason records of everything in the quarantine, oldest name first."""
-    base = Path(store_root) / QUARANTINE_DIR
+    base = StoreLayout(store_root).quarantine
     if not base.is_dir():
         return []
     return [
-        json.loads((d / "reason.json").read_text())
+        read_json(d / "reason.json", {})
         for d in sorted(base.iterdir())
         if not d.name.startswith(".") and (d / "reason.json").is_file()
     ]

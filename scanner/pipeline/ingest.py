@@ -31,9 +31,9 @@ from scanner.config import require
 from scanner.core.kernels import horn_gradient
 from scanner.core.phase import filter_reach_px, global_filter, wrap
 from scanner.errors import InputError, StoreError, UsageError, problem
-from scanner.geo import WINDOW_PX, GeoGrid, PixelSize, PixelWindow
+from scanner.geo import CHUNK_PX, PIXEL_SIZE_TOLERANCE, WINDOW_PX, GeoGrid, PixelSize, PixelWindow
 from scanner.io import readers
-from scanner.io.store import CHUNK_PX, PIXEL_SIZE_TOLERANCE, SCENES, SceneWriter, Store, now_iso
+from scanner.io.store import SceneWriter, Store, now_iso
 from scanner.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def _ingest_open(
         *(n for n in ("dem", "slope") if "dem" in aux),
     ]
     with (
-        store.staging(f"{SCENES}/{request.scene_id}", replace=previous is not None) as tmp,
+        store.staging(store.layout.scene(request.scene_id), replace=previous is not None) as tmp,
         SceneWriter(tmp, grid, names, config.chunk_px) as writer,
     ):
         _stream(ctx, writer, config.chunk_px, progress)

@@ -36,7 +36,9 @@ from pathlib import Path
 
 from scanner.config import require
 from scanner.errors import FringescanError, InputError
-from scanner.io.readers import read_geojson, read_json
+from scanner.io.layout import StoreLayout
+from scanner.io.readers import read_json
+from scanner.io.site_layers import site_layers
 from scanner.pipeline import history, inbox
 from scanner.pipeline.history import write_state
 from scanner.pipeline.inbox import PassFiles, PassKey
@@ -46,10 +48,6 @@ log = logging.getLogger(__name__)
 EXIT_DONE = 0
 EXIT_PARTIAL = 10
 EXIT_NOTHING = 11
-STATE_DIR = Path("nightly")
-LEDGER_FILE = STATE_DIR / "ledger.json"
-HASH_CACHE_FILE = STATE_DIR / "hash-cache.json"
-RUNS_DIR = Path("runs")
 STAGES = ("discover", "ingest", "scan", "detect", "history", "mosaic")
 
 
@@ -178,14 +176,14 @@ def dask_scheduler(workers: int, scheduler: str | None) -> Iterator[str | None]:
 
 
 def load_ledger(root: Path) -> dict:
-    return read_json(root / LEDGER_FILE, {"schema_version": 1, "passes": {}})
+    return read_json(StoreLayout(root).nightly_ledger, {"schema_version": 1, "passes": {}})
 
 
 def mark_done(root: Path, outcomes: list[PassOutcome]) -> None:
     ledger = load_ledger(root)
     for o in outcomes:
         ledger["passes"][o.sha256] = {"name": o.name, "scene_id": o.scene_id, "supersedes": o.supersedes}
-    write_state(root / LEDGER_FILE, ledger)
+    write_state(StoreLayout(root).nightly_ledger, ledger)
 
 
 # ---------------------------------------------------------------------------------------------- planning
@@ -421,17 +419,11 @@ def detect_scenes(store, planned: list[Planned], threshold: float, state: RunSta
     return ok
 
 
-def site_layers(root: Path, scene_ids: list[str]) -> dict[str, dict]:
-    """``{scene_id: FeatureCollection}`` of every scene that has a site layer."""
-    paths = {sid: root / "sites" / f"{sid}.geojson" for sid in scene_ids}
-    return {sid: read_geojson(path) for sid, path in paths.items() if path.is_file()}
-
-
 def update_history(store, config: NightlyConfig, state: RunState) -> None:
     """Rebuild the site history from all site layers; record new and reported sites."""
     root = Path(store.root)
     before = history.load_history(root)
-    after = history.build_history(site_layers(root, store.scene_ids()))
+    after = history.build_history(site_layers(root))
     history.save_history(root, after)
     reported = history.report_sites(after, history.load_feedback(root), min_detections=config.min_detections)
     new = set(history.new_site_ids(before, after))
@@ -472,7 +464,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> dict:
         store.log_event("nightly_start", run_id=state.run_id, inbox=str(config.inbox))
         _run_stages(store, config, state)
         report = build_report(config, state, started, time.perf_counter() - clock)
-        write_state(root / RUNS_DIR / f"{state.run_id}.json", report)
+        write_state(store.layout.run_report(state.run_id), report)
         store.log_event(
             "nightly_end", run_id=state.run_id, exit_code=report["exit_code"], outcome=report["outcome"]
         )
@@ -485,10 +477,10 @@ def _run_stages(store, config: NightlyConfig, state: RunState) -> None:
     root = Path(store.root)
     meta = read_meta(config.model)
     with state.stage("discover", root):
-        cache = read_json(root / HASH_CACHE_FILE, {})
+        cache = read_json(store.layout.hash_cache, {})
         found = inbox.discover(config.inbox, cache)
         present = {str(path) for item in found.passes for path in item.files()}
-        write_state(root / HASH_CACHE_FILE, {k: v for k, v in cache.items() if k in present})
+        write_state(store.layout.hash_cache, {k: v for k, v in cache.items() if k in present})
         planned = plan_passes(found, root, store, state)
         state.figures["passes_found"] = len(found.passes) + len(found.bad)
     if not planned:
@@ -597,7 +589,7 @@ def summary_text(report: dict) -> str:
 
 def last_runs(root: Path, n: int = 5) -> list[dict]:
     """The ``n`` latest run reports (newest first)."""
-    folder = root / RUNS_DIR
+    folder = StoreLayout(root).runs
     paths = sorted(folder.glob("[0-9]*T*Z-*.json"), reverse=True) if folder.is_dir() else []
     return [read_json(p, {}) for p in paths[:n]]
 
@@ -607,7 +599,7 @@ def store_status(root: str | Path, *, min_detections: int = 1) -> dict:
     from scanner.io.lock import read_lock
     from scanner.io.probgrid import has_prob
     from scanner.io.store import Store
-    from scanner.mosaic import zarr_io as mosaic_io
+    from scanner.mosaic import zarr_io
 
     root = Path(root)
     store = Store.open(root)
@@ -632,7 +624,7 @@ def store_status(root: str | Path, *, min_detections: int = 1) -> dict:
             | {k: len(r.get("passes", {}).get(k, [])) for k in ("processed", "failed", "quarantined")}
             for r in runs
         ],
-        "mosaic": {"current": mosaic_io.current_version(root), "versions": mosaic_io.list_versions(root)},
+        "mosaic": {"current": zarr_io.current_version(root), "versions": zarr_io.list_versions(root)},
         "failures": {
             "quarantined": inbox.quarantined(root),
             "failed_last_run": runs[0].get("passes", {}).get("failed", []) if runs else [],

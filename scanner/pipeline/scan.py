@@ -11,7 +11,7 @@ scene content, the checkpoint and the scan settings, so a re-run of the same sca
 tile with a marker. A tile written but not marked is simply written again with the same values. When all
 tiles are done the grid is published onto ``prob/<scene_id>`` by ``os.rename``. A scene whose published grid
 already carries the same ``run_key`` is skipped. The grid's staging, publishing and reading live in
-``scanner.io.probgrid`` (jax-free); this module writes the tiles into the staged array with tensorstore.
+``scanner.io.probgrid`` (jax-free), with the tensorstore handle this module writes tiles through.
 
 Nodata rule: a window with fewer than 75% valid pixels (default) gets no probability. Masked pixels are fed
 to the model as 0, a value the training patches (which are wholly valid) never show in bulk, so a window
@@ -33,11 +33,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dask
 import jax
 import numpy as np
-import tensorstore as ts
 
 from scanner import __version__
 from scanner.config import require
@@ -45,10 +45,18 @@ from scanner.core.phase import PreprocessConfig, preprocess, row_bands
 from scanner.core.prep_device import DevicePrep
 from scanner.core.tiling import Tile, TilePlan, complete_mask, in_strips, plan_tiles, window_valid_fraction
 from scanner.errors import InputError, problem
-from scanner.geo import STRIDE_PX, WINDOW_PX
+from scanner.geo import CHUNK_PX, STRIDE_PX, WINDOW_PX
 from scanner.io.checkpoint import ModelMeta, check_compatible, checkpoint_hash, load_checkpoint, read_meta
-from scanner.io.probgrid import prepare_staging, prob_path, publish_grid, published_key
-from scanner.io.store import ARRAYS, CHUNK_PX, READ_CACHE_BYTES, Scene, Store, check_scannable
+from scanner.io.probgrid import (
+    done_tiles,
+    mark_done,
+    open_staged_array,
+    prepare_staging,
+    prob_path,
+    publish_grid,
+    published_key,
+)
+from scanner.io.store import ARRAYS, READ_CACHE_BYTES, Scene, Store, check_scannable
 from scanner.nn.infer import InferConfig, Predictor
 
 log = logging.getLogger(__name__)
@@ -193,8 +201,9 @@ def _prep_pool(threads: int) -> ThreadPoolExecutor:
 
 
 @functools.cache
-def _prob_array(path: str) -> ts.TensorStore:
-    return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}, open=True).result()
+def _prob_array(staging: str) -> Any:
+    """The staged array's tensorstore handle, opened once per process and run."""
+    return open_staged_array(Path(staging))
 
 
 def _cached(factory: Callable, *args: object) -> object:
@@ -284,11 +293,10 @@ def run_tile(job: SceneJob, tile: Tile) -> int:
         x, usable, tile, job.height_px, job.width_px, predictor, job.config.min_valid_fraction
     )
     rows, cols = tile.cells.slices()
-    array = _cached(_prob_array, str(Path(job.staging) / "grid" / "prob"))
+    array = _cached(_prob_array, str(job.staging))
     array[rows, cols].write(prob).result()
-    marker = Path(job.staging) / "done" / tile.tile_id
     windows = tile_windows(tile, job.height_px, job.width_px)
-    marker.write_text(json.dumps({"cells": tile.cells.n_cells, "windows": windows}))
+    mark_done(Path(job.staging), tile.tile_id, {"cells": tile.cells.n_cells, "windows": windows})
     return windows
 
 
@@ -358,12 +366,12 @@ def plan_scene(
     root = Path(store.root)
     if published_key(root, scene_id) == key:
         return None
-    staging = root / ".staging" / f"scan-{scene_id}-{key}"
+    staging = store.layout.scan_staging(scene_id, key)
     attrs = grid_attrs(scene, meta, digest, config, key)
     prepare_staging(staging, scene.grid.cell_grid().shape, attrs, chunk_cells=config.tile_cells)
     reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
     plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
-    done = {p.name for p in (staging / "done").iterdir()}
+    done = done_tiles(staging)
     todo = in_strips(
         [t for t in plan.tiles if t.tile_id not in done], strip_width_px(meta.preprocess.rasters())
     )
@@ -473,7 +481,7 @@ def _compute(
 
 
 def _check_complete(staging: Path, plan: TilePlan) -> None:
-    done = {p.name for p in (staging / "done").iterdir()}
+    done = done_tiles(staging)
     missing = [t.tile_id for t in plan.tiles if t.tile_id not in done]
     if missing:
         raise InputError(

@@ -27,9 +27,11 @@ from pyproj import Transformer
 
 from scanner import __version__
 from scanner.errors import InputError, problem
+from scanner.io.layout import StoreLayout
 
-STAC_DIR = "stac"
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
+SCENES, MOSAICS = "scenes", "mosaics"
+"""The child catalogs: one item per scanned scene, one per mosaic version."""
 
 
 def code_version() -> str:
@@ -62,6 +64,8 @@ def scene_item(root: Path, scene_id: str) -> pystac.Item:
     from scanner.mosaic.grid import footprint_lonlat
     from scanner.mosaic.plan import prob_sha256
 
+    layout = StoreLayout(root)
+    here = layout.stac_item_dir(SCENES, scene_id)
     prob, attrs = read_prob(root, scene_id)
     grid = prob_grid(attrs)
     ring = [list(p) for p in footprint_lonlat(grid)]
@@ -99,17 +103,17 @@ def scene_item(root: Path, scene_id: str) -> pystac.Item:
     item.add_asset(
         "prob",
         pystac.Asset(
-            href=f"../../../prob/{scene_id}",
+            href=layout.href(layout.prob(scene_id), here),
             media_type=ZARR_MEDIA_TYPE,
             roles=["data"],
             title="probability grid (Zarr v3, one value per 10 px)",
         ),
     )
-    if (root / "sites" / f"{scene_id}.geojson").is_file():
+    if layout.site_layer(scene_id).is_file():
         item.add_asset(
             "sites",
             pystac.Asset(
-                href=f"../../../sites/{scene_id}.geojson",
+                href=layout.href(layout.site_layer(scene_id), here),
                 media_type=pystac.MediaType.GEOJSON,
                 roles=["data"],
                 title="candidate sites",
@@ -162,7 +166,9 @@ def mosaic_item(root: Path, version: str) -> pystac.Item:
             "created": manifest["created"],
         },
     )
-    base = f"../../../mosaic/versions/{version}"
+    layout = StoreLayout(root)
+    here = layout.stac_item_dir(MOSAICS, f"mosaic-{version}")
+    base = layout.href(layout.mosaic_version(version), here)
     item.add_asset(
         "zarr",
         pystac.Asset(
@@ -181,11 +187,11 @@ def mosaic_item(root: Path, version: str) -> pystac.Item:
             title="candidate sites merged across scenes",
         ),
     )
-    if (root / "mosaic" / "quicklook" / f"{version}.png").is_file():
+    if layout.mosaic_quicklook(version).is_file():
         item.add_asset(
             "quicklook",
             pystac.Asset(
-                href=f"../../../mosaic/quicklook/{version}.png",
+                href=layout.href(layout.mosaic_quicklook(version), here),
                 media_type=pystac.MediaType.PNG,
                 roles=["overview"],
             ),
@@ -202,8 +208,8 @@ def build_catalog(root: Path) -> pystac.Catalog:
         title="fringescan products",
         description="Landslide-candidate probability grids, sites and national mosaics.",
     )
-    scenes = pystac.Catalog(id="scenes", description="One item per scanned scene (probability grid, sites).")
-    mosaics = pystac.Catalog(id="mosaics", description="One item per published mosaic version.")
+    scenes = pystac.Catalog(id=SCENES, description="One item per scanned scene (probability grid, sites).")
+    mosaics = pystac.Catalog(id=MOSAICS, description="One item per published mosaic version.")
     catalog.add_children([scenes, mosaics])
     scenes.add_items([scene_item(root, sid) for sid in scanned_scene_ids(root)])
     mosaics.add_items([mosaic_item(root, version) for version in list_versions(root)])
@@ -216,10 +222,10 @@ def write_catalog(root: Path) -> Path:
 
     store = Store.open(root)
     catalog = build_catalog(Path(root))
-    with store.staging(STAC_DIR, replace=True) as tmp:
+    with store.staging(store.layout.stac, replace=True) as tmp:
         catalog.normalize_hrefs(str(tmp))
         catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    return Path(root) / STAC_DIR / "catalog.json"
+    return store.layout.stac_catalog
 
 
 class OfflineStacIO(pystac.stac_io.DefaultStacIO):
@@ -254,6 +260,6 @@ def validate_catalog(root: Path) -> int:
 
     with _offline():
         set_validator(JsonSchemaSTACValidator())
-        catalog = pystac.Catalog.from_file(str(Path(root) / STAC_DIR / "catalog.json"))
+        catalog = pystac.Catalog.from_file(str(StoreLayout(root).stac_catalog))
         catalog.validate_all()
         return sum(1 for _ in catalog.get_items(recursive=True)) + len(list(catalog.get_children())) + 1

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from scanner.io.layout import StoreLayout
 from scanner.io.readers import read_geojson
 from scanner.io.writers import write_bytes
-from scanner.mosaic import zarr_io as mosaic_io
+from scanner.mosaic import zarr_io
 
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).with_name("viewer_assets")
-VIEWER_DIR = "viewer"
 PROB_CMAP = "YlOrRd"
 PASSES_CMAP = "viridis"
 
@@ -75,10 +75,10 @@ def _footprints(manifest: dict) -> dict:
 
 def page_data(root: Path, version: str | None = None) -> dict:
     """Everything the page shows, as JSON-ready values."""
-    path = mosaic_io.version_path(root, version)
-    manifest = mosaic_io.read_manifest(path)
-    prob, bounds = mosaic_io.web_overlay(path, "prob")
-    passes, _ = mosaic_io.web_overlay(path, "passes")
+    path = zarr_io.version_path(root, version)
+    manifest = zarr_io.read_manifest(path)
+    prob, bounds = zarr_io.web_overlay(path, "prob")
+    passes, _ = zarr_io.web_overlay(path, "passes")
     top = max(1.0, float(np.nanmax(passes)) if np.isfinite(passes).any() else 1.0)
     west, south, east, north = bounds
     return {
@@ -111,7 +111,7 @@ def render_html(data: dict) -> str:
 def write_viewer(root: Path, version: str | None = None) -> Path:
     """Write ``STORE/viewer/index.html`` for ``version`` (the current one by default); returns its path."""
     html = render_html(page_data(Path(root), version))
-    return write_bytes(Path(root) / VIEWER_DIR / "index.html", html.encode())
+    return write_bytes(StoreLayout(root).viewer_page, html.encode())
 
 
 def write_quicklook(root: Path, version: str | None = None) -> Path:
@@ -121,12 +121,12 @@ def write_quicklook(root: Path, version: str | None = None) -> Path:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    path = mosaic_io.version_path(Path(root), version)
-    manifest = mosaic_io.read_manifest(path)
-    grid = mosaic_io.grid_of_version(path)
-    level = mosaic_io.overview_level(grid, manifest["levels"], 1600)
+    path = zarr_io.version_path(Path(root), version)
+    manifest = zarr_io.read_manifest(path)
+    grid = zarr_io.grid_of_version(path)
+    level = zarr_io.overview_level(grid, manifest["levels"], 1600)
     g = grid.level(level).geogrid()
-    prob = mosaic_io.LevelArrays(path, level, mode="r").read_band("prob")
+    prob = zarr_io.LevelArrays(path, level, mode="r").read_band("prob")
     left, bottom, right, top = g.bounds
     figure, axes = plt.subplots(figsize=(8, 8 * g.height / max(g.width, 1) + 0.8), dpi=110)
     image = axes.imshow(
@@ -152,7 +152,7 @@ def write_quicklook(root: Path, version: str | None = None) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
-    return write_bytes(Path(root) / "mosaic" / "quicklook" / f"{path.name}.png", buffer.getvalue())
+    return write_bytes(StoreLayout(root).mosaic_quicklook(path.name), buffer.getvalue())
 
 
 def _outer_rings(geometry: dict) -> list[list]:
@@ -177,7 +177,7 @@ def publish_products(root: Path) -> Path:
 
 def make_server(root: Path, port: int = 0) -> http.server.ThreadingHTTPServer:
     """An HTTP server for ``STORE/viewer`` bound to 127.0.0.1 only (port 0: any free port)."""
-    handler = functools.partial(_QuietHandler, directory=str(Path(root) / VIEWER_DIR))
+    handler = functools.partial(_QuietHandler, directory=str(StoreLayout(root).viewer))
     return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
