@@ -227,8 +227,8 @@ def scene_tags(scene, config) -> dict[str, Any]:
 
 
 def _write_scene(scene, plan, staging: Path) -> dict[str, Any]:
-    from scanner.io.writers import write_geotiff
-    from scanner.products.quicklook import render_quicklook, write_quicklook
+    from scanner.core.palette import render_quicklook
+    from scanner.io.writers import write_geotiff, write_png
 
     spec, config = scene.spec, plan.config
     tags = scene_tags(scene, config)
@@ -253,9 +253,7 @@ def _write_scene(scene, plan, staging: Path) -> dict[str, Any]:
         tags={**tags, "DATA_TYPE": "ORIGINAL_COH", "DATA_UNITS": "COHERENCE"},
     )
     outlines = [_pixel_ring(body, spec.grid) for body in plan.bodies if body.area_id == spec.area_id]
-    write_quicklook(
-        staging / files["quicklook"], render_quicklook(scene.phase, outlines, max_px=QUICKLOOK_MAX_PX)
-    )
+    write_png(staging / files["quicklook"], render_quicklook(scene.phase, outlines, max_px=QUICKLOOK_MAX_PX))
     return {
         "scene_id": spec.scene_id,
         "area_id": spec.area_id,
