@@ -31,7 +31,7 @@ from scanner.mosaic.combine import (
 from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
 from scanner.mosaic.run import merge_sites, run_mosaic
 from scanner.mosaic.zarr_io import LevelArrays, list_versions, read_manifest, version_path
-from scanner.sim.simulate import SynthConfig
+from scanner.sim.config import SynthConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

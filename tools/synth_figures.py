@@ -25,7 +25,9 @@ from matplotlib.colors import LightSource  # noqa: E402
 
 from scanner.core.palette import render_quicklook
 from scanner.io.writers import write_png
-from scanner.sim.simulate import SynthConfig, plan_region, simulate_scene
+from scanner.sim.config import SynthConfig
+from scanner.sim.region import plan_region
+from scanner.sim.scene import simulate_scene
 
 HALF_PX = 100
 MIN_BODY_M2 = 0.4e6

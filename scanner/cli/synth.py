@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def resolve_config(args: argparse.Namespace):
     """SynthConfig from --config / --set, then --scenes / --size / --seed (validated)."""
     from scanner.config import apply_overrides, load_config
-    from scanner.sim.simulate import SynthConfig
+    from scanner.sim.config import SynthConfig
 
     config = (
         load_config(args.config, args.overrides)
@@ -75,7 +75,7 @@ def resolve_config(args: argparse.Namespace):
                 f"config {args.config}",
                 expected="get_config() returning a SynthConfig",
                 found=type(config).__name__,
-                fix="return scanner.sim.simulate.SynthConfig(...)",
+                fix="return scanner.sim.config.SynthConfig(...)",
             )
         )
     flags = {"scenes": args.scenes, "size_px": args.size, "seed": args.seed}
@@ -147,7 +147,7 @@ def prepare_out_dir(out: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.cli.output import progress_bar
-    from scanner.sim.simulate import plan_region
+    from scanner.sim.region import plan_region
 
     config = resolve_config(args)
     dem = None
@@ -173,7 +173,7 @@ def write_region(plan, staging: Path, progress=None) -> dict[str, Any]:
     """Write every file of ``plan`` into ``staging``; return the region description (region.json)."""
     from scanner.config import config_to_dict
     from scanner.io.writers import write_geotiff
-    from scanner.sim.simulate import simulate_scene
+    from scanner.sim.scene import simulate_scene
 
     config = plan.config
     areas = []
