@@ -1,4 +1,4 @@
-"""``scanner.sim.config``: SynthConfig validation and the seeded generators."""
+"""``scanner.sim.config``: SynthConfig validation, loading with overrides, and the seeded generators."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scanner.errors import UsageError
-from scanner.sim.config import SynthConfig, seeded_rng
+from scanner.sim.config import SynthConfig, load_synth_config, seeded_rng
 
 
 @pytest.mark.parametrize("size", [-5, 0, 149])
@@ -22,6 +22,23 @@ def test_other_bad_values_raise_usage_errors():
         SynthConfig(scenes=2, areas=3)
     with pytest.raises(UsageError, match="low <= high"):
         SynthConfig(turbulence_rms_m=(0.03, 0.005))
+
+
+def test_load_applies_overrides_then_flags(tmp_path):
+    config = load_synth_config(overrides=["areas=2", "seed=3"], scenes=5, seed=9)
+    assert (config.areas, config.scenes, config.seed, config.size_px) == (2, 5, 9, SynthConfig().size_px)
+    path = tmp_path / "synth.py"
+    path.write_text(
+        "from scanner.sim.config import SynthConfig\n\ndef get_config():\n    return SynthConfig(scenes=6)\n"
+    )
+    assert load_synth_config(path, ["areas=3"], size_px=200) == SynthConfig(scenes=6, areas=3, size_px=200)
+
+
+def test_load_rejects_a_config_file_of_another_type(tmp_path):
+    path = tmp_path / "other.py"
+    path.write_text("def get_config():\n    return {'size_px': 300}\n")
+    with pytest.raises(UsageError, match="SynthConfig"):
+        load_synth_config(path)
 
 
 def test_seeded_generators_depend_on_seed_and_path_only():

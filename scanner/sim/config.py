@@ -1,4 +1,4 @@
-"""What the simulator draws from: ``SynthConfig``, its validation and the seeded generators.
+"""What the simulator draws from: ``SynthConfig``, its validation, loading it and the seeded generators.
 
 The defaults give the small demo region; the parameter choices are argued in ``docs/simulator.md``. Every
 random draw of a region comes from ``seeded_rng(config, *path)``, one independent generator per (area,
@@ -7,12 +7,16 @@ scene, purpose), so no result depends on the order things are generated in.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
-from scanner.config import require
+from scanner.config import apply_overrides, load_config, require
+from scanner.errors import UsageError, problem
 from scanner.geo import WINDOW_PX
 from scanner.sim.radar import PASS_HEADING_DEG
 
@@ -204,3 +208,27 @@ def _parse_date(text: str) -> date | None:
 def seeded_rng(config: SynthConfig, *path: int) -> np.random.Generator:
     """An independent generator per (area, scene, purpose): results do not depend on generation order."""
     return np.random.default_rng([config.seed, *path])
+
+
+def load_synth_config(
+    path: Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    scenes: int | None = None,
+    size_px: int | None = None,
+    seed: int | None = None,
+) -> SynthConfig:
+    """``SynthConfig`` from a ``configs/<name>.py`` (or the defaults) with ``a=value`` overrides, then
+    ``scenes``, ``size_px`` and ``seed`` where given (validated)."""
+    config = load_config(path, overrides) if path else apply_overrides(SynthConfig(), overrides)
+    if not isinstance(config, SynthConfig):
+        raise UsageError(
+            problem(
+                f"config {path}",
+                expected="get_config() returning a SynthConfig",
+                found=type(config).__name__,
+                fix="return scanner.sim.config.SynthConfig(...)",
+            )
+        )
+    flags = {"scenes": scenes, "size_px": size_px, "seed": seed}
+    return dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
