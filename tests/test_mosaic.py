@@ -32,7 +32,7 @@ from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
 from scanner.mosaic.run import run_mosaic
 from scanner.mosaic.sites import merge_sites
 from scanner.mosaic.zarr_io import LevelArrays, list_versions, read_manifest, version_path
-from scanner.sim.simulate import SynthConfig
+from scanner.sim.config import SynthConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import matplotlib.image
 import numpy as np
 import pytest
 import rasterio
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pyproj import CRS, Transformer
 
-from scanner.errors import InputError, StoreError
+from scanner.core.palette import render_quicklook
+from scanner.errors import InputError, StoreError, UsageError
 from scanner.geo import GeoGrid
 from scanner.io.writers import (
     atomic_path,
@@ -26,6 +28,7 @@ from scanner.io.writers import (
     write_geojson_wgs84,
     write_geotiff,
     write_json,
+    write_png,
 )
 
 UTM54 = CRS.from_epsg(32654).to_wkt()
@@ -212,3 +215,17 @@ def test_unsupported_geometry_is_an_input_error():
     }
     with pytest.raises(InputError, match="LineString"):
         to_wgs84([line], 32654)
+
+
+def test_png_round_trip(tmp_path):
+    phase = np.random.default_rng(0).uniform(-np.pi, np.pi, (30, 50)).astype(np.float32)
+    rgb = render_quicklook(phase)
+    path = write_png(tmp_path / "q.png", rgb)
+    back = matplotlib.image.imread(path)
+    np.testing.assert_array_equal(np.round(back[..., :3] * 255).astype(np.uint8), rgb)
+
+
+def test_png_of_a_non_rgb_array_is_a_usage_error_and_writes_nothing(tmp_path):
+    with pytest.raises(UsageError, match="RGB uint8"):
+        write_png(tmp_path / "bad.png", np.zeros((4, 4), np.float32))
+    assert not (tmp_path / "bad.png").exists()

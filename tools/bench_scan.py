@@ -135,7 +135,9 @@ def synthetic_scene(size: int, seed: int) -> dict[str, np.ndarray]:
     """The simulator's scene (phase, valid, coherence, dem, slope) when it can make one this size, else
     seeded ramps + fringes + noise on a tilted plane."""
     try:
-        from scanner.sim.simulate import SynthConfig, plan_region, simulate_pair
+        from scanner.sim.config import SynthConfig
+        from scanner.sim.region import plan_region
+        from scanner.sim.scene import simulate_pair
 
         scene = simulate_pair(plan_region(SynthConfig(size_px=size, scenes=1, seed=seed)), 0)
         rasters = {

@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-from scanner.sim.simulate import SynthConfig, plan_region, simulate_scene
+from scanner.sim.config import SynthConfig
+from scanner.sim.region import plan_region
+from scanner.sim.scene import simulate_scene
 
 
 def time_scene(size_px: int, seed: int) -> tuple[float, float, int]:

@@ -141,7 +141,7 @@ print(", ".join(f"{n} {version(n)}" for n in names))
 import jax
 
 print("jax backend", jax.default_backend(), jax.devices())
-for module in ("scanner.pipeline.scan", "scanner.pipeline.sites", "scanner.sim.simulate", "train.loop", "train.optim", "torch"):
+for module in ("scanner.pipeline.scan", "scanner.pipeline.sites", "scanner.sim.scene", "train.loop", "train.optim", "torch"):
     importlib.import_module(module)
 import torch
 

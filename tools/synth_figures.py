@@ -23,8 +23,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LightSource  # noqa: E402
 
-from scanner.products.quicklook import render_quicklook, write_quicklook
-from scanner.sim.simulate import SynthConfig, plan_region, simulate_scene
+from scanner.core.palette import render_quicklook
+from scanner.io.writers import write_png
+from scanner.sim.config import SynthConfig
+from scanner.sim.region import plan_region
+from scanner.sim.scene import simulate_scene
 
 HALF_PX = 100
 MIN_BODY_M2 = 0.4e6
@@ -109,7 +112,7 @@ def main() -> None:
     scenes = [simulate_scene(plan, spec) for spec in plan.specs]
     first = scenes[0]
     outlines = [pixel_ring(b, first.spec.grid) for b in plan.bodies if b.area_id == first.spec.area_id]
-    write_quicklook(args.out / "synth_scene.png", render_quicklook(first.phase, outlines, max_px=500))
+    write_png(args.out / "synth_scene.png", render_quicklook(first.phase, outlines, max_px=500))
     best = None
     for seed in range(args.search_seeds):
         plan = plan_region(SynthConfig(seed=seed))

@@ -2,7 +2,7 @@
 
 Command: ``fringescan mosaic --store out/demo/store --grid configs/grids/demo.py`` (seconds).
 
-The simulator (``scanner.sim.simulate``) writes scenes in UTM 54N (EPSG:32654): areas of ``size_px`` plus the
+The simulator (``scanner.sim``) writes scenes in UTM 54N (EPSG:32654): areas of ``size_px`` plus the
 scene shifts, side by side eastwards from ``(origin_x_m, origin_y_m)`` with 10 km gaps. ``region_bounds``
 computes that extent from a ``SynthConfig`` (the demo's defaults unless given), adds a margin and converts it
 to degrees, so the grid follows the simulator when its parameters change. The grid uses the same CRS, cell
@@ -15,11 +15,11 @@ from pyproj import Transformer
 
 from scanner.core.phase import block_px
 from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
-from scanner.sim.simulate import SynthConfig
+from scanner.sim.config import SynthConfig
 
 MARGIN_M = 5_000.0
 AREA_GAP_M = 10_000.0
-"""Gap between simulator areas (``scanner.sim.simulate._area_grid``)."""
+"""Gap between simulator areas (``scanner.sim.region.AREA_GAP_M``)."""
 
 
 def region_bounds(config: SynthConfig | None = None) -> tuple[float, float, float, float]:

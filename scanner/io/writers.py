@@ -1,4 +1,4 @@
-"""Writing GeoTIFFs, JSON and GeoJSON atomically, and publishing finished directories by rename.
+"""Writing GeoTIFFs, JSON, GeoJSON and PNG atomically, and publishing finished directories by rename.
 
 Every file fringescan writes goes through ``atomic_path``: the content is written to a temporary file in the
 destination's directory (same filesystem) and moved onto the final path with ``os.replace`` only when the
@@ -27,6 +27,7 @@ import numpy as np
 import rasterio
 from pyproj import CRS, Transformer
 
+from scanner.config import require
 from scanner.errors import InputError, StoreError, problem
 from scanner.geo import GeoGrid
 
@@ -141,6 +142,23 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
+    return Path(path)
+
+
+def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
+    """Write an RGB uint8 image (y, x, 3) as PNG, atomically (matplotlib.image.imsave, which uses PIL; no
+    pyplot, no backend)."""
+    import matplotlib.image  # only here: most writers never need matplotlib
+
+    require(
+        rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8,
+        "PNG image",
+        expected="an RGB uint8 array (y, x, 3)",
+        found=(rgb.shape, str(rgb.dtype)),
+        fix="pass the output of scanner.core.palette.render_quicklook",
+    )
+    with atomic_path(path) as temporary:
+        matplotlib.image.imsave(temporary, rgb, format="png")
     return Path(path)
 
 

@@ -1,23 +1,20 @@
-"""Quicklooks: wrapped phase as experts view it, in a cyclic colour map of 16 steps, with outlines.
+"""The cyclic colour palette of wrapped phase and the quicklook rendering that uses it.
 
-``render_quicklook`` is pure (arrays in, an RGB uint8 array out); ``write_quicklook`` writes the PNG
-atomically (matplotlib.image.imsave, which uses PIL; no pyplot, no backend).
+Wrapped phase is shown as experts view it: ``levels`` colour steps (16 by default) of a cyclic colour map
+over [-pi, pi), nodata grey, landslide outlines black. ``palette`` is the one home of that colour table.
+Pure: arrays in, an RGB uint8 array (y, x, 3) out; ``scanner.io.writers.write_png`` writes it.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 from matplotlib import colormaps
 
 from scanner.config import require
 from scanner.core.phase import quantize
-from scanner.io.writers import atomic_path
 
 NODATA_RGB = (128, 128, 128)
 OUTLINE_RGB = (0, 0, 0)
@@ -74,17 +71,3 @@ def _draw_ring(rgb: np.ndarray, ring: np.ndarray, line_px: int) -> None:
             r, c = rows + dr, cols + dc
             keep = (r >= 0) & (r < rgb.shape[0]) & (c >= 0) & (c < rgb.shape[1])
             rgb[r[keep], c[keep]] = OUTLINE_RGB
-
-
-def write_quicklook(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 image as PNG, atomically."""
-    require(
-        rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8,
-        "quicklook image",
-        expected="an RGB uint8 array (y, x, 3)",
-        found=(rgb.shape, str(rgb.dtype)),
-        fix="pass the output of render_quicklook",
-    )
-    with atomic_path(path) as temporary:
-        matplotlib.image.imsave(temporary, rgb, format="png")
-    return Path(path)
