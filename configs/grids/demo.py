@@ -16,10 +16,9 @@ from pyproj import Transformer
 from scanner.core.phase import block_px
 from scanner.mosaic.grid import MosaicGrid, grid_for_bounds
 from scanner.sim.config import SynthConfig
+from scanner.sim.region import AREA_GAP_M
 
 MARGIN_M = 5_000.0
-AREA_GAP_M = 10_000.0
-"""Gap between simulator areas (``scanner.sim.region.AREA_GAP_M``)."""
 
 
 def region_bounds(config: SynthConfig | None = None) -> tuple[float, float, float, float]:

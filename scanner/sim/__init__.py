@@ -20,3 +20,5 @@ The physics and the parameter choices are argued in ``docs/simulator.md``.
 """
 
 LAYER = 2
+FORMAT_LIBRARIES = False
+"""Writes region files only through ``scanner.io`` (GeoTIFF, GeoJSON, PNG)."""

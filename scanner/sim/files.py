@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -33,8 +32,6 @@ from scanner.sim.config import SynthConfig
 from scanner.sim.landslides import Body
 from scanner.sim.region import RegionPlan, plan_region
 from scanner.sim.scene import BodyTruth, Scene, simulate_scene
-
-log = logging.getLogger(__name__)
 
 REGION_FORMAT = "fringescan-synth-region"
 REGION_VERSION = 1
