@@ -23,6 +23,9 @@ STRIDE_PX = 10
 WINDOW_HALO_PX = (WINDOW_PX - STRIDE_PX) // 2
 """Pixels a window reaches beyond its centre cell on each side (70)."""
 
+WGS84 = "EPSG:4326"
+"""Longitude/latitude on WGS84: the CRS of every site layer, label default and footprint (RFC 7946)."""
+
 CHUNK_PX = 500
 """Chunk side of stored scene arrays: a multiple of the 10 px scan grid, and the scanner's default tile
 (``scanner.core.tiling.DEFAULT_TILE_CELLS`` = 50 cells), so no two tiles write one chunk."""

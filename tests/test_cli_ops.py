@@ -55,9 +55,9 @@ def test_review_exports_training_labels(store_with_sites, tmp_path, capsys):
     out = tmp_path / "labels.geojson"
     assert main(["review", "--store", root, "--export-labels", str(out)]) == 0
     labels = json.loads(out.read_text())
-    assert [(f["properties"]["site_id"], f["properties"]["label"]) for f in labels["features"]] == [
-        ("AAA", 1),
-        ("BBB", 0),
+    assert [(f["properties"]["site_id"], f["properties"]["class"]) for f in labels["features"]] == [
+        ("AAA", "confirmed"),
+        ("BBB", "rejected"),
     ]
     assert labels["features"][1]["properties"]["note"] == "road cut"
 

@@ -69,6 +69,38 @@ def test_detect_export_and_evaluate(scanned, capsys):
     assert totals["with_size_filter"]["fp"] == len(s1_sites) - 1
 
 
+def test_evaluate_expects_only_positive_labels(scanned, capsys):
+    """A negative label is neither expected nor a false positive by itself; a detection on it still is one."""
+    root, store, _ = scanned
+    out = root / "s1-sites.geojson"
+    assert (
+        main(
+            ["detect", "--store", str(store.root), "--threshold", "0.51", "--scene", "s1", "--out", str(out)]
+        )
+        == 0
+    )
+    sites = json.loads(out.read_text())["features"]
+    assert len(sites) >= 2
+    rejected = {**sites[1], "properties": {**sites[1]["properties"], "class": "rejected"}}
+    nowhere = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [0.0, 0.0]},
+        "properties": {"class": "other"},
+    }
+    counts = {}
+    for name, features in (("positive", sites[:1]), ("with negatives", [sites[0], rejected, nowhere])):
+        labels = root / f"{name}.geojson"
+        labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+        report = root / f"{name}.json"
+        args = ["--labels", str(labels), "--threshold", "0.51", "--scene", "s1", "--json", str(report)]
+        assert main(["evaluate-scan", "--store", str(store.root), *args]) == 0
+        counts[name] = json.loads(report.read_text())["total"]
+    assert counts["with negatives"] == counts["positive"]
+    assert counts["positive"]["with_size_filter"]["tp"] == 1
+    assert counts["positive"]["with_size_filter"]["fp"] == len(sites) - 1
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "words"),
     [

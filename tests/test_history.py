@@ -121,9 +121,9 @@ def test_export_labels_writes_confirmed_and_rejected(tmp_path):
     record_feedback(tmp_path, "B", "rejected")
     labels = export_labels(load_feedback(tmp_path))
     props = [f["properties"] for f in labels["features"]]
-    assert [(p["site_id"], p["verdict"], p["label"]) for p in props] == [
-        ("A1", "confirmed", 1),
-        ("B", "rejected", 0),
+    assert [(p["site_id"], p["class"], p["verdict"], p["label"]) for p in props] == [
+        ("A1", "confirmed", "confirmed", 1),
+        ("B", "rejected", "rejected", 0),
     ]
     assert labels["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     json.dumps(labels)

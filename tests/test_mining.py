@@ -144,6 +144,25 @@ def test_mined_dataset_adds_the_windows_as_others_of_their_scene(base: Path) -> 
     assert mined.attrs["report"]["hard_negatives"] == 1
 
 
+def test_a_negative_label_is_mined_like_any_false_positive(base: Path, tmp_path: Path) -> None:
+    """Only positives keep the model's firing out of the mined set: the same labels marked rejected do not."""
+    dataset = load_dataset(base / "ds")
+    prob = np.full((40, 40), 0.1, np.float32)
+    prob[8:12, 8:12] = 0.9  # covers the label (pixel 100, 100)
+    prob[10, 10] = 0.95  # its peak: the window at pixel (105, 105)
+    prob[25:27, 30:33] = 0.8  # a false component
+    labels = json.loads((base / "labels.geojson").read_text())
+    for feature in labels["features"]:
+        feature["properties"]["class"] = "rejected"
+    (tmp_path / "negative.geojson").write_text(json.dumps(labels))
+    n = mine_hard_negatives(
+        base / "store", tmp_path / "negative.geojson", dataset, tmp_path / "m", {"s1": prob}.get
+    )
+    assert n == 2
+    mined = load_dataset(tmp_path / "m").arrays
+    assert (105, 105) in zip(mined["row"][-2:].tolist(), mined["col"][-2:].tolist(), strict=True)
+
+
 def test_no_grid_no_windows(base: Path) -> None:
     dataset = load_dataset(base / "ds")
     n = mine_hard_negatives(base / "store", base / "labels.geojson", dataset, base / "same", lambda _: None)

@@ -11,12 +11,11 @@ from scan_helpers import UTM54, add_scene, scene_arrays
 from shapely.geometry import shape
 
 from scanner.core.detect import DetectConfig, detect
-from scanner.errors import InputError
 from scanner.io.probgrid import prepare_staging, publish_grid
 from scanner.io.readers import read_geojson
-from scanner.io.site_layers import component_polygons, from_wgs84, write_geojson
+from scanner.io.site_layers import component_polygons, from_wgs84
 from scanner.io.store import Store
-from scanner.pipeline.sites import read_labels, scene_sites, write_scene_sites
+from scanner.pipeline.sites import scene_sites, write_scene_sites
 
 CELL = Affine(280.0, 0, 500_000.0, 0, -280.0, 4_000_000.0)
 PROPERTIES = {
@@ -105,36 +104,6 @@ def test_site_layer_round_trip(store):
     data = read_geojson(path)
     assert data["features"] == json.loads(json.dumps(features)) and data["fringescan"]["threshold"] == 0.5
     assert CRS.from_epsg(4326).is_geographic
-
-
-def test_labels_and_bad_geojson(tmp_path):
-    collection = {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}, "properties": {}},
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [3, 4]},
-                "properties": {"class": "other"},
-            },
-            {"type": "Feature", "geometry": None, "properties": {}},
-        ],
-    }
-    collection["features"].append(
-        {
-            "type": "Feature",
-            "properties": {"visible_scene_ids": ["s"]},
-            "geometry": {"type": "Point", "coordinates": [500_000.0, 4_000_000.0]},
-        }
-    )
-    collection["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32654"}}
-    write_geojson(tmp_path / "l.geojson", collection)
-    labels = read_labels(tmp_path / "l.geojson")
-    assert [lab.visible_in for lab in labels] == [None, frozenset({"s"})]
-    assert 140 < labels[1].geometry.x < 142 and 36 < labels[1].geometry.y < 37
-    (tmp_path / "bad.geojson").write_text('{"type": "Feature"}')
-    with pytest.raises(InputError, match="FeatureCollection"):
-        read_labels(tmp_path / "bad.geojson")
 
 
 def test_detect_threshold_changes_sites():

@@ -37,12 +37,13 @@ from scanner.cli import main as fringescan
 from scanner.core.detect import DetectConfig, detect
 from scanner.eval.calibrate import apply_platt, fit_platt, persistent_sites, select_setting
 from scanner.eval.matching import DetectionCounts, match_sites
-from scanner.geo import GeoGrid
+from scanner.geo import WGS84, GeoGrid
+from scanner.io.labels import read_labels
 from scanner.io.probgrid import read_prob, scanned_scene_ids
 from scanner.io.site_layers import component_polygons, to_wgs84
 from scanner.io.store import Store
 from scanner.io.writers import write_bytes
-from scanner.pipeline.sites import read_labels, scanned_footprint, slope_cells
+from scanner.pipeline.sites import scanned_footprint, slope_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {"train": 8101, "val": 8202, "test": 8303, "holdout": 8404}
@@ -211,7 +212,7 @@ def load_scenes(
     store_root: Path, labels_path: Path, scene_ids: Sequence[str], area_of: dict[str, str]
 ) -> list[SceneProb]:
     store = Store.open(store_root)
-    labels = read_labels(labels_path)
+    labels = [lab.to_crs(WGS84) for lab in read_labels(labels_path) if lab.positive]
     out = []
     for scene_id in scene_ids:
         prob, attrs = read_prob(store_root, scene_id)

@@ -20,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the training verbs (dataset, train, mine, evaluate, crossval) to ``fringescan``."""
     p = subparsers.add_parser("dataset", help="build a training patch set from a store and labels")
     p.add_argument("--store", required=True, type=Path)
-    p.add_argument("--labels", required=True, type=Path, help="GeoJSON points or polygons, any CRS")
+    p.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="GeoJSON points or polygons, any CRS; class candidate (default) or negative (docs/training.md)",
+    )
     p.add_argument("--out", required=True, type=Path, help="output Zarr dataset directory")
     _config_args(p)
     p.set_defaults(func=run_dataset)
@@ -47,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, type=Path, help="the first model (trained on --dataset)")
     p.add_argument("--store", required=True, type=Path, help="the training store (scanned here if needed)")
-    p.add_argument("--labels", required=True, type=Path, help="the training labels (GeoJSON, any CRS)")
+    p.add_argument(
+        "--labels", required=True, type=Path, help="the training labels: no window is mined on a positive"
+    )
     p.add_argument("--dataset", required=True, type=Path, help="the dataset the first model trained on")
     p.add_argument("--out", required=True, type=Path, help="output dataset: DATASET plus the mined windows")
     p.add_argument("--per-scene", type=int, default=None, help="most windows per scene (default 40)")

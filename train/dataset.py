@@ -102,8 +102,9 @@ def sample_others(
     """``n`` random "other" centres away from every label, stratified so ``round(n * slope_ratio)`` are slope.
 
     A centre qualifies when its window is inside the scene with ``min_valid_fraction`` valid pixels and it
-    lies more than ``exclusion_px`` from every labelled candidate centre. Without a slope ratio (no slope
-    data) the centres are drawn from all qualifying pixels. Fewer than ``n`` come back when too few qualify.
+    lies more than ``exclusion_px`` from every label centre, positive or negative. Without a slope ratio (no
+    slope data) the centres are drawn from all qualifying pixels. Fewer than ``n`` come back when too few
+    qualify.
     """
     ok = fraction >= min_valid_fraction
     ok &= _far_from(label_centres, ok.shape, exclusion_px)

@@ -8,7 +8,8 @@ Dataset layout (a Zarr v3 group, published by rename)::
 
     DATASET/
       patches      float32 (N, P, P, C)  P = 150 + 2 * margin_px, preprocessed model input
-      label        uint8 (N,)            1 = landslide candidate, 0 = other
+      label        uint8 (N,)            1 = landslide candidate (positive label), 0 = other (a random
+                                         window, a negative label's or a mined hard negative)
       scene_index  int32 (N,)            index into attrs["fringescan"]["scenes"] (scene id, dates, fold, A)
       row, col     int32 (N,)            scene pixel the 150 px window is centred on
       slope_class  uint8 (N,)            0 flat, 1 slope (1 km mean slope >= 15 deg), 255 unknown
@@ -21,17 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio.crs
-import rasterio.warp
-import shapely.geometry
 import zarr
 
 from scanner import __version__
@@ -45,8 +41,10 @@ from scanner.core.phase import (
     slope_deg,
 )
 from scanner.errors import InputError, problem
-from scanner.geo import PixelWindow
+from scanner.geo import PIXEL_SIZE_TOLERANCE, WAVELENGTH_TOLERANCE, PixelWindow
 from scanner.io.checkpoint import publish_dir
+from scanner.io.labels import Label, read_labels, reproject
+from scanner.io.readers import sha256_file
 from scanner.io.store import Scene, Store
 from train.config import DatasetConfig
 from train.dataset import (
@@ -64,67 +62,17 @@ from train.dataset import (
 log = logging.getLogger(__name__)
 FORMAT = "fringescan-dataset"
 SCHEMA_VERSION = 1
-PIXEL_TOLERANCE, WAVELENGTH_TOLERANCE = 0.10, 0.01
 
 
 # ------------------------------------------------------------------------------------------- labels
 
 
-@dataclasses.dataclass(frozen=True)
-class Label:
-    label_id: str
-    geometry: dict
-    visible_scene_ids: frozenset[str] | None
-
-
-def read_labels(path: str | Path) -> tuple[list[Label], str]:
-    """Features of a GeoJSON file and its CRS (the ``crs`` member, else WGS84 as RFC 7946 says)."""
-    try:
-        collection = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(
-            problem(
-                f"labels {path}",
-                expected="a readable GeoJSON FeatureCollection",
-                found=f"{type(error).__name__}: {error}",
-                fix="check the --labels path",
-            )
-        ) from error
-    crs = (collection.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
-    labels = []
-    for i, feature in enumerate(collection.get("features", [])):
-        geometry = feature.get("geometry") or {}
-        if geometry.get("type") not in ("Point", "Polygon", "MultiPolygon", "MultiPoint"):
-            raise InputError(
-                problem(
-                    f"label feature {i} in {path}",
-                    expected="a Point or Polygon geometry",
-                    found=repr(geometry.get("type")),
-                    fix="label candidates as points or polygons",
-                )
-            )
-        props = feature.get("properties") or {}
-        visible = props.get("visible_scene_ids")
-        labels.append(
-            Label(
-                str(feature.get("id", props.get("body_id", i))),
-                geometry,
-                None if visible is None else frozenset(visible),
-            )
-        )
-    return labels, crs
-
-
-def label_centres(labels: list[Label], crs: str, scene: Scene) -> np.ndarray:
-    """Pixel ``(row, col)`` holding each label's centroid in the scene, reprojected as needed."""
-    grid = scene.grid
-    inverse = ~grid.transform
-    dst = rasterio.crs.CRS.from_wkt(grid.crs_wkt)
-    src = rasterio.crs.CRS.from_user_input(crs)
+def label_centres(labels: list[Label], scene: Scene) -> np.ndarray:
+    """Pixel ``(row, col)`` holding each label's centroid in the scene (``labels`` in any CRS)."""
+    inverse = ~scene.grid.transform
     centres = []
-    for label in labels:
-        geometry = label.geometry if src == dst else rasterio.warp.transform_geom(src, dst, label.geometry)
-        point = shapely.geometry.shape(geometry).centroid
+    for label in reproject(labels, scene.grid.crs_wkt):
+        point = label.geometry.centroid
         col, row = inverse * (point.x, point.y)
         centres.append((np.floor(row), np.floor(col)))  # the pixel holding the centre
     return np.array(centres, np.float64).reshape(-1, 2)
@@ -135,12 +83,16 @@ def label_centres(labels: list[Label], crs: str, scene: Scene) -> np.ndarray:
 
 @dataclasses.dataclass
 class ScenePatches:
+    """One scene's samples: candidates, then negative-label windows, then random others (see ``scene_patches``);
+    ``negative_label`` marks the class-0 windows centred on a negative label (the report counts them)."""
+
     patches: np.ndarray
     labels: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
     slope_class: np.ndarray
     slope_ratio: float | None
+    negative_label: np.ndarray
 
 
 def scene_slope_class(scene: Scene, valid: np.ndarray, threshold_deg: float) -> np.ndarray:
@@ -178,20 +130,21 @@ def extract_patches(
 def scene_patches(
     scene: Scene,
     labels: list[Label],
-    crs: str,
     config: DatasetConfig,
     preprocess_config: PreprocessConfig,
     rng: np.random.Generator,
 ) -> ScenePatches:
-    """Candidate patches for the labels visible in ``scene`` and slope-stratified random others."""
+    """Candidate patches on the positive labels visible in ``scene``, negative patches (class 0) on its visible
+    negative labels, both centred on the pixel holding the label's centroid, and slope-stratified random others
+    kept ``exclusion_px`` away from every label centre, positive or negative."""
     valid = scene.read("valid")
     fraction = window_valid_fraction(valid)
-    centres = label_centres(labels, crs, scene)
-    visible = np.array(
-        [lab.visible_scene_ids is None or scene.id in lab.visible_scene_ids for lab in labels], bool
-    )
-    usable = usable_candidates(centres, fraction, config.min_valid_fraction) & visible.reshape(-1)
-    cand = np.round(centres[usable]).astype(np.int64).reshape(-1, 2)
+    centres = label_centres(labels, scene)
+    visible = np.array([lab.shows_in(scene.id) for lab in labels], bool).reshape(-1)
+    positive = np.array([lab.positive for lab in labels], bool).reshape(-1)
+    usable = usable_candidates(centres, fraction, config.min_valid_fraction) & visible
+    cand = np.round(centres[usable & positive]).astype(np.int64).reshape(-1, 2)
+    negative = np.round(centres[usable & ~positive]).astype(np.int64).reshape(-1, 2)
     slope_class = scene_slope_class(scene, valid, config.slope_threshold_deg)
     ratio = slope_area_ratio(slope_class, valid)
     others = sample_others(
@@ -204,12 +157,15 @@ def scene_patches(
         min_valid_fraction=config.min_valid_fraction,
         rng=rng,
     )
-    rows = np.concatenate([cand[:, 0], others.rows])
-    cols = np.concatenate([cand[:, 1], others.cols])
-    labels_out = np.concatenate([np.full(len(cand), LABEL_CANDIDATE), np.full(len(others.rows), LABEL_OTHER)])
-    classes = np.concatenate([slope_class[cand[:, 0], cand[:, 1]], others.slope_class]).astype(np.uint8)
+    labelled = np.concatenate([cand, negative])
+    rows = np.concatenate([labelled[:, 0], others.rows])
+    cols = np.concatenate([labelled[:, 1], others.cols])
+    counts = (len(cand), len(negative), len(others.rows))
+    labels_out = np.repeat([LABEL_CANDIDATE, LABEL_OTHER, LABEL_OTHER], counts).astype(np.uint8)
+    on_negative = np.repeat([False, True, False], counts)
+    classes = np.concatenate([slope_class[labelled[:, 0], labelled[:, 1]], others.slope_class])
     patches = extract_patches(scene, rows, cols, config.margin_px, preprocess_config)
-    return ScenePatches(patches, labels_out.astype(np.uint8), rows, cols, classes, ratio)
+    return ScenePatches(patches, labels_out, rows, cols, classes.astype(np.uint8), ratio, on_negative)
 
 
 # ------------------------------------------------------------------------------------------- whole set
@@ -229,7 +185,7 @@ def _scene_physics(scenes: list[Scene]) -> tuple[float, float]:
         )
     pixel, wave = float(np.median(pixels)), float(np.median(waves))
     if (
-        max(abs(p - pixel) / pixel for p in pixels) > PIXEL_TOLERANCE
+        max(abs(p - pixel) / pixel for p in pixels) > PIXEL_SIZE_TOLERANCE
         or max(abs(w - wave) / wave for w in waves) > WAVELENGTH_TOLERANCE
     ):
         raise InputError(
@@ -264,14 +220,14 @@ def build_dataset(
                 fix="run fringescan ingest first",
             )
         )
-    labels, crs = read_labels(labels_path)
+    labels = read_labels(labels_path)
     pixel_m, wavelength_m = _scene_physics(scenes)
     folds = assign_folds([s.id for s in scenes], config.n_folds, config.seed)
     in_a = subset_a(folds, config.subset_a_fraction, config.seed)
     parts = []
     for i, scene in enumerate(scenes):
         rng = np.random.default_rng([config.seed, 3, i])
-        parts.append(scene_patches(scene, labels, crs, config, preprocess_config, rng))
+        parts.append(scene_patches(scene, labels, config, preprocess_config, rng))
         if progress:
             progress(i + 1, len(scenes))
     scene_table = [
@@ -284,7 +240,7 @@ def build_dataset(
         }
         for s in scenes
     ]
-    report = dataset_report(parts, scene_table)
+    report = dataset_report(parts, scene_table, n_negative_labels=sum(not lab.positive for lab in labels))
     attrs = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -299,7 +255,7 @@ def build_dataset(
         "store": str(Path(store_path).absolute()),
         "labels": {
             "path": str(Path(labels_path).absolute()),
-            "sha256": hashlib.sha256(Path(labels_path).read_bytes()).hexdigest(),
+            "sha256": sha256_file(labels_path),
         },
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fringescan_version": __version__,
@@ -308,14 +264,24 @@ def build_dataset(
     return report
 
 
-def dataset_report(parts: list[ScenePatches], scenes: list[dict]) -> dict[str, Any]:
-    """Counts per class and subset, and the scenes' slope/flat area ratio against the others' achieved one."""
+def dataset_report(
+    parts: list[ScenePatches], scenes: list[dict], *, n_negative_labels: int = 0
+) -> dict[str, Any]:
+    """Counts per class, origin and subset, and the scenes' slope/flat area ratio against the others' achieved one.
+
+    ``n_others`` counts the random others only; the class-0 windows centred on negative labels are
+    ``n_negative_windows`` (of the file's ``n_negative_labels``), so ``n_samples`` is the sum of the three.
+    """
     labels = np.concatenate([p.labels for p in parts])
+    on_negative = np.concatenate([p.negative_label for p in parts])
     classes = np.concatenate([p.slope_class for p in parts])
+    random_others = (labels == LABEL_OTHER) & ~on_negative
     weights = [
-        (p.slope_ratio, int(np.sum(p.labels == LABEL_OTHER))) for p in parts if p.slope_ratio is not None
+        (p.slope_ratio, int(np.sum((p.labels == LABEL_OTHER) & ~p.negative_label)))
+        for p in parts
+        if p.slope_ratio is not None
     ]
-    others = (labels == LABEL_OTHER) & (classes != SLOPE_CLASS_NODATA)
+    others = random_others & (classes != SLOPE_CLASS_NODATA)
     area_ratio = (
         float(np.average([r for r, _ in weights], weights=[max(n, 1) for _, n in weights]))
         if weights
@@ -325,9 +291,12 @@ def dataset_report(parts: list[ScenePatches], scenes: list[dict]) -> dict[str, A
     return {
         "n_samples": int(len(labels)),
         "n_candidates": int(np.sum(labels == LABEL_CANDIDATE)),
-        "n_others": int(np.sum(labels == LABEL_OTHER)),
+        "n_others": int(np.sum(random_others)),
+        "n_negative_windows": int(np.sum(on_negative)),
         "n_candidates_a": int(np.sum((labels == LABEL_CANDIDATE) & in_a)),
-        "n_others_a": int(np.sum((labels == LABEL_OTHER) & in_a)),
+        "n_others_a": int(np.sum(random_others & in_a)),
+        "n_negative_windows_a": int(np.sum(on_negative & in_a)),
+        "n_negative_labels": n_negative_labels,
         "n_scenes": len(scenes),
         "n_scenes_a": int(sum(s["in_a"] for s in scenes)),
         "scene_slope_area_ratio": area_ratio,
@@ -406,18 +375,6 @@ def load_dataset(path: str | Path) -> PatchDataset:
 # ------------------------------------------------------------------------------------------- hard negatives
 
 
-def label_geometries(labels: list[Label], crs: str, scene: Scene) -> list[shapely.geometry.base.BaseGeometry]:
-    """Every label's geometry in the scene's CRS."""
-    dst = rasterio.crs.CRS.from_wkt(scene.grid.crs_wkt)
-    src = rasterio.crs.CRS.from_user_input(crs)
-    return [
-        shapely.geometry.shape(
-            label.geometry if src == dst else rasterio.warp.transform_geom(src, dst, label.geometry)
-        )
-        for label in labels
-    ]
-
-
 def mine_hard_negatives(
     store_path: str | Path,
     labels_path: str | Path,
@@ -428,11 +385,12 @@ def mine_hard_negatives(
 ) -> int:
     """Publish at ``out`` a copy of ``dataset`` plus, for each of its scenes with a probability grid
     (``prob_of(scene_id)``, None = not scanned), the false-positive windows of ``train.mining`` as "others"
-    with the folds and A/B flags of their scenes; returns how many windows were added."""
+    with the folds and A/B flags of their scenes; returns how many windows were added. Only positive labels
+    are candidates: the model firing on a negative label is a false positive like any other."""
     from train.mining import MAX_WINDOWS_PER_SCENE, hard_negative_windows
 
     store = Store.open(store_path)
-    labels, crs = read_labels(labels_path)
+    candidates = [lab for lab in read_labels(labels_path) if lab.positive]
     config, pre = dataset.attrs["config"], dataset.preprocess_config()
     added: dict[str, list[np.ndarray]] = {
         k: [] for k in ("patches", "row", "col", "scene_index", "slope_class")
@@ -445,8 +403,8 @@ def mine_hard_negatives(
         rows, cols = hard_negative_windows(
             prob,
             scene.grid.cell_grid().transform,
-            label_geometries(labels, crs, scene),
-            label_centres(labels, crs, scene),
+            [lab.geometry for lab in reproject(candidates, scene.grid.crs_wkt)],
+            label_centres(candidates, scene),
             cell_area_m2=scene.grid.cell_area_m2,
             exclusion_px=config["exclusion_px"],
             max_windows=MAX_WINDOWS_PER_SCENE if max_per_scene is None else max_per_scene,

@@ -15,7 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with and without the size filter (Table 7).",
     )
     parser.add_argument("--store", required=True, help="scene store directory (scanned)")
-    parser.add_argument("--labels", required=True, help="GeoJSON (WGS84) of labelled landslide candidates")
+    parser.add_argument(
+        "--labels",
+        required=True,
+        help="label GeoJSON (WGS84 unless a crs member); only positives are expected",
+    )
     add_scene_args(parser)
     add_operating_point_args(parser)
     parser.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON here")

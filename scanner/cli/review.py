@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="record field feedback on a site (confirmed/rejected) or export it as labels",
         description="Rejected sites are left out of later reports unless their area or peak probability "
         "grows by more than 50%%. --export-labels writes every verdict as GeoJSON training labels "
-        "(WGS84; label 1 confirmed, 0 rejected) for the dataset builder.",
+        "(WGS84; class confirmed or rejected): `fringescan dataset --labels` takes confirmed sites as "
+        "candidates and rejected ones as negative windows.",
     )
     parser.add_argument("--store", required=True, type=Path, help="store directory")
     parser.add_argument("--site", help="site id (from `fringescan status --sites` or the run report)")
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--export-labels",
         type=Path,
         metavar="OUT.geojson",
-        help="write all confirmed and rejected sites as training labels",
+        help="write all confirmed and rejected sites as training labels (class confirmed / rejected)",
     )
     parser.set_defaults(func=run)
 

@@ -32,7 +32,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from scanner.errors import FringescanError, InputError, StoreError, problem
-from scanner.geo import GeoGrid, PixelWindow
+from scanner.geo import WGS84, GeoGrid, PixelWindow
 
 GDAL_CACHE_MB = 256
 """GDAL block cache cap: enough for one 500-row strip of a 20,000 px wide striped file, bounded for any scene."""
@@ -325,7 +325,7 @@ def load_polygons(path: str | Path) -> list[dict]:
                 fix="save the areas as polygons",
             )
         )
-    crs = data.get("crs", {}).get("properties", {}).get("name", "EPSG:4326")
+    crs = data.get("crs", {}).get("properties", {}).get("name", WGS84)
     return [{"geometry": g, "crs": crs} for g in geometries]
 
 

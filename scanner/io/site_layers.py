@@ -21,11 +21,10 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from scanner.core.detect import Component, site_ids
+from scanner.geo import WGS84
 from scanner.io.layout import StoreLayout
 from scanner.io.readers import read_geojson
 from scanner.io.writers import write_json
-
-WGS84 = CRS.from_epsg(4326)
 
 
 def component_polygons(labels: np.ndarray, cell_transform: Affine) -> dict[int, BaseGeometry]:

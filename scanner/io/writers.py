@@ -29,7 +29,7 @@ from pyproj import CRS, Transformer
 
 from scanner.config import require
 from scanner.errors import InputError, StoreError, problem
-from scanner.geo import GeoGrid
+from scanner.geo import WGS84, GeoGrid
 
 GEOTIFF_BLOCK_PX = 256
 FILE_MODE = 0o644
@@ -260,7 +260,7 @@ def write_geojson_wgs84(
 def to_wgs84(features: Sequence[Mapping[str, Any]], crs: str | int | CRS) -> list[dict[str, Any]]:
     """Reproject Polygon / MultiPolygon / Point features to WGS84 (lon, lat), exterior rings
     counter-clockwise as RFC 7946 asks, 7 decimals (about 1 cm)."""
-    transformer = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True)
+    transformer = Transformer.from_crs(CRS.from_user_input(crs), WGS84, always_xy=True)
     return [
         {**feature, "geometry": _reproject_geometry(feature["geometry"], transformer)} for feature in features
     ]

@@ -14,7 +14,7 @@ from pyproj import CRS, Transformer
 
 from scanner.config import require
 from scanner.errors import InputError, problem
-from scanner.geo import GeoGrid, PixelWindow
+from scanner.geo import WGS84, GeoGrid, PixelWindow
 
 ChunkIndex = tuple[int, int]
 """(chunk row, chunk column) of a mosaic chunk."""
@@ -183,7 +183,7 @@ def footprint_lonlat(src: GeoGrid) -> tuple[tuple[float, float], ...]:
     ys = np.concatenate(
         [np.full(11, top), top - (top - bottom) * steps, np.full(11, bottom), bottom + (top - bottom) * steps]
     )
-    lon, lat = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+    lon, lat = Transformer.from_crs(src.crs, WGS84, always_xy=True).transform(xs, ys)
     points = tuple((round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True))
     return points + (points[0],)
 

@@ -28,7 +28,7 @@ import zarr
 from rasterio.warp import Resampling, reproject
 
 from scanner.errors import InputError, StoreError, problem
-from scanner.geo import GeoGrid, PixelWindow
+from scanner.geo import WGS84, GeoGrid, PixelWindow
 from scanner.io.layout import StoreLayout
 from scanner.io.readers import parse_json_file, read_json
 from scanner.io.writers import write_json
@@ -361,5 +361,5 @@ def web_overlay(
         height=height, width=width, transform=transform, crs_wkt=rasterio.crs.CRS.from_epsg(3857).to_wkt()
     )
     warped = reproject_to(source, g, dst, "nearest")
-    west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", *dst.bounds)
+    west, south, east, north = transform_bounds("EPSG:3857", WGS84, *dst.bounds)
     return warped, (west, south, east, north)

@@ -167,13 +167,16 @@ def report_sites(history: dict, feedback: Mapping[str, dict], *, min_detections:
 
 
 def export_labels(feedback: Mapping[str, dict]) -> dict:
-    """Reviewed sites as a WGS84 GeoJSON FeatureCollection of training labels (label 1 = landslide)."""
+    """Reviewed sites as a WGS84 GeoJSON FeatureCollection of training labels for ``scanner.io.labels``:
+    ``class`` ``confirmed`` (a positive, landslide candidate) or ``rejected`` (a negative), ``label`` 1 or 0
+    to match, and the verdict, note, review time, area and number of passes."""
     features = [
         {
             "type": "Feature",
             "geometry": r["geometry"],
             "properties": {
                 "site_id": r["site_id"],
+                "class": "confirmed" if r["verdict"] == "confirmed" else "rejected",
                 "verdict": r["verdict"],
                 "label": 1 if r["verdict"] == "confirmed" else 0,
                 "note": r["note"],

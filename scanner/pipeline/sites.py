@@ -8,13 +8,10 @@ The site layer format and its I/O live in ``scanner.io.site_layers``; the detect
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import shapely
 from affine import Affine
-from pyproj import CRS, Transformer
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -22,10 +19,10 @@ from scanner.core import kernels
 from scanner.core.detect import DetectConfig, detect, resolve_config
 from scanner.errors import InputError, problem
 from scanner.eval.matching import DetectionCounts, table7
-from scanner.geo import STRIDE_PX, PixelWindow
+from scanner.geo import STRIDE_PX, WGS84, PixelWindow
+from scanner.io.labels import read_labels
 from scanner.io.probgrid import prob_grid, read_prob, scanned_scene_ids
-from scanner.io.readers import read_geojson
-from scanner.io.site_layers import WGS84, feature_collection, site_features, to_wgs84, write_geojson
+from scanner.io.site_layers import feature_collection, site_features, to_wgs84, write_geojson
 from scanner.io.store import Scene, Store
 
 
@@ -104,42 +101,6 @@ def write_scene_sites(store: Store, scene_id: str, features: list[dict], config:
 
 # ---------------------------------------------------------------------------------------------- evaluation
 
-POSITIVE_CLASSES = {"landslide", "landslide_candidate", "candidate", "1", "true"}
-
-
-@dataclass(frozen=True)
-class Label:
-    """A labelled candidate in WGS84; ``visible_in`` lists the scenes it shows in (None = every scene)."""
-
-    geometry: BaseGeometry
-    visible_in: frozenset[str] | None
-
-
-def read_labels(path: str | Path) -> list[Label]:
-    """Labelled candidates, reprojected to WGS84 when the file names a CRS (``crs`` member).
-
-    A feature with a ``class`` property counts only when it names a landslide candidate (``landslide``,
-    ``landslide_candidate``, ``candidate``, 1 or true). ``visible_scene_ids`` (written by ``fringescan synth``)
-    limits the scenes a label is expected in.
-    """
-    collection = read_geojson(path)
-    name = ((collection.get("crs") or {}).get("properties") or {}).get("name")
-    transformer = None
-    if name and CRS.from_user_input(name).to_epsg() != 4326:
-        transformer = Transformer.from_crs(CRS.from_user_input(name), WGS84, always_xy=True)
-    keep = []
-    for feature in collection["features"]:
-        properties = feature.get("properties") or {}
-        label = properties.get("class")
-        if not feature.get("geometry") or (label is not None and str(label).lower() not in POSITIVE_CLASSES):
-            continue
-        geometry = shape(feature["geometry"])
-        if transformer is not None:
-            geometry = shapely.transform(geometry, transformer.transform, interleaved=False)
-        visible = properties.get("visible_scene_ids")
-        keep.append(Label(geometry, None if visible is None else frozenset(visible)))
-    return keep
-
 
 def scanned_footprint(prob: np.ndarray, cell_transform: Affine, crs_wkt: str) -> BaseGeometry:
     """WGS84 box around the cells that got a probability (labels outside it are not counted)."""
@@ -154,8 +115,12 @@ def scanned_footprint(prob: np.ndarray, cell_transform: Affine, crs_wkt: str) ->
 def evaluate_store(
     store: Store, labels_path: str | Path, config: DetectConfig, scene_ids: Sequence[str] | None = None
 ) -> tuple[dict[str, DetectionCounts], dict[str, dict[str, DetectionCounts]]]:
-    """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter."""
-    labels = read_labels(labels_path)
+    """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter.
+
+    Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
+    nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
+    """
+    labels = [lab.to_crs(WGS84) for lab in read_labels(labels_path) if lab.positive]
     ids = scanned_scenes(store, scene_ids)
     per_scene = {}
     for scene_id in ids:
@@ -163,10 +128,8 @@ def evaluate_store(
         cells = prob_grid(attrs)
         footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
         inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
-        expected = [lab.geometry for lab in inside if lab.visible_in is None or scene_id in lab.visible_in]
-        hidden = [
-            lab.geometry for lab in inside if lab.visible_in is not None and scene_id not in lab.visible_in
-        ]
+        expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
+        hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
         unfiltered, _ = scene_sites(store, scene_id, config, size_filtered=False)
         filtered, _ = scene_sites(store, scene_id, config, size_filtered=True)
         per_scene[scene_id] = table7(

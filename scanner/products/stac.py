@@ -27,6 +27,7 @@ from pyproj import Transformer
 
 from scanner import __version__
 from scanner.errors import InputError, problem
+from scanner.geo import WGS84
 from scanner.io.layout import StoreLayout
 
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
@@ -129,7 +130,7 @@ def mosaic_item(root: Path, version: str) -> pystac.Item:
 
     manifest = read_manifest(version_path(root, version))
     grid = MosaicGrid(**manifest["grid"]).geogrid()
-    west, south, east, north = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform_bounds(
+    west, south, east, north = Transformer.from_crs(grid.crs, WGS84, always_xy=True).transform_bounds(
         *grid.bounds
     )
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
