@@ -1,8 +1,8 @@
 """Variant (b) of docs/accuracy.md: the paper's AlexNet (configs/paper.py) on the demo dataset recipe.
 
 configs/paper.py's model, preprocessing and optimizer; the dataset and step schedule of configs/phase_only.py
-(``tools/accuracy.py --alexnet-steps N`` scales the steps, and the lr drop with them). Patch level only: the
-per-window AlexNet scans about 120 windows/s here (docs/scanning.md), too slow for whole test scenes.
+(``python -m tools.accuracy --alexnet-steps N`` scales the steps, and the lr drop with them). Patch level only:
+the per-window AlexNet scans about 120 windows/s here (docs/scanning.md), too slow for whole test scenes.
 """
 
 import dataclasses

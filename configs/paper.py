@@ -6,7 +6,7 @@ iterations, batch 50, 30,000 iterations; Table 3's padding to N = 40,000 per cla
 
 Cost: about 30,000 x 50 = 1.5 M samples of the 832 MFLOP-per-window AlexNet (about 2.5 GFLOP per training
 sample with the backward pass); about 9 hours per model on the 2-core CPU (measured about 48 samples/s,
-`tools/bench_train.py`, docs/training.md), so a 5-fold, 3-case cross-validation takes days there.
+`python -m tools.bench.train`, docs/training.md), so a 5-fold, 3-case cross-validation takes days there.
 
 **Optimizer semantics: Caffe (``optim.style="caffe"``, the default here).** Table 1 reads like a Caffe
 solver (step policy, gamma 0.1), and the paper trained AlexNet in Caffe, so we reproduce Caffe's update:

@@ -1,10 +1,7 @@
-"""tools/accuracy.py's site-level counting: size, persistence and matching on tiny grids with known answers."""
+"""The accuracy tool's site-level counting (``tools.accuracy.counting``): size, persistence and matching on tiny
+grids with known answers; and its step schedule scaling (``tools.accuracy.plan``)."""
 
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +10,8 @@ from pyproj import CRS
 from shapely.geometry import box
 
 from scanner.io.site_layers import to_wgs84
-
-SPEC = importlib.util.spec_from_file_location(
-    "accuracy_tool", Path(__file__).parents[1] / "tools" / "accuracy.py"
-)
-accuracy = importlib.util.module_from_spec(SPEC)
-sys.modules["accuracy_tool"] = accuracy  # dataclasses look their module up while the class is built
-SPEC.loader.exec_module(accuracy)
+from tools.accuracy.counting import SceneProb, choose, count
+from tools.accuracy.plan import steps_overrides
 
 WKT = CRS.from_epsg(32654).to_wkt()
 CELL = Affine(280.0, 0.0, 400_000.0, 0.0, -280.0, 4_000_000.0)
@@ -37,7 +29,7 @@ def scene(name: str, area: str, blocks: list[tuple[int, int, int, int]], expecte
     prob[0, :] = np.nan
     for r0, c0, r1, c1 in blocks:
         prob[r0:r1, c0:c1] = 0.9
-    return accuracy.SceneProb(name, area, prob, CELL, WKT, 280.0 * 280.0, None, expected, [])
+    return SceneProb(name, area, prob, CELL, WKT, 280.0 * 280.0, None, expected, [])
 
 
 @pytest.fixture
@@ -54,21 +46,21 @@ def scenes():
 
 
 def test_counts_with_and_without_size_filters(scenes):
-    c = accuracy.count(scenes, 0.5, min_cells=1)
+    c = count(scenes, 0.5, min_cells=1)
     assert (c.tp, c.fn, c.fp) == (2, 1, 3)
-    c = accuracy.count(scenes, 0.5, min_cells=2)
+    c = count(scenes, 0.5, min_cells=2)
     assert (c.tp, c.fn, c.fp) == (2, 1, 2)
-    c = accuracy.count(scenes, 0.5, min_cells=5)
+    c = count(scenes, 0.5, min_cells=5)
     assert (c.tp, c.fn, c.fp) == (2, 1, 0)
-    c = accuracy.count(scenes, 0.95, min_cells=1)
+    c = count(scenes, 0.95, min_cells=1)
     assert (c.tp, c.fn, c.fp) == (0, 3, 0)
 
 
 def test_persistence_keeps_what_two_passes_of_an_area_share(scenes):
-    c = accuracy.count(scenes, 0.5, min_cells=2, k=2)
+    c = count(scenes, 0.5, min_cells=2, k=2)
     # p1/p2 confirm each other; p1's FP and area b's single pass (k capped at its 1 pass) behave as expected.
     assert (c.tp, c.fn, c.fp) == (2, 1, 1)
-    c = accuracy.count(scenes, 0.5, min_cells=2, k=3)
+    c = count(scenes, 0.5, min_cells=2, k=3)
     assert (c.tp, c.fn, c.fp) == (0, 3, 1)
 
 
@@ -79,11 +71,11 @@ def test_choose_takes_the_best_val_precision_at_recall_0_92_among_site_sized_set
         {"threshold": 0.9, "min_cells": 20, "median_cells": 30, "recall": 0.91, "precision": 0.9},
         {"threshold": 0.01, "min_cells": 150, "median_cells": 600, "recall": 0.97, "precision": 0.95},
     ]
-    assert accuracy.choose(rows) == rows[1]  # row 2 misses the recall margin, row 3 is no site (a region)
+    assert choose(rows) == rows[1]  # row 2 misses the recall margin, row 3 is no site (a region)
 
 
 def test_step_schedule_scaling():
-    assert accuracy.steps_overrides(300) == [
+    assert steps_overrides(300) == [
         "--set",
         "train.steps=300",
         "--set",

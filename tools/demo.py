@@ -12,12 +12,12 @@ step's exit code.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from scanner.cli import main as fringescan
+from scanner.sim.files import read_region
 
 DEMO_SEED = 0
 TRAIN_SEED = 1000
@@ -35,7 +35,7 @@ def step(title: str, argv: list[str]) -> None:
 
 def ingest_region(region_dir: Path, store: Path) -> list[str]:
     """Ingest every scene of a synthetic region (phase + coherence + DEM) into ``store``."""
-    region = json.loads((region_dir / "region.json").read_text())
+    region = read_region(region_dir)
     ids = []
     for scene in region["scenes"]:
         files = scene["files"]

@@ -16,10 +16,10 @@
 # Parts (each under `timeout`, output tee'd into $OUT/<part>.log; a failed part does not stop the next):
 #   install  pip install .whl/*.whl into /tmp/site (skipped with SKIP_WHEELS=1)
 #   info     nvidia-smi, python and package versions, jax.devices(), the benchmarks' imports
-#   scan     tools/bench_scan.py: 2,500 px scene, --widths all, --reps 3 (PyTorch on CUDA, 8192 windows)
+#   scan     python -m tools.bench.scan: 2,500 px scene, --widths all, --reps 3 (PyTorch on CUDA, 8192 windows)
 #   scanbig  the demo width only, 125-cell tiles, BIG_WORKERS (default 8) tiles in flight
 #   gputest  tests/test_prep_device.py on the device (device preprocessing against the host's)
-#   train    tools/bench_train.py: paper and demo models (30 / 50 steps per rep on a GPU), 5 reps
+#   train    python -m tools.bench.train: paper and demo models (30 / 50 steps per rep on a GPU), 5 reps
 # Knobs: PYTHON (default python3), OUT (default /tmp/out), SKIP_WHEELS=1, QUICK=1 (CPU-sized settings:
 # --size 1200 --reps 1 --widths demo, --steps 3 --reps 1), BUDGET_S (default 400: the whole script's limit),
 # PARTS (default "info scan scanbig train": a rerun can name fewer, e.g. PARTS=train; install always runs).
@@ -161,13 +161,13 @@ export PY
 export -f info
 PARTS=" ${PARTS:-info scan scanbig train} "
 [[ $PARTS == *" info "* ]] && part info 60 bash -c info
-[[ $PARTS == *" scan "* ]] && part scan 170 "$PY" tools/bench_scan.py "${SCAN_ARGS[@]}"
+[[ $PARTS == *" scan "* ]] && part scan 170 "$PY" -m tools.bench.scan "${SCAN_ARGS[@]}"
 # the GPU's own dense rate: bigger tiles (4 per scene), more tiles in flight, no per-window rows
-[[ $PARTS == *" scanbig "* ]] && part scanbig 80 "$PY" tools/bench_scan.py "${SCAN_ARGS[@]}" --dense-only \
+[[ $PARTS == *" scanbig "* ]] && part scanbig 80 "$PY" -m tools.bench.scan "${SCAN_ARGS[@]}" --dense-only \
   --widths demo --tile-cells 125 --workers "${BIG_WORKERS:-8}"
 # device preprocessing on this GPU: equal to the host's to float32 rounding, exact under tiling
 [[ $PARTS == *" gputest "* ]] && part gputest 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_prep_device.py
-[[ $PARTS == *" train "* ]] && part train 120 "$PY" tools/bench_train.py "${TRAIN_ARGS[@]}"
+[[ $PARTS == *" train "* ]] && part train 120 "$PY" -m tools.bench.train "${TRAIN_ARGS[@]}"
 
 echo "== summary: $((SECONDS - STARTED)) s, logs in $OUT" | tee "$OUT/summary.log"
 if [ ${#FAILED[@]} -eq 0 ]; then

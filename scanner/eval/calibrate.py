@@ -1,6 +1,6 @@
 """Precision steps after the scan: multi-pass persistence, threshold choice on validation scenes, calibration.
 
-Pure numpy and shapely, no I/O (house rule). Used by ``tools/accuracy.py`` and meant for users who detect
+Pure numpy and shapely, no I/O (house rule). Used by ``tools.accuracy`` and meant for users who detect
 sites over several passes of the same area (docs/accuracy.md).
 
 - **Persistence (k of n).** A real slope movement keeps moving, so it shows fringes in several pairs of the

@@ -10,7 +10,6 @@ is published. Scenes are simulated and written one at a time, so a large region 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -23,9 +22,9 @@ from pyproj import Transformer
 
 from scanner.config import config_to_dict
 from scanner.core.palette import render_quicklook
-from scanner.errors import UsageError, problem
+from scanner.errors import InputError, UsageError, problem
 from scanner.geo import GeoGrid
-from scanner.io.readers import open_raster, raster_grid
+from scanner.io.readers import open_raster, parse_json_file, raster_grid
 from scanner.io.writers import write_geojson, write_geojson_wgs84, write_geotiff, write_json, write_png
 from scanner.progress import ProgressCallback
 from scanner.sim.config import SynthConfig
@@ -323,11 +322,31 @@ def publish(staging: Path, out: Path, region: dict[str, Any]) -> None:
         (out / relative).unlink(missing_ok=True)
 
 
+def read_region(folder: str | Path) -> dict:
+    """The description (``region.json``) of a synthetic region written by ``write_region_files``: scenes with
+    their files, areas, config. InputError when the folder holds no such region."""
+    path = Path(folder) / "region.json"
+    region = parse_json_file(
+        path,
+        what=f"synthetic region {folder}",
+        expected="region.json written by `fringescan synth`",
+        fix="pass the --out folder of `fringescan synth`",
+    )
+    if not isinstance(region, dict) or region.get("format") != REGION_FORMAT:
+        raise InputError(
+            problem(
+                f"synthetic region {folder}",
+                expected=f'region.json with "format": "{REGION_FORMAT}"',
+                found=repr(region)[:80],
+                fix="pass the --out folder of `fringescan synth`",
+            )
+        )
+    return region
+
+
 def _previous_files(out: Path) -> set[str]:
     try:
-        earlier = json.loads((out / "region.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    if earlier.get("format") != REGION_FORMAT:
+        earlier = read_region(out)
+    except InputError:
         return set()
     return {f for f in earlier.get("files", []) if isinstance(f, str) and ".." not in Path(f).parts}

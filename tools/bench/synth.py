@@ -5,7 +5,7 @@ then the scene (deformation, turbulence, stratified delay, orbital ramp, DEM-err
 decorrelation noise, layover/shadow, wrapping). Prints each repetition and the median; a numpy FFT of the
 same size is timed in the same run as a machine-speed reference (the machines are shared and noisy).
 
-    .venv/bin/python tools/bench_synth.py [--size 2500] [--repeats 3]
+    .venv/bin/python -m tools.bench.synth [--size 2500] [--repeats 3]
 """
 
 from __future__ import annotations

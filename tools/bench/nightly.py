@@ -1,6 +1,6 @@
 """Throughput of a nightly run over the demo region with 1 and with 2 local Dask workers, in one invocation.
 
-    .venv/bin/python tools/bench_nightly.py [--model CKPT] [--workers 1 2] [--scenes 4] [--size 1000]
+    .venv/bin/python -m tools.bench.nightly [--model CKPT] [--workers 1 2] [--scenes 4] [--size 1000]
 
 Steps: simulate the demo region once (``fringescan synth`` defaults: one area, 4 scenes of 1000 x 1000 px at
 28 m), deliver it into an inbox with one manifest per pass (phase, coherence and the area's shared DEM), make
@@ -22,18 +22,18 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-JAPAN_KM2 = 378_000.0
+from tools.bench.common import JAPAN_KM2, PIXEL_M, ROOT, WAVELENGTH_M
 
 
 def make_region(folder: Path, scenes: int, size: int) -> dict:
     from scanner.cli import main
+    from scanner.sim.files import read_region
 
     code = main(["synth", "--out", str(folder), "--scenes", str(scenes), "--size", str(size), "--seed", "0"])
     if code != 0:
         sys.exit(f"synth failed with exit code {code}")
     logging.getLogger().setLevel(logging.WARNING)  # synth's CLI set INFO; keep the benchmark's output short
-    return json.loads((folder / "region.json").read_text())
+    return read_region(folder)
 
 
 def deliver(region: dict, source: Path, inbox: Path) -> None:
@@ -64,7 +64,10 @@ def make_model(path: Path) -> Path:
     experiment = load_config(ROOT / "configs" / "phase_only.py")
     model = build_model(experiment.model, rngs=nnx.Rngs(0))
     meta = ModelMeta(
-        model_config=experiment.model, preprocess=experiment.preprocess, pixel_size_m=28.0, wavelength_m=0.236
+        model_config=experiment.model,
+        preprocess=experiment.preprocess,
+        pixel_size_m=PIXEL_M,
+        wavelength_m=WAVELENGTH_M,
     )
     save_checkpoint(path, model, meta)
     return path

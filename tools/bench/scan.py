@@ -1,9 +1,9 @@
 """Scan throughput benchmark (BENCHMARKS.md), every path in one run on the 2,500 x 2,500 px synthetic scene.
 
     .venv/bin/pip install torch==2.13.0                      # the [bench] extra (a wheel on this machine)
-    .venv/bin/python tools/bench_scan.py                      # about 2-4 minutes on 2 cores
-    .venv/bin/python tools/bench_scan.py --widths demo --size 1200 --reps 1   # a short run
-    .venv/bin/python tools/bench_scan.py --memory 2500 10000 20000  # peak RSS of `fringescan scan` per size
+    .venv/bin/python -m tools.bench.scan                      # about 2-4 minutes on 2 cores
+    .venv/bin/python -m tools.bench.scan --widths demo --size 1200 --reps 1   # a short run
+    .venv/bin/python -m tools.bench.scan --memory 2500 10000 20000  # peak RSS of `fringescan scan` per size
     bash tools/device_bench.sh                                # on a lent GPU machine (see that script)
 
 Paths, all measured in this process with the same thread count, medians of ``--reps``:
@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -49,28 +47,40 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import rasterio
-from affine import Affine
-from bench_ingest import geotiff_profile
 from flax import nnx
-from pyproj import CRS
 
 from scanner.config import load_config
 from scanner.core.detect import DetectConfig
-from scanner.core.phase import PreprocessConfig, preprocess, slope_deg
-from scanner.geo import GeoGrid, PixelWindow
+from scanner.core.phase import PreprocessConfig, preprocess
 from scanner.io.checkpoint import ModelMeta, save_checkpoint
 from scanner.io.readers import read_geojson
-from scanner.io.store import SceneWriter, Store
+from scanner.io.store import Store
 from scanner.nn.infer import InferConfig, Predictor
 from scanner.nn.model import ModelConfig, build_model, flops_per_window
 from scanner.pipeline.scan import ScanConfig, scan, tile_input
 from scanner.pipeline.sites import scene_sites, write_scene_sites
+from tools.bench.common import (
+    JAPAN_KM2,
+    PIXEL_M,
+    ROOT,
+    SCENE_SEED,
+    WAVELENGTH_M,
+    child_peak_rss_mib,
+    min_rep_s,
+    on_gpu,
+    peak_rss_mib,
+    random_block,
+    scene_blocks,
+    synthetic_scene,
+    timed,
+    torch_device,
+    torch_sync,
+    torch_twin,
+    write_geotiffs,
+    write_scene,
+)
 
-PIXEL_M = 28.0
-WAVELENGTH_M = 0.236
-JAPAN_KM2 = 378_000.0
-EXPERIMENT = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.py")
+EXPERIMENT = load_config(ROOT / "configs" / "demo.py")
 DEMO: ModelConfig = EXPERIMENT.model
 DEMO_PREP: PreprocessConfig = EXPERIMENT.preprocess
 PAPER_PREP = PreprocessConfig()
@@ -92,105 +102,6 @@ NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 16, 16, 16), fc_wi
 KM2_PER_WINDOW = (10 * PIXEL_M) ** 2 / 1e6
 WINDOWS_DEFAULT = {"cpu": 256, "gpu": 8192}
 EXTRAS = ("coherence", "slope")
-
-Blocks = Callable[[int, int, int, int], dict[str, np.ndarray]]
-
-
-def on_gpu() -> bool:
-    return jax.default_backend() == "gpu"
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed(fn, reps: int, min_rep_s: float = 0.0) -> float:
-    """Median seconds of one ``fn()`` over ``reps`` repetitions after one warm-up (``fn`` must block on its
-    result). With ``min_rep_s`` (GPU runs) a repetition calls ``fn`` as often as it takes, from one more
-    timed call, to last about that long (at most 100 calls), so a fast call is not timed alone."""
-    fn()
-    inner = 1
-    if min_rep_s > 0:
-        start = time.perf_counter()
-        fn()
-        inner = max(1, min(100, math.ceil(min_rep_s / max(time.perf_counter() - start, 1e-6))))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - start) / inner)
-    return statistics.median(times)
-
-
-def min_rep_s() -> float:
-    """Shortest repetition worth timing: 0.2 s on a GPU (calls take milliseconds there), any on the CPU."""
-    return 0.2 if on_gpu() else 0.0
-
-
-# ---------------------------------------------------------------------------------------------- the scene
-
-
-def synthetic_scene(size: int, seed: int) -> dict[str, np.ndarray]:
-    """The simulator's scene (phase, valid, coherence, dem, slope) when it can make one this size, else
-    seeded ramps + fringes + noise on a tilted plane."""
-    try:
-        from scanner.sim.config import SynthConfig
-        from scanner.sim.region import plan_region
-        from scanner.sim.scene import simulate_pair
-
-        scene = simulate_pair(plan_region(SynthConfig(size_px=size, scenes=1, seed=seed)), 0)
-        rasters = {
-            "phase": scene.phase.astype(np.float32),
-            "valid": scene.valid.astype(np.uint8),
-            "coherence": scene.coherence.astype(np.float32),
-            "dem": scene.dem.astype(np.float32),
-        }
-    except Exception as error:  # the simulator is another module's; the benchmark still runs without it
-        print(f"(synthetic simulator unavailable: {type(error).__name__}: {error}; using random phase)")
-        rng = np.random.default_rng(seed)
-        y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-        rasters = {
-            "phase": random_block(0, 0, size, size, rng),
-            "valid": np.ones((size, size), np.uint8),
-            "coherence": rng.uniform(0.2, 0.9, (size, size)).astype(np.float32),
-            "dem": (200.0 + 0.3 * PIXEL_M * x + 0.1 * PIXEL_M * y).astype(np.float32),
-        }
-    rasters["slope"] = slope_deg(rasters["dem"], PIXEL_M, PIXEL_M)
-    return rasters
-
-
-def random_block(row: int, col: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    y, x = np.mgrid[row : row + h, col : col + w].astype(np.float32)
-    values = 0.013 * x + 0.007 * y + rng.normal(0, 0.6, (h, w)).astype(np.float32)
-    return (np.mod(values + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
-
-
-def write_scene(store: Store, scene_id: str, size: int, names: list[str], blocks: Blocks) -> None:
-    """Publish a ``size`` x ``size`` scene of arrays ``names`` written block by block from
-    ``blocks(row, col, h, w) -> {name: block}``."""
-    grid = GeoGrid(
-        size, size, Affine(PIXEL_M, 0, 300_000.0, 0, -PIXEL_M, 4_500_000.0), CRS.from_epsg(32654).to_wkt()
-    )
-    with store.staging(f"scenes/{scene_id}") as tmp:
-        writer = SceneWriter(tmp, grid, names)
-        step = 2000
-        for row in range(0, size, step):
-            for col in range(0, size, step):
-                h, w = min(step, size - row), min(step, size - col)
-                for name, block in blocks(row, col, h, w).items():
-                    writer.write(name, PixelWindow(row, col, h, w), block)
-        writer.finish(
-            {
-                "scene_id": scene_id,
-                "kind": "wrapped",
-                "grid": grid.to_attrs(),
-                "wavelength_m": WAVELENGTH_M,
-                "first_date": "2024-01-01",
-                "second_date": "2024-02-12",
-                "content_sha256": f"bench-{scene_id}-{size}",
-            }
-        )
 
 
 def save_model(path: Path, config: ModelConfig, preprocess_config: PreprocessConfig) -> Path:
@@ -229,56 +140,13 @@ def matmul_peaks() -> dict[str, float]:
     }
 
 
-def torch_alexnet():
-    import torch
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Conv2d(1, 96, 11, stride=4),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(384, 384, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2),
-        nn.Flatten(),
-        nn.Linear(256 * 3 * 3, 4096),
-        nn.ReLU(),
-        nn.Dropout(),
-        nn.Linear(4096, 4096),
-        nn.ReLU(),
-        nn.Dropout(),
-        nn.Linear(4096, 2),
-        nn.Softmax(dim=1),
-    ).eval(), torch
-
-
-def torch_device(torch, gpu: bool):
-    """CUDA (autotuned cuDNN, TF32 matmuls) when JAX runs on a GPU, else the CPU with every thread."""
-    if gpu and torch.cuda.is_available():
-        torch.backends.cudnn.benchmark = True
-        torch.set_float32_matmul_precision("high")
-        return torch.device("cuda")
-    torch.set_num_threads(os.cpu_count() or 1)
-    return torch.device("cpu")
-
-
-def torch_sync(torch, device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def bench_torch(x: np.ndarray, n_windows: int, batch: int, reps: int) -> dict:
     """Per-window PyTorch: windows cut with numpy (sliding_window_view at a 10 px stride) in batches, the
     class-1 probabilities brought back to the host."""
-    model, torch = torch_alexnet()
-    device = torch_device(torch, on_gpu())
+    import torch
+
+    model = torch_twin(PAPER, softmax=True).eval()
+    device = torch_device(torch)
     views = np.lib.stride_tricks.sliding_window_view(x[..., 0], (150, 150))[::10, ::10]
     rows = -(-n_windows // views.shape[1])  # copy only the window rows used, not the whole scene's windows
     flat = views[:rows].reshape(-1, 150, 150)[:n_windows]
@@ -356,13 +224,6 @@ def device_header() -> str:
     if on_gpu() and torch.cuda.is_available():
         text += f" on {torch.cuda.get_device_name()}"
     return text + f"; {os.cpu_count()} CPU threads"
-
-
-def scene_blocks(rasters: dict[str, np.ndarray]) -> Blocks:
-    def blocks(r: int, c: int, h: int, w: int) -> dict[str, np.ndarray]:
-        return {name: array[r : r + h, c : c + w] for name, array in rasters.items()}
-
-    return blocks
 
 
 def per_window_rows(x1: np.ndarray, args: argparse.Namespace) -> dict:
@@ -545,24 +406,6 @@ def end_to_end(store: Store, ckpt: Path, scene_id: str, config: ScanConfig) -> t
     return t_scan, time.perf_counter() - start
 
 
-def write_geotiffs(folder: Path, rasters: dict[str, np.ndarray]) -> dict[str, Path]:
-    """The scene as the GeoTIFFs a user ingests: phase (NaN where invalid), coherence and DEM."""
-    folder.mkdir(parents=True, exist_ok=True)
-    phase = np.where(rasters["valid"] != 0, rasters["phase"], np.float32(np.nan)).astype(np.float32)
-    layers = {"phase": phase, "coherence": rasters["coherence"], "dem": rasters["dem"]}
-    profile = geotiff_profile(*phase.shape)
-    paths = {}
-    for name, values in layers.items():
-        paths[name] = folder / f"{name}.tif"
-        with rasterio.open(paths[name], "w", **profile) as dst:
-            dst.write(values.astype(np.float32), 1)
-            if name == "phase":  # the GAMMA-style tags a processor writes
-                dst.update_tags(
-                    WAVELENGTH_METRES=str(WAVELENGTH_M), FIRST_DATE="2024-01-01", SECOND_DATE="2024-02-12"
-                )
-    return paths
-
-
 def ingest_to_sites(
     store: Store, ckpt: Path, tiffs: dict[str, Path], scene_id: str, config: ScanConfig
 ) -> float:
@@ -581,10 +424,6 @@ def ingest_to_sites(
 def main_memory(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-scan-mem-"))
     ckpt = save_model(work / "ckpt", NARROW, PreprocessConfig())
-    script = (
-        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
-    )
     for size in args.memory:
         store = Store.create(work / f"store{size}")
         rng = np.random.default_rng(size)
@@ -594,12 +433,7 @@ def main_memory(args: argparse.Namespace) -> None:
 
         write_scene(store, "big", size, ["phase", "valid"], blocks)
         argv = [sys.executable, "-m", "scanner.cli", "scan", "--store", str(store.root), "--model", str(ckpt)]
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", script, *argv], capture_output=True, text=True, check=True
-        )
-        seconds = time.perf_counter() - start
-        rss = int(done.stdout.strip().splitlines()[-1]) / 1024
+        rss, seconds = child_peak_rss_mib(argv)
         print(
             f"scan {size} x {size} px ({(size * PIXEL_M / 1000) ** 2:,.0f} km²): peak RSS {rss:,.0f} MiB, "
             f"{seconds:.0f} s"
@@ -612,7 +446,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", type=int, default=2500)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=SCENE_SEED)
     parser.add_argument(
         "--windows", type=int, help="windows timed on the per-window paths (default: 256 on CPU, 8192 on GPU)"
     )

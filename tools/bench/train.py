@@ -3,9 +3,9 @@ against PyTorch, in one process, for the paper's ``alexnet`` (configs/paper.py) 
 (configs/demo.py).
 
     .venv/bin/pip install torch==2.13.0              # the [bench] extra (a wheel on this machine)
-    .venv/bin/python tools/bench_train.py            # both models, about 3-5 minutes on 2 shared cores
-    .venv/bin/python tools/bench_train.py --models demo --reps 7 --steps 20
-    .venv/bin/python tools/bench_train.py --devices 2  # JAX on 2 forced CPU devices (the data mesh splits 50)
+    .venv/bin/python -m tools.bench.train            # both models, about 3-5 minutes on 2 shared cores
+    .venv/bin/python -m tools.bench.train --models demo --reps 7 --steps 20
+    .venv/bin/python -m tools.bench.train --devices 2  # JAX on 2 forced CPU devices (the data mesh splits 50)
 
 JAX side: exactly what ``fringescan train`` runs per step: ``train.optim.make_optimizer`` (the config's Caffe
 style: lr folded into momentum, biases 2x lr without decay) and ``train.loop.make_train_step`` (on-device
@@ -17,9 +17,9 @@ is the loop with ``train.loop.train``'s device-resident patch pool (the default 
 batch indices cross to the device; ``train.loop.make_pool_step``), ``step``
 is the jitted step alone, dispatched back to back on one device-resident batch.
 
-PyTorch side: the same layer shapes (``alexnet``: conv1 11x11/4 unpadded, conv2-5 padded like SAME, pools
-3/2, fc 4096 x2 with dropout; ``alexnet_scan``: conv1 10x10/5, pool 3/2, conv2 5x5, pool 3/1, conv3-5 3x3, all
-VALID, fc1 2x2, fc2/fc3 1x1), ``torch.optim.SGD(momentum=0.9, weight_decay=5e-4)`` with the Caffe bias rule as
+PyTorch side: the same layer shapes (``tools.bench.common.torch_twin``; ``alexnet``: conv1 11x11/4 unpadded,
+conv2-5 padded like SAME, pools 3/2, fc 4096 x2 with dropout; ``alexnet_scan``: conv1 10x10/5, pool 3/2, conv2
+5x5, pool 3/1, conv3-5 3x3, all VALID, fc1 2x2, fc2/fc3 1x1), ``torch.optim.SGD(momentum=0.9, weight_decay=5e-4)`` with the Caffe bias rule as
 parameter groups (same cost either way), cross-entropy, on pre-cropped 150 px windows (no augmentation: the
 JAX figure includes its augmentation, so the comparison favours PyTorch slightly), threads =
 ``os.cpu_count()``, default and channels-last layouts; the faster one is the baseline.
@@ -40,12 +40,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.bench.common import ROOT, on_gpu, torch_device, torch_sync, torch_twin
+
 MODELS = {"paper": ROOT / "configs" / "paper.py", "demo": ROOT / "configs" / "demo.py"}
 
 
@@ -72,12 +71,6 @@ def force_devices(count: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- JAX
-
-
-def on_gpu() -> bool:
-    import jax
-
-    return jax.default_backend() == "gpu"
 
 
 def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int], None]]:
@@ -160,46 +153,6 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
 # ---------------------------------------------------------------------------------------------- PyTorch
 
 
-def torch_model(model_config):
-    """The PyTorch twin of ``scanner.nn.model``'s network for ``model_config`` (same shapes, NCHW)."""
-    from torch import nn
-
-    from scanner.nn.model import NUM_CLASSES, alexnet_feature_side
-
-    c1, c2, c3, c4, c5 = model_config.conv_widths
-    cin, fc, p = model_config.in_channels, model_config.fc_width, model_config.dropout
-    relu = nn.ReLU
-    if model_config.name == "alexnet":
-        side = alexnet_feature_side()
-        layers = [
-            nn.Conv2d(cin, c1, 11, stride=4), relu(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(c1, c2, 5, padding=2), relu(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(c2, c3, 3, padding=1), relu(),
-            nn.Conv2d(c3, c4, 3, padding=1), relu(),
-            nn.Conv2d(c4, c5, 3, padding=1), relu(), nn.MaxPool2d(3, 2),
-            nn.Flatten(), nn.Linear(c5 * side * side, fc), relu(), nn.Dropout(p),
-        ]  # fmt: skip
-    else:
-        layers = [
-            nn.Conv2d(cin, c1, 10, stride=5), relu(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(c1, c2, 5), relu(), nn.MaxPool2d(3, 1),
-            nn.Conv2d(c2, c3, 3), relu(), nn.Conv2d(c3, c4, 3), relu(), nn.Conv2d(c4, c5, 3), relu(),
-            nn.Conv2d(c5, fc, 2), relu(), nn.Dropout(p), nn.Flatten(),
-        ]  # fmt: skip
-    layers += [nn.Linear(fc, fc), relu(), nn.Dropout(p), nn.Linear(fc, NUM_CLASSES)]
-    return nn.Sequential(*layers)
-
-
-def torch_device(torch):
-    """CUDA (autotuned cuDNN, TF32 matmuls) when JAX runs on a GPU, else the CPU with every thread."""
-    if on_gpu() and torch.cuda.is_available():
-        torch.backends.cudnn.benchmark = True
-        torch.set_float32_matmul_precision("high")
-        return torch.device("cuda")
-    torch.set_num_threads(os.cpu_count() or 1)
-    return torch.device("cpu")
-
-
 def torch_runners(config, seed: int = 0) -> dict[str, Callable[[int], None]]:
     """``{"default": run(n), "channels_last": run(n)}``: ``n`` SGD steps of the PyTorch twin."""
     import numpy as np
@@ -215,7 +168,7 @@ def torch_runners(config, seed: int = 0) -> dict[str, Callable[[int], None]]:
     loss_fn = torch.nn.CrossEntropyLoss()
     runners = {}
     for layout, fmt in (("default", torch.contiguous_format), ("channels_last", torch.channels_last)):
-        net = torch_model(config.model).to(device=device, memory_format=fmt).train()
+        net = torch_twin(config.model).to(device=device, memory_format=fmt).train()
         weights = [p for name, p in net.named_parameters() if not name.endswith("bias")]
         biases = [p for name, p in net.named_parameters() if name.endswith("bias")]
         opt = torch.optim.SGD(
@@ -237,8 +190,7 @@ def torch_runners(config, seed: int = 0) -> dict[str, Callable[[int], None]]:
                 loss.backward()
                 opt.step()
                 float(loss.detach())
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            torch_sync(torch, device)
 
         runners[layout] = run
     return runners
@@ -292,7 +244,6 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     args = parse_args()
     force_devices(args.devices)
-    sys.path.insert(0, str(ROOT))
     import jax
     import torch
 

@@ -1,17 +1,17 @@
 """Ingest benchmarks: peak memory of streaming a big scene, global-filter speed, and filter attenuation.
 
-    .venv/bin/python tools/bench_ingest.py                      # all three, 20,000 x 20,000 px (a few minutes)
-    .venv/bin/python tools/bench_ingest.py --size 5000 --only memory
+    .venv/bin/python -m tools.bench.ingest                    # all three, 20,000 x 20,000 px (a few minutes)
+    .venv/bin/python -m tools.bench.ingest --size 5000 --only memory
 
 memory: writes a float32 GeoTIFF of ``size`` x ``size`` px (wrapped ramps + noise, rasterio windowed writes),
   ingests it in a child process (``fringescan ingest``) and reports the child's peak RSS (ru_maxrss). A small
   2,000 x 2,000 scene is ingested the same way first, so the two peaks show memory does not grow with size.
 speed: ``scanner.core.phase.global_filter`` on 2,500 x 2,500 px against the first implementation (summed-area
   table with fancy indexing, int64 phasors at 2**20), same process, medians of 5, and the ratio. Then the
-  whole ``ingest_scene`` of the benchmark scene (bench_scan's simulator scene, seed 7: phase + coherence +
-  DEM GeoTIFFs on one 28 m grid), median of 5 after a warm-up, with a profile breakdown of one more run. The
-  first ingest (zarr-python chunk writes, coherence and DEM warped) took 0.9-1.0 s here; it is no longer in
-  the tree, so that figure is quoted, not re-measured.
+  whole ``ingest_scene`` of the benchmark scene (``tools.bench.common``'s simulator scene, seed 7, as the scan
+  benchmark's end-to-end run ingests it: phase + coherence + DEM GeoTIFFs on one 28 m grid), median of 5 after
+  a warm-up, with a profile breakdown of one more run. The first ingest (zarr-python chunk writes, coherence
+  and DEM warped) took 0.9-1.0 s here; it is no longer in the tree, so that figure is quoted, not re-measured.
 attenuation: for a 0.5, 1 and 2 km^2 landslide (a round cos^2-tapered bowl, 1 rad at the centre, 0 at the rim)
   at 28 m, the least-squares gain of the filtered phase on the true phase inside the body for each filter size
   (500, 1000, 2000, 3000 m): 1 = kept whole, 0 = removed; attenuation = 1 - gain.
@@ -23,9 +23,7 @@ import argparse
 import cProfile
 import math
 import pstats
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,29 +31,18 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from affine import Affine
 
 from scanner.core.phase import filter_width_px, global_filter, wrap
-
-PIXEL_M = 28.0
-
-
-def geotiff_profile(height: int, width: int, **extra: object) -> dict:
-    """A tiled float32 one-band GeoTIFF at 28 m in UTM 54N with NaN nodata: the benchmarks' input files."""
-    return {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": 1,
-        "dtype": "float32",
-        "crs": "EPSG:32654",
-        "transform": Affine(PIXEL_M, 0, 300_000.0, 0, -PIXEL_M, 4_500_000.0),
-        "nodata": float("nan"),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        **extra,
-    }
+from tools.bench.common import (
+    JAPAN_KM2,
+    PIXEL_M,
+    SCENE_SEED,
+    child_peak_rss_mib,
+    geotiff_profile,
+    peak_rss_mib,
+    synthetic_scene,
+    write_geotiffs,
+)
 
 
 def write_big_scene(path: Path, size: int, *, block: int = 1024, seed: int = 0) -> Path:
@@ -69,17 +56,6 @@ def write_big_scene(path: Path, size: int, *, block: int = 1024, seed: int = 0) 
                 values = 0.013 * x + 0.007 * y + rng.normal(0, 0.3, (h, w)).astype(np.float32)
                 dst.write(wrap(values.astype(np.float32)), 1, window=rasterio.windows.Window(col, row, w, h))
     return path
-
-
-def child_peak_rss_mib(argv: list[str]) -> tuple[float, float]:
-    """Run ``argv`` in a fresh child process; (peak RSS MiB of that child, wall seconds)."""
-    script = (
-        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
-    )
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, check=True)
-    return int(done.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
 
 
 def bench_memory(size: int, work: Path) -> None:
@@ -134,7 +110,7 @@ def bench_speed(repeats: int = 5) -> None:
     print(
         f"speed: global_filter 2500 x 2500 px, width {width} px: first {times['first']:.3f} s, "
         f"current {times['current']:.3f} s, ratio {times['first'] / times['current']:.2f}x "
-        f"(national coverage ~{378_000 / 4_900 * times['current'] / 60:.1f} min of filtering)"
+        f"(national coverage ~{JAPAN_KM2 / 4_900 * times['current'] / 60:.1f} min of filtering)"
     )
 
 
@@ -150,13 +126,12 @@ INGEST_STAGES = {
 """Profile rows of the ingest breakdown: label -> (file name, function name), cumulative seconds."""
 
 
-def bench_ingest_speed(work: Path, size: int = 2500, repeats: int = 5) -> None:
-    import bench_scan  # the benchmark scene and its GeoTIFFs, exactly as bench_scan's end-to-end run ingests
-
+def bench_scene_ingest(work: Path, size: int = 2500, repeats: int = 5) -> None:
     from scanner.io.store import Store
     from scanner.pipeline.ingest import IngestRequest, ingest_scene
 
-    tiffs = bench_scan.write_geotiffs(work / "tiff", bench_scan.synthetic_scene(size, 7))
+    # the benchmark scene and its GeoTIFFs, exactly as the scan benchmark's end-to-end run ingests them
+    tiffs = write_geotiffs(work / "tiff", synthetic_scene(size, SCENE_SEED))
     store = Store.create(work / "ingest-store")
 
     def run(index: int) -> float:
@@ -173,7 +148,7 @@ def bench_ingest_speed(work: Path, size: int = 2500, repeats: int = 5) -> None:
     print(
         f"speed: ingest_scene {size} x {size} px (phase + coherence + DEM, 28 m): median {seconds:.3f} s "
         f"({size * size / seconds / 1e6:.1f} Mpx/s, {km2 / seconds:,.0f} km2/s; national coverage "
-        f"~{378_000 / km2 * seconds / 60:.1f} min of ingest); first implementation 0.9-1.0 s (quoted)"
+        f"~{JAPAN_KM2 / km2 * seconds / 60:.1f} min of ingest); first implementation 0.9-1.0 s (quoted)"
     )
     profile = cProfile.Profile()
     profile.runcall(run, repeats + 1)
@@ -229,11 +204,11 @@ def main() -> None:
     if args.only in (None, "speed"):
         bench_speed()
         with tempfile.TemporaryDirectory(dir=args.workdir) as work:
-            bench_ingest_speed(Path(work))
+            bench_scene_ingest(Path(work))
     if args.only in (None, "memory"):
         with tempfile.TemporaryDirectory(dir=args.workdir) as work:
             bench_memory(args.size, Path(work))
-    print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    print(f"bench process peak RSS {peak_rss_mib():,.0f} MiB")
 
 
 if __name__ == "__main__":

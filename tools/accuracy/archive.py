@@ -1,0 +1,114 @@
+"""The synthetic archive through fringescan's own verbs, each run once: regions, stores, datasets and scans.
+
+Every step leaves a marker ``OUT/.done/<name>`` (its seconds) and is skipped when the marker exists, so a
+stopped run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from scanner.cli import main as fringescan
+from scanner.io.writers import write_bytes
+from scanner.sim.files import read_region
+from tools.accuracy.plan import SEEDS, Plan, Variant, sets
+
+
+def step(out: Path, name: str, argv: list[str]) -> None:
+    """Run one ``fringescan`` verb in this process once (marker file ``OUT/.done/<name>``)."""
+    marker = out / ".done" / name
+    if marker.exists():
+        return
+    print(f"\n== {name}: fringescan {' '.join(argv)}", flush=True)
+    start = time.perf_counter()
+    code = fringescan(argv)
+    if code != 0:
+        print(f"accuracy: step '{name}' failed with exit code {code}", file=sys.stderr)
+        sys.exit(code)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{time.perf_counter() - start:.1f}\n")
+    print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` (folders created) so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, data.encode() if isinstance(data, str) else data)
+
+
+def region_scenes(region: Path) -> list[dict]:
+    """The scene records of a synthetic region's region.json."""
+    return read_region(region)["scenes"]
+
+
+def synth_and_ingest(plan: Plan, split: str) -> tuple[Path, Path]:
+    """The region of ``split`` and its ingested store."""
+    region, store = plan.out / f"{split}-region", plan.out / f"{split}-store"
+    n = plan.scenes[split]
+    step(
+        plan.out,
+        f"synth-{split}",
+        [
+            "synth",
+            "--out",
+            str(region),
+            "--seed",
+            str(SEEDS[split]),
+            "--size",
+            str(plan.size),
+            "--set",
+            f"scenes={n}",
+            "--set",
+            f"areas={max(1, n // 4)}",
+        ],
+    )
+    for scene in region_scenes(region):
+        files = scene["files"]
+        step(
+            plan.out,
+            f"ingest-{split}-{scene['scene_id']}",
+            [
+                "ingest",
+                str(region / files["phase"]),
+                "--coherence",
+                str(region / files["coherence"]),
+                "--dem",
+                str(region / files["dem"]),
+                "--id",
+                scene["scene_id"],
+                "--store",
+                str(store),
+            ],
+        )
+    return region, store
+
+
+def scan_to(plan: Plan, name: str, store: Path, model: Path, scene_ids: Sequence[str] | None = None) -> None:
+    """``fringescan scan`` of ``store`` (or only ``scene_ids``) with ``model``, as step ``name``."""
+    argv = ["scan", "--store", str(store), "--model", str(model)]
+    for s in scene_ids or ():
+        argv += ["--scene", s]
+    step(plan.out, name, argv)
+
+
+def build_dataset(plan: Plan, name: str, variant: Variant, region: Path, store: Path, dataset: Path) -> None:
+    """``fringescan dataset`` of ``region``'s scenes in ``store`` with the variant's config, as step ``name``."""
+    step(
+        plan.out,
+        name,
+        [
+            "dataset",
+            "--store",
+            str(store),
+            "--labels",
+            str(region / "labels.geojson"),
+            "--out",
+            str(dataset),
+            "--config",
+            variant.config,
+            *sets(variant.overrides),
+        ],
+    )
