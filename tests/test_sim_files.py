@@ -125,3 +125,23 @@ def test_rerun_replaces_region_and_drops_stale_files(tmp_path):
     assert len(region["scenes"]) == 2
     assert len(list(out.glob("*.phase.tif"))) == 2
     assert len(list((out / "quicklooks").glob("*.png"))) == 2
+
+
+def test_read_region_and_ingest_argv_take_a_region_into_a_store(region_dir, tmp_path):
+    from scanner.cli import main
+    from scanner.errors import InputError
+    from scanner.io.store import Store
+    from scanner.sim.files import ingest_argv, read_region
+
+    region = read_region(region_dir)
+    for scene in region["scenes"]:
+        assert main(ingest_argv(region_dir, scene, tmp_path / "store")) == 0
+    store = Store.open(tmp_path / "store")
+    assert store.scene_ids() == sorted(s["scene_id"] for s in region["scenes"])
+    assert all(store.scene(s).has("coherence") and store.scene(s).has("slope") for s in store.scene_ids())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "region.json").write_text('{"format": "something else"}')
+    with pytest.raises(InputError, match="fringescan synth"):
+        read_region(tmp_path / "other")
+    with pytest.raises(InputError, match="region.json"):
+        read_region(tmp_path / "missing")

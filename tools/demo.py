@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from scanner.cli import main as fringescan
-from scanner.sim.files import read_region
+from scanner.sim.files import ingest_argv, read_region
 
 DEMO_SEED = 0
 TRAIN_SEED = 1000
@@ -38,22 +38,7 @@ def ingest_region(region_dir: Path, store: Path) -> list[str]:
     region = read_region(region_dir)
     ids = []
     for scene in region["scenes"]:
-        files = scene["files"]
-        step(
-            f"ingest {scene['scene_id']}",
-            [
-                "ingest",
-                str(region_dir / files["phase"]),
-                "--coherence",
-                str(region_dir / files["coherence"]),
-                "--dem",
-                str(region_dir / files["dem"]),
-                "--id",
-                scene["scene_id"],
-                "--store",
-                str(store),
-            ],
-        )
+        step(f"ingest {scene['scene_id']}", ingest_argv(region_dir, scene, store))
         ids.append(scene["scene_id"])
     return ids
 

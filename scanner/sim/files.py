@@ -344,6 +344,24 @@ def read_region(folder: str | Path) -> dict:
     return region
 
 
+def ingest_argv(folder: str | Path, scene: dict, store: str | Path) -> list[str]:
+    """The ``fringescan ingest`` arguments for one scene of a region (``read_region(folder)["scenes"]``):
+    its phase with its coherence and DEM, under its own scene id."""
+    files, folder = scene["files"], Path(folder)
+    return [
+        "ingest",
+        str(folder / files["phase"]),
+        "--coherence",
+        str(folder / files["coherence"]),
+        "--dem",
+        str(folder / files["dem"]),
+        "--id",
+        scene["scene_id"],
+        "--store",
+        str(store),
+    ]
+
+
 def _previous_files(out: Path) -> set[str]:
     try:
         earlier = read_region(out)

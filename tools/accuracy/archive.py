@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scanner.cli import main as fringescan
 from scanner.io.writers import write_bytes
-from scanner.sim.files import read_region
+from scanner.sim.files import ingest_argv, read_region
 from tools.accuracy.plan import SEEDS, Plan, Variant, sets
 
 
@@ -66,23 +66,7 @@ def synth_and_ingest(plan: Plan, split: str) -> tuple[Path, Path]:
         ],
     )
     for scene in region_scenes(region):
-        files = scene["files"]
-        step(
-            plan.out,
-            f"ingest-{split}-{scene['scene_id']}",
-            [
-                "ingest",
-                str(region / files["phase"]),
-                "--coherence",
-                str(region / files["coherence"]),
-                "--dem",
-                str(region / files["dem"]),
-                "--id",
-                scene["scene_id"],
-                "--store",
-                str(store),
-            ],
-        )
+        step(plan.out, f"ingest-{split}-{scene['scene_id']}", ingest_argv(region, scene, store))
     return region, store
 
 
