@@ -13,12 +13,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pyrate-cropA"
+PYRATE_DATA = Path(__file__).resolve().parent / "data" / "pyrate-cropA"
 
 
 @pytest.fixture(scope="session")
 def pyrate_dir() -> Path:
-    """The real GAMMA sample interferograms (../shared/data/pyrate-cropA); CI lays shared/ beside the clone."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real sample data missing: expected {SHARED_DATA} (shared/ beside the checkout)")
-    return SHARED_DATA
+    """The real GAMMA sample interferograms, kept in the repository (tests/data/README.md: source, licence)."""
+    if not PYRATE_DATA.is_dir():
+        pytest.fail(f"real sample data missing: expected {PYRATE_DATA} (part of the repository)")
+    return PYRATE_DATA
