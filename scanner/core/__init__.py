@@ -1,4 +1,5 @@
-"""Pure numerics: phase preprocessing, the compiled kernels, tiling, detection and the site identity rule.
+"""Pure numerics: phase preprocessing and the global filter, the compiled kernels, tiling, detection, the
+site identity rule and the 16-colour phase palette.
 
 No file access, no logging setup, no global random state; rasterio, zarr, tensorstore and orbax are never
 imported here. Imports only the base modules (``scanner.errors``, ``scanner.config``, ``scanner.geo``,
