@@ -3,7 +3,6 @@
 import json
 import math
 
-import dask.array as da
 import numpy as np
 import pytest
 import rasterio
@@ -14,17 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.cli import main
-from scanner.core.phase import global_filter, wrap
+from scanner.core.phase import wrap
 from scanner.geo import PixelWindow
 from scanner.io import readers
 from scanner.io.store import Store
 from scanner.pipeline.ingest import (
     IngestConfig,
     IngestRequest,
-    global_filter_dask,
     ingest_scene,
-    layover_shadow,
-    multilook,
     scene_id_from_path,
 )
 from tests.rasters import GAMMA_TAGS, ORIGIN, UTM54, ramp_phase, snapshot, utm_transform, write_raster
@@ -158,20 +154,6 @@ def test_finer_phase_is_multilooked_in_the_complex_domain(tmp_path):
     assert np.abs(np.angle(np.exp(1j * (stored[ok] - np.angle(blocks)[ok])))).max() < 1e-5
 
 
-def test_multilook_function_matches_a_loop():
-    rng = np.random.default_rng(3)
-    phase = rng.uniform(-3, 3, (6, 8)).astype(np.float32)
-    usable = rng.random((6, 8)) > 0.3
-    out, valid = multilook(np.where(usable, phase, np.nan), usable, (2, 4))
-    for i in range(3):
-        for j in range(2):
-            block = np.s_[2 * i : 2 * i + 2, 4 * j : 4 * j + 4]
-            total = np.sum(np.exp(1j * phase[block].astype(np.float64))[usable[block]])
-            assert valid[i, j] == (usable[block].sum() >= 4)
-            if valid[i, j]:
-                assert out[i, j] == pytest.approx(np.angle(total), abs=1e-6)
-
-
 def test_gamma_coherence_zero_is_kept_as_data(tmp_path):
     phase = wrap(ramp_phase(40, 30))
     coherence = np.random.default_rng(0).uniform(0.2, 0.9, (40, 30)).astype(np.float32)
@@ -182,20 +164,6 @@ def test_gamma_coherence_zero_is_kept_as_data(tmp_path):
         store, IngestRequest(phase=write_raster(tmp_path / "x.tif", phase), scene_id="x", coherence=coh)
     )
     np.testing.assert_array_equal(store.scene("x").read("coherence"), coherence)
-
-
-def test_layover_and_shadow_masks():
-    pixel = type("P", (), {"x_m": 28.0, "y_m": 28.0})()
-    x = np.arange(12) * 28.0
-    steep_up_east = np.tile(x * math.tan(math.radians(50)), (12, 1))
-    look_east = {"incidence_deg": 38.7, "look_azimuth_deg": 80.0}
-    assert layover_shadow(steep_up_east, pixel, **look_east).all()  # faces the sensor, steeper than incidence
-    steeper = np.tile(x * math.tan(math.radians(60)), (12, 1))
-    assert layover_shadow(steeper[:, ::-1], pixel, **look_east).all()  # faces away, 60 > 90 - 38.7: shadow
-    assert not layover_shadow(steep_up_east[:, ::-1], pixel, **look_east).any()  # faces away, 50 < 51.3
-    gentle = np.tile(x * math.tan(math.radians(20)), (12, 1))
-    assert not layover_shadow(gentle, pixel, **look_east).any()
-    assert not layover_shadow(gentle[:, ::-1], pixel, **look_east).any()
 
 
 def test_masks_water_exclusions_and_layover_fold_into_valid(tmp_path):
@@ -371,21 +339,6 @@ def test_real_gamma_files_from_the_cli(pyrate_dir, tmp_path, capsys):
     np.testing.assert_array_equal(scene.read("phase")[valid == 1], wrap(original[original != 0]))
     coherence = scene.read("coherence")
     assert np.isfinite(coherence).all() and coherence.max() <= 1 and (coherence == 0).any()
-
-
-@settings(max_examples=10, deadline=None)
-@given(chunk_y=st.integers(36, 90), chunk_x=st.integers(36, 90), seed=st.integers(0, 5))
-def test_dask_map_overlap_filter_equals_untiled(chunk_y, chunk_x, seed):
-    rng = np.random.default_rng(seed)
-    phase = wrap(rng.normal(0, 2, (150, 170)).astype(np.float32))
-    phase[rng.random(phase.shape) < 0.05] = np.nan
-    valid = (rng.random(phase.shape) > 0.05).astype(np.uint8)
-    tiled = global_filter_dask(
-        da.from_array(phase, chunks=(chunk_y, chunk_x)),
-        da.from_array(valid, chunks=(chunk_y, chunk_x)),
-        width_px=71,
-    )
-    np.testing.assert_array_equal(tiled.compute(scheduler="sync"), global_filter(phase, valid, width_px=71))
 
 
 def test_scene_read_window_beyond_edges(tmp_path):

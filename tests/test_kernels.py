@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.core import kernels
+from scanner.core.dem import slope_from_gradient
 from scanner.core.kernels import horn_gradient
 from scanner.core.phase import PreprocessConfig, filter_width_px, preprocess, slope_deg
-from scanner.pipeline.ingest import slope_from_gradient
 
 PIXEL_M = 28.0
 ALL = ("cos", "sin", "coherence", "slope")

@@ -3,6 +3,7 @@ slope and preprocess."""
 
 import math
 
+import dask.array as da
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from scanner.core.phase import (
     filter_reach_px,
     filter_width_px,
     global_filter,
+    global_filter_dask,
     levels_to_unit,
     preprocess,
     quantize,
@@ -240,3 +242,18 @@ def test_preprocess_in_row_bands_is_bit_identical_to_one_pass(height, bands, cro
         band = preprocess(scene[rows], valid[rows], PIXEL_M, config, {k: v[rows] for k, v in extras.items()})
         parts.append(band[keep])
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@settings(max_examples=10, deadline=None)
+@given(chunk_y=st.integers(36, 90), chunk_x=st.integers(36, 90), seed=st.integers(0, 5))
+def test_dask_map_overlap_filter_equals_untiled(chunk_y, chunk_x, seed):
+    rng = np.random.default_rng(seed)
+    phase = wrap(rng.normal(0, 2, (150, 170)).astype(np.float32))
+    phase[rng.random(phase.shape) < 0.05] = np.nan
+    valid = (rng.random(phase.shape) > 0.05).astype(np.uint8)
+    tiled = global_filter_dask(
+        da.from_array(phase, chunks=(chunk_y, chunk_x)),
+        da.from_array(valid, chunks=(chunk_y, chunk_x)),
+        width_px=71,
+    )
+    np.testing.assert_array_equal(tiled.compute(scheduler="sync"), global_filter(phase, valid, width_px=71))

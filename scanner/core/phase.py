@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scanner.config import require
 from scanner.core import kernels
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
 """Model input channels ``preprocess`` can build, in any order and combination."""
@@ -181,6 +185,26 @@ def _filtered_phase(phasors: _Phasors, sums: np.ndarray, crop: int) -> np.ndarra
     out = wrap(low)
     out[~usable] = np.float32(np.nan)
     return out
+
+
+def global_filter_dask(phase: da.Array, valid: da.Array, *, width_px: int) -> da.Array:
+    """``global_filter`` on dask arrays, block by block with ``map_overlap`` (halo = the filter's reach).
+
+    Exactly equal to the untiled filter; each chunk must be at least the reach (``width_px // 2``) wide.
+    """
+    import dask.array as da  # noqa: F811 (only here: the rest of the module needs no dask)
+
+    reach = filter_reach_px(width_px)
+    return da.map_overlap(
+        lambda p, v: global_filter(p, v, width_px=width_px),
+        phase,
+        valid,
+        depth=reach,
+        boundary="none",
+        trim=True,
+        dtype=np.float32,
+        meta=np.array((), dtype=np.float32),
+    )
 
 
 def filtered_cos_sin(

@@ -7,8 +7,8 @@ and water mask onto the chunk (``scanner.io.readers``), computes slope and masks
 group. Only when every chunk is written are the attributes set and the group renamed into ``scenes/``, so a
 failure leaves the store as it was. Peak memory depends on the chunk size, not on the scene size.
 
-The filter is not applied on ingest (the store holds the wrapped phase); ``global_filter_dask`` is the tiled
-form the scanner and benchmarks use, equal to ``scanner.core.phase.global_filter`` on the whole array.
+The filter is not applied on ingest (the store holds the wrapped phase). The numerics live in ``scanner.core``:
+multilooking in ``multilook``, slope and the layover/shadow mask in ``dem``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
-from affine import Affine
 
 from scanner import __version__
 from scanner.config import require
+from scanner.core.dem import layover_shadow_from_gradient, slope_from_gradient
 from scanner.core.kernels import horn_gradient
-from scanner.core.phase import filter_reach_px, global_filter, wrap
+from scanner.core.multilook import multilook, multilook_factors, multilooked_grid
+from scanner.core.phase import wrap
 from scanner.errors import InputError, StoreError, UsageError, problem
-from scanner.geo import CHUNK_PX, PIXEL_SIZE_TOLERANCE, WINDOW_PX, GeoGrid, PixelSize, PixelWindow
+from scanner.geo import CHUNK_PX, WINDOW_PX, GeoGrid, PixelWindow
 from scanner.io import readers
 from scanner.io.store import SceneWriter, Store, now_iso
 from scanner.progress import ProgressCallback
@@ -135,100 +135,11 @@ def check_scene_id(scene_id: str) -> str:
     return scene_id
 
 
-def multilook_factors(pixel: PixelSize, model_pixel_size_m: float) -> tuple[int, int]:
-    """(y, x) looks: ``round(model / pixel)`` on an axis finer than the model by more than 10%, else 1."""
-
-    def looks(size_m: float) -> int:
-        finer = size_m < model_pixel_size_m * (1 - PIXEL_SIZE_TOLERANCE)
-        return max(1, round(model_pixel_size_m / size_m)) if finer else 1
-
-    return looks(pixel.y_m), looks(pixel.x_m)
-
-
-def multilooked_grid(grid: GeoGrid, looks: tuple[int, int]) -> GeoGrid:
-    """The output grid: ``looks`` input pixels per output pixel; a partial last row/column of looks is dropped."""
-    ly, lx = looks
-    if grid.height < ly or grid.width < lx:
-        raise InputError(
-            problem(
-                "phase raster",
-                expected=f"at least {ly} x {lx} px to multilook",
-                found=f"{grid.height} x {grid.width} px",
-                fix="ingest a larger area",
-            )
-        )
-    return GeoGrid(
-        height=grid.height // ly,
-        width=grid.width // lx,
-        transform=grid.transform @ Affine.scale(lx, ly),
-        crs_wkt=grid.crs_wkt,
-    )
-
-
-def multilook(phase: np.ndarray, usable: np.ndarray, looks: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Complex multilook: the phase of the mean of ``exp(i*phase)`` over each block of looks, and validity
-    (at least half the looks usable)."""
-    ly, lx = looks
-    h, w = phase.shape[0] // ly, phase.shape[1] // lx
-    z = np.where(usable, np.exp(1j * np.nan_to_num(phase).astype(np.float64)), 0)[: h * ly, : w * lx]
-    total = z.reshape(h, ly, w, lx).sum(axis=(1, 3))
-    count = usable[: h * ly, : w * lx].reshape(h, ly, w, lx).sum(axis=(1, 3))
-    valid = 2 * count >= ly * lx
-    return np.where(valid, np.angle(total), np.nan).astype(np.float32), valid
-
-
 def chunk_windows(grid: GeoGrid, chunk_px: int) -> Iterator[PixelWindow]:
     """The grid's chunk-aligned windows, row-major."""
     for row in range(0, grid.height, chunk_px):
         for col in range(0, grid.width, chunk_px):
             yield PixelWindow(row, col, min(chunk_px, grid.height - row), min(chunk_px, grid.width - col))
-
-
-def layover_shadow(
-    dem_halo: np.ndarray, pixel: PixelSize, *, incidence_deg: float, look_azimuth_deg: float
-) -> np.ndarray:
-    """Local layover/shadow mask (bool) from a DEM carrying a 1 px halo.
-
-    With ``s`` the terrain slope angle along the ground look direction (positive where the ground rises away
-    from the sensor, i.e. faces it): layover where ``s > incidence``, shadow where ``-s > 90 - incidence``.
-    A local test: it ignores shadows cast by distant ridges.
-    """
-    gradient = horn_gradient(dem_halo, pixel.x_m, pixel.y_m)
-    return _layover_shadow(gradient, incidence_deg=incidence_deg, look_azimuth_deg=look_azimuth_deg)
-
-
-def _layover_shadow(
-    gradient: tuple[np.ndarray, np.ndarray], *, incidence_deg: float, look_azimuth_deg: float
-) -> np.ndarray:
-    dz_de, dz_dn = gradient
-    azimuth = math.radians(look_azimuth_deg)
-    along = np.degrees(np.arctan(dz_de * math.sin(azimuth) + dz_dn * math.cos(azimuth)))
-    with np.errstate(invalid="ignore"):
-        return (along > incidence_deg) | (-along > 90.0 - incidence_deg)
-
-
-def slope_from_gradient(dz_de: np.ndarray, dz_dn: np.ndarray) -> np.ndarray:
-    """Slope in degrees (float32) from Horn's gradient: ``scanner.core.phase.slope_deg(halo)[1:-1, 1:-1]`` bit for
-    bit (the same numpy expression; the sign of a component does not change ``hypot``)."""
-    return np.degrees(np.arctan(np.hypot(dz_de, dz_dn))).astype(np.float32)
-
-
-def global_filter_dask(phase: da.Array, valid: da.Array, *, width_px: int) -> da.Array:
-    """``scanner.core.phase.global_filter`` block by block with ``map_overlap`` (halo = the filter's reach).
-
-    Exactly equal to the untiled filter; each chunk must be at least the reach (``width_px // 2``) wide.
-    """
-    reach = filter_reach_px(width_px)
-    return da.map_overlap(
-        lambda p, v: global_filter(p, v, width_px=width_px),
-        phase,
-        valid,
-        depth=reach,
-        boundary="none",
-        trim=True,
-        dtype=np.float32,
-        meta=np.array((), dtype=np.float32),
-    )
 
 
 @dataclass
@@ -468,7 +379,7 @@ def _aux_arrays(ctx: _Context, window: PixelWindow, out: dict[str, np.ndarray]) 
         out["dem"] = halo[1:-1, 1:-1]
         out["slope"] = slope_from_gradient(*gradient)
         if ctx.geometry is not None:
-            excluded |= _layover_shadow(
+            excluded |= layover_shadow_from_gradient(
                 gradient, incidence_deg=ctx.geometry[0], look_azimuth_deg=ctx.geometry[1]
             )
     if "water" in ctx.aux:
