@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.pipeline.nightly import store_status
+    from scanner.pipeline.status import store_status
 
     status = store_status(args.store, min_detections=args.min_detections)
     if args.json:
