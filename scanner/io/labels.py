@@ -17,7 +17,7 @@ lists the scenes a label shows in; without it a label shows in every scene.
 
 Who uses what: the dataset builder (``train.dataset_store``) centres candidate windows on positives and
 negative windows on negatives, and keeps random "others" away from both; hard-negative mining never mines on
-a positive; ``evaluate-scan`` and ``tools/accuracy.py`` expect only positives. ``fringescan review
+a positive; ``evaluate-scan`` and ``tools.accuracy`` expect only positives. ``fringescan review
 --export-labels`` (``scanner.pipeline.history.export_labels``) writes ``class`` ``confirmed`` / ``rejected``.
 """
 
