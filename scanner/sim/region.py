@@ -8,6 +8,7 @@ area grid at a small offset of whole mesh blocks, so that the scenes overlap wit
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -168,16 +169,7 @@ def _plan_area(
     offsets = _scene_offsets(count, config.scene_shift_blocks, block, rng)
     spans = (config.span_cycles[0] * config.repeat_days, config.span_cycles[1] * config.repeat_days)
     bodies = simulate_landslides(area, config, _core_window(offsets, config.size_px, block), rng, spans)
-    area = Area(
-        area_id=area_id,
-        index=index,
-        grid=grid,
-        dem=dem,
-        water=water,
-        vegetation=vegetation,
-        dem_error_m=dem_error,
-        labels=label_raster(dem.shape, bodies),
-    )
+    area = dataclasses.replace(area, labels=label_raster(dem.shape, bodies))
     return area, bodies, _scene_specs(config, area, offsets, rng, start)
 
 
