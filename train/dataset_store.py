@@ -400,11 +400,12 @@ def mine_hard_negatives(
         if prob is None:
             continue
         scene = store.scene(entry["scene_id"])
+        in_scene = reproject(candidates, scene.grid.crs_wkt)
         rows, cols = hard_negative_windows(
             prob,
             scene.grid.cell_grid().transform,
-            [lab.geometry for lab in reproject(candidates, scene.grid.crs_wkt)],
-            label_centres(candidates, scene),
+            [lab.geometry for lab in in_scene],
+            label_centres(in_scene, scene),
             cell_area_m2=scene.grid.cell_area_m2,
             exclusion_px=config["exclusion_px"],
             max_windows=MAX_WINDOWS_PER_SCENE if max_per_scene is None else max_per_scene,

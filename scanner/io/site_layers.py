@@ -103,14 +103,6 @@ def write_geojson(path: str | Path, collection: dict) -> Path:
     return write_json(path, collection, indent=1)
 
 
-def read_geometries(path: str | Path) -> list[BaseGeometry]:
-    """The geometries of a GeoJSON FeatureCollection (lon/lat, RFC 7946); features without one are skipped."""
-    return [shape(f["geometry"]) for f in read_geojson(path)["features"] if f.get("geometry")]
-
-
-# ---------------------------------------------------------------------------------------------- a scene
-
-
 def read_site_layer(path: str | Path) -> dict:
     """A scene's site layer (``sites/<scene_id>.geojson``), a FeatureCollection."""
     return read_geojson(path, role="site layer", fix="re-run `fringescan detect` for this scene")

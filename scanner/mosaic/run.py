@@ -1,4 +1,4 @@
-"""National probability mosaics: the grid, the combining rule, chunk planning and one mosaic run.
+"""One national mosaic run: the store's probability grids into a new mosaic version.
 
 A run turns the store's per-scene probability grids (``prob/<scene_id>``) into one versioned mosaic:
 
@@ -95,7 +95,6 @@ class MosaicReport:
 
 def load_passes(root, grid: MosaicGrid) -> tuple[dict[str, PassInfo], dict[str, tuple], dict[str, set]]:
     """Every probability grid in the store as a pass, its (prob, cell grid), and the mosaic chunks it touches."""
-
     passes, data, chunks = {}, {}, {}
     for scene_id in probgrid.scanned_scene_ids(root):
         prob, attrs = probgrid.read_prob(root, scene_id)
@@ -129,7 +128,6 @@ def compute_chunk(
     grid: MosaicGrid, index: ChunkIndex, passes: list[PassInfo], data: dict, combine: CombineConfig
 ) -> dict[str, np.ndarray]:
     """The four bands of one level-0 chunk from the passes touching it."""
-
     window = grid.chunk_window(index)
     g = grid.geogrid()
     dst = GeoGrid(
@@ -193,7 +191,9 @@ def run_mosaic(
     with store.staging(store.layout.mosaic_version(version)) as stage:
         zarr_io.create_version(stage, grid, levels, manifest, write_coords=plan.full_rebuild)
         prev_path = None if plan.full_rebuild else zarr_io.version_path(root, parent)
-        per_level, linked = _write_levels(stage, prev_path, grid, levels, plan, data, combine, progress)
+        per_level, linked = _write_levels(
+            stage, prev_path, grid, levels, plan, data, fresh, combine, progress
+        )
         sites = merge_sites(site_layers(root), wanted)
         write_json(
             stage / "sites.geojson",
@@ -240,13 +240,14 @@ def _write_levels(
     levels: int,
     plan: MosaicPlan,
     data: dict,
+    footprints: dict[str, set],
     combine: CombineConfig,
     progress: ProgressCallback | None,
 ) -> tuple[tuple[int, ...], int]:
-
+    """Write the dirty chunks of every level into ``stage`` (``footprints``: the level-0 chunks of each pass,
+    from ``load_passes``); link the clean ones from ``prev_path``. Returns chunks per level and links made."""
     dirty, per_level, linked = set(plan.dirty), [], 0
     ordered = sorted(plan.passes.values(), key=lambda p: (date_ordinal(p.date), p.scene_id))
-    footprints = {p.scene_id: chunks_touched(grid, footprint_in(grid, data[p.scene_id][1])) for p in ordered}
     for level in range(levels):
         if prev_path is not None:
             linked += zarr_io.link_unchanged(prev_path, stage, level, dirty)

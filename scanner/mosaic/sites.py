@@ -45,6 +45,7 @@ def merge_detections(site_id: str, members: tuple[Detection, ...]) -> dict:
     second_dates = [d.second_date for d in members if d.second_date]
     priorities = [p["priority"] for p in props if isinstance(p.get("priority"), int | float)]
     prob_means = [float(p.get("prob_mean") or 0.0) for p in props]
+    total_area = sum(areas)
     centroid = geom.centroid
     properties = {
         "site_id": site_id,
@@ -57,8 +58,8 @@ def merge_detections(site_id: str, members: tuple[Detection, ...]) -> dict:
         "centroid_lon": centroid.x,
         "centroid_lat": centroid.y,
         "prob_max": max(d.prob_max for d in members),
-        "prob_mean": sum(m * a for m, a in zip(prob_means, areas, strict=True)) / sum(areas)
-        if sum(areas)
+        "prob_mean": sum(m * a for m, a in zip(prob_means, areas, strict=True)) / total_area
+        if total_area
         else float(np.mean(prob_means)),
         "slope_class": "slope" if "slope" in slope else ("flat" if "flat" in slope else None),
         "priority": max(priorities) if priorities else None,

@@ -20,7 +20,7 @@ from scanner.core.detect import DetectConfig, detect, resolve_config
 from scanner.errors import InputError, problem
 from scanner.eval.matching import DetectionCounts, table7
 from scanner.geo import STRIDE_PX, WGS84, PixelWindow
-from scanner.io.labels import read_labels
+from scanner.io.labels import read_labels, reproject
 from scanner.io.probgrid import prob_grid, read_prob, scanned_scene_ids
 from scanner.io.site_layers import feature_collection, site_features, to_wgs84, write_geojson
 from scanner.io.store import Scene, Store
@@ -120,7 +120,7 @@ def evaluate_store(
     Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
     nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
     """
-    labels = [lab.to_crs(WGS84) for lab in read_labels(labels_path) if lab.positive]
+    labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
     ids = scanned_scenes(store, scene_ids)
     per_scene = {}
     for scene_id in ids:

@@ -15,7 +15,7 @@ from scanner.core.detect import DetectConfig, detect
 from scanner.eval.calibrate import apply_platt, persistent_sites, select_setting
 from scanner.eval.matching import DetectionCounts, match_sites
 from scanner.geo import WGS84, GeoGrid
-from scanner.io.labels import read_labels
+from scanner.io.labels import read_labels, reproject
 from scanner.io.probgrid import read_prob
 from scanner.io.site_layers import component_polygons, to_wgs84
 from scanner.io.store import Store
@@ -73,7 +73,7 @@ def load_scenes(
     store_root: Path, labels_path: Path, scene_ids: Sequence[str], area_of: dict[str, str]
 ) -> list[SceneProb]:
     store = Store.open(store_root)
-    labels = [lab.to_crs(WGS84) for lab in read_labels(labels_path) if lab.positive]
+    labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
     out = []
     for scene_id in scene_ids:
         prob, attrs = read_prob(store_root, scene_id)
