@@ -4,9 +4,29 @@ iterations, batch 50, 30,000 iterations; Table 3's padding to N = 40,000 per cla
 
     fringescan train --config configs/paper.py --dataset DATASET --out CKPT [--subset A|B] [--fold k]
 
-Cost: about 30,000 x 50 = 1.5 M samples of the 832 MFLOP-per-window AlexNet (about 2.5 GFLOP per training
-sample with the backward pass); about 9 hours per model on the 2-core CPU (measured about 48 samples/s,
-`python -m tools.bench.train`, docs/training.md), so a 5-fold, 3-case cross-validation takes days there.
+Cost: about 30,000 x 50 = 1.5 M samples of the 585 MFLOP-per-window AlexNet (about 1.8 GFLOP per training
+sample with the backward pass). The earlier network of this file (832 MFLOP) took about 9 hours per model on
+the 2-core CPU (measured about 48 samples/s, `python -m tools.bench.train`, docs/training.md); this one has not
+been timed (fewer FLOPs, but LRN and grouped convolutions run less efficiently in XLA on the CPU), so count on
+the order of 9 hours per model, and days for a 5-fold, 3-case cross-validation there.
+
+**Network and input: Caffe's bvlc_alexnet on the paper's 16 colours.** The paper shows the experts and the CNN
+the phase in 16 colour steps (its Fig. 4), so the input is ``phase_rgb``: the 16 quantized levels through the
+cyclic table of ``scanner.core.palette`` (matplotlib's ``hsv`` sampled at k/16: red at -pi, through yellow,
+green, cyan, blue and magenta back to red, so level 15 sits next to level 0 in colour as in phase), three
+planes in [0, 1]; invalid pixels are the quicklook's nodata grey (0.502, 0.502, 0.502), which is none of the 16
+saturated colours. (One grey channel, level / 15, would put black next to white at +-pi and write invalid
+pixels as level 0.) The network is bvlc_alexnet: LRN after conv1 and conv2 (size 5, alpha 1e-4, beta 0.75),
+conv2/4/5 in two groups, max pools that round up (Caffe's ceil mode) and Caffe's fillers (Gaussian weights,
+std 0.01, fc6/fc7 0.005; biases 0.1 on conv2, conv4, conv5, fc6, fc7 and 0 elsewhere).
+
+The 150 px window is fed natively, not resized to 227: the paper's windows are 150 px, a resize would invent
+pixels between the colour steps (and blend colours that are no level), and cost 2.3x the FLOPs. So the sides are
+150 -> conv1 35 -> pool1 17 -> conv2 17 -> pool2 8 -> conv3-5 8 -> pool5 4 (ceil mode; rounding down gives 3),
+fc6 sees 4 x 4 x 256 = 4,096 inputs instead of bvlc_alexnet's 6 x 6 x 256 = 9,216, and the network has
+35,904,898 parameters (bvlc_alexnet at 227 px with 2 classes: 56,876,418; with 1,000 classes: 60,965,224).
+584.9 MFLOP per window (832.4 for the earlier grey, ungrouped, floor-pooled network; 29.95 M parameters
+there). Models and datasets of that earlier recipe are not comparable with this one (docs/training.md).
 
 **Optimizer semantics: Caffe (``optim.style="caffe"``, the default here).** Table 1 reads like a Caffe
 solver (step policy, gamma 0.1), and the paper trained AlexNet in Caffe, so we reproduce Caffe's update:
@@ -25,8 +45,17 @@ from train.config import DatasetConfig, ExperimentConfig, OptimConfig, TrainConf
 
 def get_config() -> ExperimentConfig:
     return ExperimentConfig(
-        model=ModelConfig(name="alexnet", fc_width=4096, dropout=0.5),
-        preprocess=PreprocessConfig(filter_size_m=2000.0, quantize_levels=16, channels=("phase_q",)),
+        model=ModelConfig(
+            name="alexnet",
+            in_channels=3,
+            fc_width=4096,
+            dropout=0.5,
+            lrn=True,
+            groups=True,
+            ceil_pool=True,
+            caffe_init=True,
+        ),
+        preprocess=PreprocessConfig(filter_size_m=2000.0, quantize_levels=16, channels=("phase_rgb",)),
         optim=OptimConfig(
             learning_rate=0.01,
             momentum=0.9,

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from affine import Affine
 from pyproj import CRS, Geod
+from pyproj.exceptions import CRSError
 
 from scanner.errors import InputError, problem
 
@@ -34,8 +35,17 @@ PIXEL_SIZE_TOLERANCE = 0.10
 """Relative pixel-size difference within which a model fits a scene; beyond it the scanner refuses the scene
 and ingest multilooks finer data to the model's spacing."""
 
-WAVELENGTH_TOLERANCE = 0.01
-"""Relative radar-wavelength difference within which a model fits a scene (fringe density scales with it)."""
+WAVELENGTH_TOLERANCE = 0.10
+"""Relative difference in fringe density (phase per metre of line-of-sight motion, per pixel:
+``scanner.sensors.fringe_density_ratio``) within which a model fits a scene.
+
+Why 10%: a change in fringe density of x% looks exactly like x% more or less ground motion, and training
+covers far more than that: the simulator draws each landslide's motion from 0.02 to 0.15 m per pair (7.5x) and
+its area log-uniformly, on varied terrain. The L-band radars record 0.229 to 0.2424 m (ALOS PALSAR 0.236,
+ALOS-2/ALOS-4/NISAR 0.2384 nominal, PALSAR-2's modes 0.2345-0.2424): within -3%..+3% of 0.236 (6% between the
+extremes), so one L-band model serves them all, with room left for the pixel-spacing spread. C band (Sentinel-1,
+0.0555 m) is 4.25x the density of L band and never fits an L-band model, at any spacing within
+``PIXEL_SIZE_TOLERANCE``."""
 
 
 @dataclass(frozen=True)
@@ -176,9 +186,26 @@ class GeoGrid:
 
     @classmethod
     def from_attrs(cls, attrs: dict) -> GeoGrid:
-        return cls(
-            height=int(attrs["height"]),
-            width=int(attrs["width"]),
-            transform=Affine(*attrs["transform"]),
-            crs_wkt=attrs["crs_wkt"],
-        )
+        """The grid ``to_attrs`` described; anything else (missing keys, wrong types, a transform that is not
+        six finite numbers with non-zero pixel sizes, an unknown CRS) is an InputError."""
+        try:
+            height, width, transform = attrs["height"], attrs["width"], [float(v) for v in attrs["transform"]]
+            crs_wkt = attrs["crs_wkt"]
+            numbers_ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (height, width))
+            transform_ok = len(transform) == 6 and all(map(math.isfinite, transform))
+            if not (
+                numbers_ok and transform_ok and transform[0] and transform[4] and isinstance(crs_wkt, str)
+            ):
+                raise ValueError("wrong types or values")
+            CRS.from_wkt(crs_wkt)
+        except (KeyError, TypeError, ValueError, IndexError, CRSError) as error:
+            text = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+            raise InputError(
+                problem(
+                    "grid attributes",
+                    expected="height and width (integers), transform (6 finite numbers) and crs_wkt (a CRS)",
+                    found=f"{text} in {str(attrs)[:120]}",
+                    fix="rewrite the group with fringescan (re-ingest or re-scan)",
+                )
+            ) from error
+        return cls(height=height, width=width, transform=Affine(*transform), crs_wkt=crs_wkt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from scanner.errors import UsageError
 from scanner.eval.calibrate import (
     apply_platt,
     calibrated_threshold,
+    choose_setting,
     fit_platt,
     pass_support,
     persistent_sites,
@@ -171,3 +173,200 @@ def test_select_setting_over_a_grid_and_min_area_for_cells():
     )  # removes 1-cell sites: the paper's filter
     with pytest.raises(UsageError, match="minimum site size"):
         min_area_for_cells(0, cell)
+
+
+# ---------------------------------------------------------------------------------------------- the verb
+
+SWEEP = ["--thresholds", "0.3,0.505,0.508,0.51,0.512,0.515,0.52", "--min-cells", "1,2,4,8"]
+
+
+def test_choose_setting_leaves_out_large_sites_and_is_the_accuracy_tools_rule():
+    from tools.accuracy.counting import choose
+
+    rows = [
+        {"threshold": 0.3, "min_cells": 1, "median_cells": 400.0, "recall": 1.0, "precision": 1.0},
+        {"threshold": 0.5, "min_cells": 2, "median_cells": 9.0, "recall": 0.95, "precision": 0.4},
+        {"threshold": 0.9, "min_cells": 4, "median_cells": math.nan, "recall": 0.93, "precision": 0.6},
+        {"threshold": 0.97, "min_cells": 4, "median_cells": 5.0, "recall": 0.8, "precision": 0.9},
+    ]
+    assert choose_setting(rows) is rows[2]  # 0.92 recall; the 400-cell row is not a site a team can visit
+    assert choose_setting(rows, max_median_cells=None) is rows[0]
+    assert choose_setting(rows, 0.5) is rows[3]
+    assert choose_setting(rows, 0.99) is None
+    assert choose(rows) is choose_setting(rows)
+
+
+@pytest.fixture(scope="module")
+def val(tmp_path_factory):
+    """A store scanned with a tiny random model and four labelled sites (150 m discs) inside the scene."""
+    from scan_helpers import make_checkpoint, make_store
+    from shapely.geometry import Point, mapping
+
+    from scanner.cli import main
+    from scanner.io.site_layers import to_wgs84
+
+    root = tmp_path_factory.mktemp("calibrate")
+    store = make_store(root / "store", {"s1": (300, 320)})
+    ckpt = make_checkpoint(root / "ckpt")
+    assert main(["scan", "--store", str(store.root), "--model", str(ckpt), "--tile-cells", "20", "-q"]) == 0
+    grid = store.scene("s1").grid
+    discs = [to_wgs84(Point(grid.transform * xy).buffer(150), grid.crs_wkt) for xy in PIXELS]
+    features = [{"type": "Feature", "geometry": mapping(d), "properties": {}} for d in discs]
+    labels = root / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return root, store, ckpt, labels
+
+
+PIXELS = [(160, 150), (60, 60), (100, 100), (220, 120)]
+
+
+def _calibrate(*args: str) -> list[str]:
+    return ["calibrate", *args]
+
+
+def test_the_verb_picks_what_select_setting_picks_from_the_same_sweep(val, capsys):
+    from scanner.cli import main
+    from scanner.pipeline.sites import calibrate_store
+
+    root, store, ckpt, labels = val
+    base = ["--store", str(store.root), "--labels", str(labels), "--model", str(ckpt), *SWEEP]
+    capsys.readouterr()
+    assert main(_calibrate(*base, "--min-recall", "0.6", "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = calibrate_store(
+        store, labels, [0.3, 0.505, 0.508, 0.51, 0.512, 0.515, 0.52], [1, 2, 4, 8], 0.6
+    ).rows
+    assert report["rows"] == json.loads(json.dumps(rows))  # NaN precision rows compare as JSON
+    small = [r for r in rows if not r["median_cells"] > 225]
+    picked = select_setting(small, [r["recall"] for r in small], [r["precision"] for r in small], 0.6)
+    assert picked is not None and report["chosen"] == picked
+    assert report["operating_point"] == {"threshold": picked["threshold"], "min_cells": picked["min_cells"]}
+    assert report["written"] == [] and read_meta_point(ckpt) is None
+    # The table: one row per setting, the chosen one marked, and the choice spelled out.
+    assert main(_calibrate(*base, "--min-recall", "0.6")) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if line.endswith("<- chosen")]) == 1
+    assert f"chosen: threshold {picked['threshold']:g}, min {picked['min_cells']} cells" in out
+
+
+def read_meta_point(ckpt):
+    from scanner.io.checkpoint import read_meta
+
+    return read_meta(ckpt).operating_point
+
+
+def test_write_changes_only_the_operating_point_and_a_later_detect_uses_it(val, tmp_path, capsys):
+    import shutil
+
+    from scan_helpers import make_store
+
+    from scanner.cli import main
+    from scanner.core.detect import OperatingPoint
+    from scanner.io.checkpoint import load_checkpoint
+
+    root, store, ckpt, labels = val
+    mine = tmp_path / "mine"
+    shutil.copytree(ckpt, mine)
+    card = {"format": "fringescan-model-card", "name": "mine", "operating_point": {"threshold": 0.5}}
+    (mine / "card.json").write_text(json.dumps(card))
+    before = json.loads((mine / "fringescan-model.json").read_text())
+    base = ["--store", str(store.root), "--labels", str(labels), "--model", str(mine), *SWEEP]
+    assert main(_calibrate(*base, "--min-recall", "0.6", "--write", "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    point = report["operating_point"]
+    after = json.loads((mine / "fringescan-model.json").read_text())
+    assert after.pop("operating_point") == point
+    assert after == before  # params_sha256 and everything else unchanged
+    _, meta = load_checkpoint(mine)  # the parameters still verify
+    assert meta.operating_point == OperatingPoint(**point)
+    new_card = json.loads((mine / "card.json").read_text())
+    assert new_card["operating_point"] == point and new_card["name"] == "mine"
+    source = new_card["operating_point_source"]
+    assert str(store.root.absolute()) in source and str(labels.absolute()) in source and ">= 0.6" in source
+    assert not [p.name for p in mine.iterdir() if p.name.startswith(".")]  # no temporary left
+    # The store scanned before the write still counts as scanned by this model: same parameters.
+    assert main(_calibrate(*base, "--min-recall", "0.6", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["chosen"] == report["chosen"]
+    # A store scanned with the calibrated model detects at the new point.
+    other = make_store(tmp_path / "other", {"s2": (150, 160)})
+    assert main(["scan", "--store", str(other.root), "--model", str(mine), "--tile-cells", "20", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["detect", "--store", str(other.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"threshold {point['threshold']:g} (model's operating point)" in out
+    assert f"{point['min_cells']} cells" in out
+
+
+def test_refusals_are_one_line_and_leave_the_model_alone(val, tmp_path, capsys):
+    from scan_helpers import make_checkpoint, make_store
+
+    from scanner.cli import main
+    from scanner.io.zoo import DEFAULT_MODEL
+    from scanner.pipeline.sites import calibrate_store
+
+    root, store, ckpt, labels = val
+    unscanned = make_store(tmp_path / "unscanned", {"s1": (150, 160)})
+    other = make_checkpoint(tmp_path / "other", seed=1)
+    best = max(r["recall"] for r in calibrate_store(store, labels, [0.51, 0.52], [2], 0.0).rows)
+    meta_before = (ckpt / "fringescan-model.json").read_bytes()
+    s, lab = str(store.root), str(labels)
+    cases = [
+        (
+            ["--store", str(unscanned.root), "--labels", lab, "--model", str(ckpt)],
+            3,
+            "fringescan scan --store",
+        ),
+        (["--store", s, "--labels", lab, "--model", str(other)], 5, f"fringescan scan --store {s} --model"),
+        (
+            [
+                "--store",
+                s,
+                "--labels",
+                lab,
+                "--model",
+                str(ckpt),
+                "--thresholds",
+                "0.51,0.52",
+                "--min-cells",
+                "2",
+            ]
+            + ["--min-recall", "1.0", "--write"],
+            3,
+            f"best recall {best:.3f}",
+        ),
+        (["--store", s, "--labels", lab, "--model", DEFAULT_MODEL, "--write"], 2, "copy it first: `cp -r"),
+        (["--store", s, "--labels", lab, "--write"], 2, "pass --model CKPT_DIR"),
+        (
+            ["--store", s, "--labels", lab, "--model", str(ckpt), "--thresholds", "0,0.5"],
+            2,
+            "thresholds in (0, 1]",
+        ),
+    ]
+    for args, code, needle in cases:
+        capsys.readouterr()
+        assert main(_calibrate(*args)) == code, args
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("fringescan: error:") and "\n" not in err and needle in err, err
+    assert (ckpt / "fringescan-model.json").read_bytes() == meta_before
+
+
+def test_calibrate_store_counts_as_the_accuracy_tool_does(val):
+    """The verb's sweep and tools/accuracy's (its own cache, persistence and Platt options) count alike."""
+    from scanner.pipeline.sites import calibrate_store
+    from tools.accuracy.counting import count, load_scenes, median_cells
+
+    _, store, _, labels = val
+    thresholds, sizes = [0.505, 0.51, 0.515], [1, 2, 4]
+    rows = calibrate_store(store, labels, thresholds, sizes, 0.0).rows
+    scenes = load_scenes(store.root, labels, ["s1"], {"s1": "area"})
+    tool = [
+        {
+            "threshold": t,
+            "min_cells": m,
+            "median_cells": median_cells(scenes, t, m),
+            **count(scenes, t, m).to_dict(),
+        }
+        for t in thresholds
+        for m in sizes
+    ]
+    assert json.dumps(rows) == json.dumps(tool)

@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from scanner.core.phase import PreprocessConfig
-from scanner.errors import InputError, ModelMismatchError
+from scanner.errors import InputError, ModelMismatchError, StoreError
 from scanner.io.checkpoint import (
     META_NAME,
     ModelMeta,
@@ -100,7 +100,10 @@ def test_overwrite_replaces_and_failed_write_leaves_old(tmp_path: Path) -> None:
     target = tmp_path / "ckpt"
     save_checkpoint(target, build_model(CONFIG, rngs=nnx.Rngs(0)), _meta())
     first = checkpoint_hash(target)
-    save_checkpoint(target, build_model(CONFIG, rngs=nnx.Rngs(1)), _meta())
+    with pytest.raises(StoreError, match="pass --overwrite"):
+        save_checkpoint(target, build_model(CONFIG, rngs=nnx.Rngs(1)), _meta())
+    assert checkpoint_hash(target) == first
+    save_checkpoint(target, build_model(CONFIG, rngs=nnx.Rngs(1)), _meta(), overwrite=True)
     second = checkpoint_hash(target)
     assert first != second
 
@@ -109,7 +112,7 @@ def test_overwrite_replaces_and_failed_write_leaves_old(tmp_path: Path) -> None:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        publish_dir(target, failing)
+        publish_dir(target, failing, kind="model", overwrite=True)
     assert checkpoint_hash(target) == second
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
 
@@ -119,13 +122,28 @@ def test_check_compatible_accepts_close_inputs() -> None:
     check_compatible(meta, 28.0 * 1.09, 0.236 * 1.009, PreprocessConfig())
 
 
+@pytest.mark.parametrize("wavelength", [0.2290, 0.2345, 0.23606, 0.2384, 0.2424])
+def test_every_l_band_radar_fits_the_l_band_model(wavelength: float) -> None:
+    """ALOS PALSAR, ALOS-2 PALSAR-2 (every mode, and the 0.229 m some processors record), ALOS-4, NISAR:
+    one L-band model (issue 15: 0.229 m was refused by the old 1% tolerance)."""
+    check_compatible(_meta(), 28.0, wavelength, PreprocessConfig())
+
+
+def test_refusal_names_the_models_that_would_fit() -> None:
+    with pytest.raises(ModelMismatchError, match="no zoo model fits: fringescan models"):
+        check_compatible(_meta(), 28.0, 0.0555)
+    with pytest.raises(ModelMismatchError, match="zoo models that fit: lband-28m"):
+        check_compatible(_meta(wavelength_m=0.0555), 28.0, 0.2384)  # a C-band model, an L-band scene
+
+
 @pytest.mark.parametrize(
     "pixel,wavelength,preprocess,match",
     [
         (14.0, 0.236, None, "pixel size"),
         (31.5, 0.236, None, "pixel size"),
         (28.0, 0.0555, None, "4.25x the fringes"),
-        (28.0, 0.2405, None, "radar wavelength"),
+        (28.0, 0.2405 * 1.2, None, "radar wavelength"),
+        (28.0 * 1.08, 0.236 / 1.05, None, "1.13x the fringes"),
         (28.0, None, None, "radar wavelength"),
         (28.0, 0.236, PreprocessConfig(filter_size_m=1000.0), "preprocessing"),
         (28.0, 0.236, PreprocessConfig(quantize_levels=8), "preprocessing"),

@@ -62,12 +62,26 @@ def test_review_exports_training_labels(store_with_sites, tmp_path, capsys):
     assert labels["features"][1]["properties"]["note"] == "road cut"
 
 
+def test_review_unsure_is_reported_but_not_a_label(store_with_sites, tmp_path, capsys):
+    root = str(store_with_sites)
+    assert main(["review", "--store", root, "--site", "AAA", "--confirmed"]) == 0
+    assert main(["review", "--store", root, "--site", "BBB", "--unsure", "--note", "look again"]) == 0
+    assert "site BBB: unsure (look again)" in capsys.readouterr().out
+    assert load_feedback(store_with_sites)["BBB"]["verdict"] == "unsure"
+    assert main(["status", "--store", root, "--sites"]) == 0
+    assert "2 in history, 2 reported" in capsys.readouterr().out
+    out = tmp_path / "labels.geojson"
+    assert main(["review", "--store", root, "--export-labels", str(out)]) == 0
+    labels = json.loads(out.read_text())
+    assert [f["properties"]["site_id"] for f in labels["features"]] == ["AAA"]
+
+
 def test_review_errors_are_one_line(store_with_sites, capsys):
     root = str(store_with_sites)
     assert main(["review", "--store", root, "--site", "nope", "--confirmed"]) == 2
     assert "no such site" in _one_line_error(capsys)
     assert main(["review", "--store", root, "--site", "AAA"]) == 2
-    assert "--confirmed or --rejected" in _one_line_error(capsys)
+    assert "--confirmed, --rejected or --unsure" in _one_line_error(capsys)
 
 
 def test_status_of_a_directory_that_is_not_a_store(tmp_path, capsys):
@@ -119,13 +133,13 @@ def test_nightly_then_status(tmp_path, capsys):
         and "throughput" in out
     )
     assert main(argv) == EXIT_NOTHING
-    assert "nothing done" in capsys.readouterr().out
+    assert "nothing done" in capsys.readouterr().out  # the report of a quiet night: stdout and the log only
     assert main(["status", "--store", str(tmp_path / "store")]) == 0
     out = capsys.readouterr().out
-    assert "1 scenes (1 scanned)" in out and "nothing_done (exit 11)" in out and "current v000001" in out, out
+    assert "1 scenes (1 scanned)" in out and "done (exit 0)" in out and "current v000001" in out, out
     assert main(["status", "--store", str(tmp_path / "store"), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert [r["outcome"] for r in status["runs"]] == ["nothing_done", "done"]
+    assert [r["outcome"] for r in status["runs"]] == ["done"]  # the quiet night left the store unchanged
 
 
 def test_nightly_log_json_lines_carry_stage_events(tmp_path, capsys):

@@ -56,7 +56,7 @@ def test_detect_export_and_evaluate(scanned, capsys):
                 "0.51",
                 "--scene",
                 "s1",
-                "--json",
+                "--out",
                 str(report),
             ]
         )
@@ -67,6 +67,9 @@ def test_detect_export_and_evaluate(scanned, capsys):
     totals = json.loads(report.read_text())["total"]
     assert totals["with_size_filter"]["tp"] == 1 and totals["with_size_filter"]["recall"] == 1.0
     assert totals["with_size_filter"]["fp"] == len(s1_sites) - 1
+    args = ["--labels", str(labels), "--threshold", "0.51", "--scene", "s1", "--json"]
+    assert main(["evaluate-scan", "--store", str(store.root), *args]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == json.loads(report.read_text())["total"]
 
 
 def test_evaluate_expects_only_positive_labels(scanned, capsys):
@@ -92,7 +95,7 @@ def test_evaluate_expects_only_positive_labels(scanned, capsys):
         labels = root / f"{name}.geojson"
         labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
         report = root / f"{name}.json"
-        args = ["--labels", str(labels), "--threshold", "0.51", "--scene", "s1", "--json", str(report)]
+        args = ["--labels", str(labels), "--threshold", "0.51", "--scene", "s1", "--out", str(report)]
         assert main(["evaluate-scan", "--store", str(store.root), *args]) == 0
         counts[name] = json.loads(report.read_text())["total"]
     assert counts["with negatives"] == counts["positive"]

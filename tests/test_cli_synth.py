@@ -39,10 +39,11 @@ def test_bad_size_is_one_clear_line_and_nonzero(tmp_path, capsys, size):
 def test_unwritable_out_dir_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a directory")
-    for out in (blocker, blocker / "region"):
+    for out, exit_code in ((blocker, 4), (blocker / "region", 2)):  # 4: a file is never replaced by a region
         code = main(["synth", "--out", str(out), "--size", "150", "--scenes", "1"])
         err = capsys.readouterr().err.strip()
-        assert code == 2 and err.startswith("fringescan: error: --out") and err.count("\n") == 0
+        assert code == exit_code and err.startswith("fringescan: error: --out") and err.count("\n") == 0
+    assert blocker.read_text() == "not a directory"
 
 
 def test_unknown_set_key_lists_valid_keys(tmp_path, capsys):

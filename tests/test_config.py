@@ -1,6 +1,7 @@
 """Typed configuration: config files, --set overrides, unknown keys, dict round trips."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,17 @@ def test_load_config_file(tmp_path):
     (tmp_path / "bad.py").write_text("x = 1\n")
     with pytest.raises(UsageError, match="get_config"):
         load_config(tmp_path / "bad.py")
+
+
+def test_shipped_configs_load_by_name_or_path() -> None:
+    from scanner.config import shipped_configs
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    assert {"demo", "paper", "phase_only"} <= set(shipped_configs())
+    assert {"demo", "japan"} <= set(shipped_configs("grid"))
+    assert load_config("demo") == load_config(root / "demo.py")
+    assert load_config("japan", family="grid") == load_config(root / "grids" / "japan.py")
+    with pytest.raises(UsageError, match="a shipped name"):
+        load_config("no_such_config")
+    with pytest.raises(UsageError, match="japan"):
+        load_config("no_such_grid", family="grid")

@@ -3,6 +3,8 @@ checked against the per-fold reports, the dataset's folds and the checkpoints' m
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import re
@@ -43,10 +45,13 @@ def crossval_run(tmp_path_factory) -> tuple[Path, Path]:
     config = root / "tiny.py"
     config.write_text(CONFIG)
     dataset_args = ["--store", str(root / "store"), "--labels", str(root / "labels.geojson")]
-    assert main(["dataset", *dataset_args, "--out", str(root / "ds"), "--config", str(config)]) == 0
-    args = ["--dataset", str(root / "ds"), "--out", str(root / "cv"), "--config", str(config)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["dataset", *dataset_args, "--out", str(root / "ds"), "--config", str(config), "--json"])
+    assert code == 0 and json.loads(printed.getvalue())["n_scenes"] == 4  # --json: the report on stdout
+    args = ["--dataset", str(root / "ds"), "--config", str(config)]
     assert main(["crossval", *args, "--folds", "2", "--set", "train.steps=2"]) == 0
-    return root / "ds", root / "cv"
+    return root / "ds", root / "ds-crossval"  # crossval's default --out: DATASET-crossval beside it
 
 
 def _table_rows(markdown: str) -> dict[tuple[str, str], list[str]]:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box, mapping
 
 from scanner.errors import UsageError
+from scanner.io.layout import StoreLayout
 from scanner.pipeline.history import (
     build_history,
     changed_markedly,
@@ -129,6 +130,16 @@ def test_export_labels_writes_confirmed_and_rejected(tmp_path):
     json.dumps(labels)
 
 
+def test_unsure_is_reported_and_not_exported(tmp_path):
+    save_history(tmp_path, build_history(_three_passes()))
+    record_feedback(tmp_path, "B", "unsure", note="look again")
+    feedback = load_feedback(tmp_path)
+    assert feedback["B"]["verdict"] == "unsure"
+    reported = {s["site_id"]: s["verdict"] for s in report_sites(load_history(tmp_path), feedback)}
+    assert reported["B"] == "unsure"
+    assert export_labels(feedback)["features"] == []
+
+
 def test_atomic_json_write_leaves_no_temporary_files(tmp_path):
     target = tmp_path / "sub" / "state.json"
     write_state(target, {"a": 1})
@@ -139,3 +150,17 @@ def test_atomic_json_write_leaves_no_temporary_files(tmp_path):
         write_state(target, {"bad": object()})
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]
+
+
+def test_a_store_without_a_saved_history_is_reviewed_from_its_site_layers(tmp_path):
+    """``detect`` writes site layers but no history; a verdict on one of their sites is recorded all the same,
+    and the saved history is left alone (nightly owns it)."""
+    layout = StoreLayout(tmp_path)
+    layout.sites.mkdir(parents=True)
+    for scene_id, layer in _three_passes().items():
+        layout.site_layer(scene_id).write_text(json.dumps(layer))
+    site = build_history(_three_passes())["sites"][0]["site_id"]
+    assert record_feedback(tmp_path, site, "confirmed")["site_id"] == site
+    assert not layout.history_sites.exists()
+    with pytest.raises(UsageError, match="no such site"):
+        record_feedback(tmp_path, "nope", "confirmed")

@@ -6,6 +6,7 @@ import json
 import os
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,3 +160,52 @@ def test_quarantine_finishes_after_a_crash_between_rename_and_delete(tmp_path):
     assert quarantine(store, bad, "corrupt") == folder
     assert not list(inbox.iterdir())
     assert len(quarantined(store)) == 1
+
+
+def _escaping_inbox(tmp_path):
+    """An inbox beside a victim folder and a folder of shared DEMs, and the victim's file and its bytes."""
+    inbox, store, victim, aux = (tmp_path / n for n in ("inbox", "store", "victim", "aux"))
+    for folder in (inbox, store, victim, aux):
+        folder.mkdir()
+    target = _write(victim / "x.phase.tif", b"someone else's pass")
+    _write(aux / "area.dem.tif", b"shared dem")
+    return inbox, store, victim, aux, target
+
+
+@pytest.mark.parametrize("kind", ["relative", "absolute"])
+def test_a_manifest_naming_a_file_outside_the_inbox_quarantines_only_itself(tmp_path, kind):
+    inbox, store, victim, aux, target = _escaping_inbox(tmp_path)
+    name = "../victim/x.phase.tif" if kind == "relative" else str(target)
+    (inbox / "p.pass.json").write_text(json.dumps({"phase": name}))
+    found = discover(inbox, aux_dir=aux)
+    (bad,) = found.bad
+    assert not found.passes and "escapes" in bad.reason and name in bad.reason and "phase" in bad.reason
+    folder = quarantine(store, bad, bad.reason)
+    assert sorted(p.name for p in folder.iterdir()) == ["p.pass.json", "reason.json"]
+    assert target.read_bytes() == b"someone else's pass" and [p.name for p in victim.iterdir()] == [
+        "x.phase.tif"
+    ]
+
+
+def test_an_inbox_symlink_pointing_out_moves_as_a_link_only(tmp_path):
+    inbox, store, victim, aux, target = _escaping_inbox(tmp_path)
+    (inbox / "y.phase.tif").symlink_to(target)
+    (bad,) = discover(inbox).bad
+    assert "inbox entry y.phase.tif" in bad.reason and str(target) in bad.reason
+    folder = quarantine(store, bad, bad.reason)
+    assert (folder / "y.phase.tif").is_symlink() and not list(inbox.iterdir())
+    assert target.read_bytes() == b"someone else's pass"
+
+
+def test_shared_files_of_the_aux_dir_are_used_and_never_moved(tmp_path):
+    inbox, store, victim, aux, target = _escaping_inbox(tmp_path)
+    _write(inbox / "a.tif", b"phase a")
+    (inbox / "a.pass.json").write_text(json.dumps({"phase": "a.tif", "dem": str(aux / "area.dem.tif")}))
+    (only,) = discover(inbox, aux_dir=aux).passes
+    assert only.dem == aux / "area.dem.tif"
+    (bad,) = discover(inbox).bad  # without --aux-dir the DEM escapes
+    assert "area.dem.tif" in bad.reason
+    folder = quarantine(store, only, "corrupt")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.pass.json", "a.tif", "reason.json"]
+    assert (aux / "area.dem.tif").read_bytes() == b"shared dem"
+    assert json.loads((folder / "reason.json").read_text())["kept"] == [str(aux / "area.dem.tif")]

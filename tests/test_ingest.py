@@ -26,6 +26,9 @@ from scanner.pipeline.ingest import (
 from tests.rasters import GAMMA_TAGS, ORIGIN, UTM54, ramp_phase, snapshot, utm_transform, write_raster
 
 H, W = 620, 530  # two chunk rows and columns at 500 px
+L_BAND = IngestConfig(sensor="alos-palsar")
+"""For untagged test rasters: ingest refuses a scene whose radar wavelength nobody gives."""
+L_FLAG = ("--sensor", "alos-palsar")
 
 
 def _ingest(*args: str) -> int:
@@ -105,12 +108,14 @@ def test_unwrapped_float_is_wrapped_and_kind_detected(tmp_path):
     unwrapped = ramp_phase(60, 50, cycles=4)
     path = write_raster(tmp_path / "b_unw.tif", unwrapped)
     store = Store.create(tmp_path / "store")
-    result = ingest_scene(store, IngestRequest(phase=path, scene_id=scene_id_from_path(path)))
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id=scene_id_from_path(path)), L_BAND)
     assert (result.scene_id, result.kind, result.status) == ("b", "unwrapped", "ingested")
     stored = store.scene("b").read("phase")
     np.testing.assert_array_equal(stored, wrap(unwrapped))
     assert stored.min() >= -np.pi and stored.max() < np.pi
-    forced = ingest_scene(store, IngestRequest(phase=path, scene_id="forced"), IngestConfig(kind="wrapped"))
+    forced = ingest_scene(
+        store, IngestRequest(phase=path, scene_id="forced"), IngestConfig(kind="wrapped", sensor="alos2")
+    )
     assert forced.kind == "wrapped" and store.scene("forced").attrs["kind"] == "wrapped"
 
 
@@ -119,7 +124,7 @@ def test_complex_inputs_store_their_angle(tmp_path, dtype, tolerance):
     phase = wrap(ramp_phase(40, 30))
     path = write_raster(tmp_path / "c.tif", (500 * np.exp(1j * phase)).astype(np.complex64), dtype=dtype)
     store = Store.create(tmp_path / "store")
-    assert ingest_scene(store, IngestRequest(phase=path, scene_id="c")).kind == "complex"
+    assert ingest_scene(store, IngestRequest(phase=path, scene_id="c"), L_BAND).kind == "complex"
     diff = np.angle(np.exp(1j * (store.scene("c").read("phase") - phase)))
     assert np.abs(diff).max() < tolerance
 
@@ -128,7 +133,7 @@ def test_magnitude_phase_pair_is_ingested(tmp_path):
     phase = wrap(ramp_phase(40, 30))
     path = write_raster(tmp_path / "m.tif", [np.ones_like(phase), phase], descriptions=("magnitude", "phase"))
     store = Store.create(tmp_path / "store")
-    assert ingest_scene(store, IngestRequest(phase=path, scene_id="m")).kind == "magphase"
+    assert ingest_scene(store, IngestRequest(phase=path, scene_id="m"), L_BAND).kind == "magphase"
     np.testing.assert_array_equal(store.scene("m").read("phase"), phase)
 
 
@@ -138,7 +143,7 @@ def test_finer_phase_is_multilooked_in_the_complex_domain(tmp_path):
     phase[3:5, 0] = np.nan
     path = write_raster(tmp_path / "fine.tif", phase, transform=utm_transform(10.0), nodata=float("nan"))
     store = Store.create(tmp_path / "store")
-    result = ingest_scene(store, IngestRequest(phase=path, scene_id="fine"))
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id="fine"), L_BAND)
     assert result.multilook == (3, 3) and result.shape == (100, 100)
     scene = store.scene("fine")
     assert scene.grid.pixel_size.x_m == pytest.approx(30.0) and scene.grid.transform.c == ORIGIN[0]
@@ -161,7 +166,9 @@ def test_gamma_coherence_zero_is_kept_as_data(tmp_path):
     coh = write_raster(tmp_path / "x_cc.tif", coherence, nodata=0.0, tags={"DATA_UNITS": "RADIANS"})
     store = Store.create(tmp_path / "store")
     ingest_scene(
-        store, IngestRequest(phase=write_raster(tmp_path / "x.tif", phase), scene_id="x", coherence=coh)
+        store,
+        IngestRequest(phase=write_raster(tmp_path / "x.tif", phase), scene_id="x", coherence=coh),
+        L_BAND,
     )
     np.testing.assert_array_equal(store.scene("x").read("coherence"), coherence)
 
@@ -221,12 +228,12 @@ def _bad_inputs(tmp_path):
         ),
         (
             "all_nodata",
-            [write_raster(tmp_path / "empty.tif", np.zeros((40, 30), np.float32), nodata=0.0)],
+            [write_raster(tmp_path / "empty.tif", np.zeros((40, 30), np.float32), nodata=0.0), *L_FLAG],
             "found only nodata",
         ),
         ("dtype", [write_raster(tmp_path / "int.tif", np.zeros((40, 30), np.uint8))], "of uint8"),
         ("corrupt", [garbage], "corrupt or truncated"),
-        ("truncated", [truncated], "corrupt or truncated"),
+        ("truncated", [truncated, *L_FLAG], "corrupt or truncated"),
         (
             "dem_outside",
             [
@@ -236,7 +243,16 @@ def _bad_inputs(tmp_path):
             ],
             "expected a footprint overlapping",
         ),
-        ("duplicate", [whole, "--id", "good"], "pass --replace"),
+        ("duplicate", [whole, "--id", "good", *L_FLAG], "pass --replace"),
+        ("no_wavelength", [whole, "--id", "w"], "pass --sensor NAME (alos-palsar, alos2-palsar2"),
+        ("unknown_sensor", [whole, "--id", "w", "--sensor", "ers-9"], "found an unknown sensor"),
+        (
+            "wavelength_flag_disagrees",
+            [good, "--id", "w", "--wavelength-m", "0.0555"],
+            "WAVELENGTH_METRES 0.236",
+        ),
+        ("sensor_flag_disagrees", [good, "--id", "w", "--sensor", "sentinel-1"], "band C: 0.053-0.058 m"),
+        ("wavelength_in_cm", [whole, "--id", "w", "--wavelength-m", "23.6"], "not centimetres"),
         (
             "coherence_range",
             [
@@ -275,13 +291,13 @@ def test_failed_ingest_into_a_new_store_leaves_nothing(tmp_path, capsys):
 def test_same_content_is_a_no_op_and_replace_is_recorded(tmp_path, capsys):
     store_dir = tmp_path / "store"
     first = write_raster(tmp_path / "a.phase.tif", wrap(ramp_phase(40, 30, seed=1)))
-    assert _ingest(first, "--store", store_dir) == 0
+    assert _ingest(first, *L_FLAG, "--store", store_dir) == 0
     before = snapshot(store_dir)
-    assert _ingest(first, "--store", store_dir) == 0
+    assert _ingest(first, *L_FLAG, "--store", store_dir) == 0
     assert "a: unchanged" in capsys.readouterr().out and snapshot(store_dir) == before
     second = write_raster(tmp_path / "other.tif", wrap(ramp_phase(40, 30, seed=2)))
-    assert _ingest(second, "--id", "a", "--store", store_dir) == 4
-    assert _ingest(second, "--id", "a", "--replace", "--store", store_dir) == 0
+    assert _ingest(second, "--id", "a", *L_FLAG, "--store", store_dir) == 4
+    assert _ingest(second, "--id", "a", "--replace", *L_FLAG, "--store", store_dir) == 0
     attrs = _attrs(store_dir, "a")
     assert len(attrs["replaces"]) == 1 and attrs["replaces"][0]["sources"][0]["path"].endswith("a.phase.tif")
     assert attrs["sources"][0]["path"].endswith("other.tif")
@@ -344,7 +360,7 @@ def test_real_gamma_files_from_the_cli(pyrate_dir, tmp_path, capsys):
 def test_scene_read_window_beyond_edges(tmp_path):
     store = Store.create(tmp_path / "store")
     phase = wrap(ramp_phase(30, 20))
-    ingest_scene(store, IngestRequest(phase=write_raster(tmp_path / "e.tif", phase), scene_id="e"))
+    ingest_scene(store, IngestRequest(phase=write_raster(tmp_path / "e.tif", phase), scene_id="e"), L_BAND)
     window = store.scene("e").read("phase", PixelWindow(-5, 15, 10, 10))
     assert np.isnan(window[:5]).all() and np.isnan(window[:, 5:]).all()
     np.testing.assert_array_equal(window[5:, :5], phase[:5, 15:])

@@ -311,11 +311,12 @@ def label_pixels(scene_id: str) -> list[tuple[int, int]]:
     return out
 
 
-def test_a_file_of_negatives_gives_no_candidates(tmp_path) -> None:
+def test_a_file_of_negatives_only_is_refused(tmp_path) -> None:
+    """Negatives are class-0 windows, but a set without one candidate teaches nothing: refused, nothing written."""
     labels = labelled_store(tmp_path, {"s0": "rejected", "s1": 0})
-    report = build_dataset(tmp_path / "store", labels, tmp_path / "ds", CONFIG_ONE, PREPROCESS)
-    assert (report["n_candidates"], report["n_negative_windows"]) == (0, 2)
-    assert not load_dataset(tmp_path / "ds").labels.any()
+    with pytest.raises(InputError, match="found 0 positive label"):
+        build_dataset(tmp_path / "store", labels, tmp_path / "ds", CONFIG_ONE, PREPROCESS)
+    assert not (tmp_path / "ds").exists()
 
 
 def test_negative_labels_change_nothing_but_their_own_windows_and_the_exclusion(tmp_path) -> None:

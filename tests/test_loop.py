@@ -79,7 +79,16 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         train(config, patches, labels, tmp_path / "killed", devices=jax.local_devices()[:2], progress=killer)
-    resumed = train(config, patches, labels, tmp_path / "killed", devices=jax.local_devices()[:2])
+    calls: list[tuple[int, int]] = []
+    resumed = train(
+        config,
+        patches,
+        labels,
+        tmp_path / "killed",
+        devices=jax.local_devices()[:2],
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(2, 4), (3, 4), (4, 4)]  # the bar learns the resumed start and the total before step 3
     for ours, ref in zip(_params(resumed.model), _params(full.model), strict=True):
         np.testing.assert_array_equal(ours, ref)
     lines = [json.loads(line) for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,10 +14,13 @@ from hypothesis import strategies as st
 
 from scanner.errors import UsageError
 from scanner.nn.model import (
+    CAFFE_INIT,
     AlexNet,
     AlexNetScan,
     ModelConfig,
+    alexnet_feature_side,
     build_model,
+    count_params,
     dense_tile_px,
     flops_per_window,
     local_response_norm,
@@ -128,8 +133,108 @@ def test_flops_per_window() -> None:
         {"conv_widths": (1, 2)},
         {"dropout": 1.0},
         {"name": "alexnet_scan", "lrn": True},
+        {"name": "alexnet_scan", "ceil_pool": True},
+        {"name": "alexnet_scan", "caffe_init": True},
     ],
 )
 def test_config_validation(bad: dict) -> None:
     with pytest.raises(UsageError, match="expected"):
         ModelConfig(**bad)
+
+
+# bvlc_alexnet (BVLC/caffe models/bvlc_alexnet/train_val.prototxt): (name, kind, out, kernel, stride, pad, group)
+BVLC_ALEXNET = [
+    ("conv1", "conv", 96, 11, 4, 0, 1),
+    ("pool1", "pool", None, 3, 2, 0, 1),
+    ("conv2", "conv", 256, 5, 1, 2, 2),
+    ("pool2", "pool", None, 3, 2, 0, 1),
+    ("conv3", "conv", 384, 3, 1, 1, 1),
+    ("conv4", "conv", 384, 3, 1, 1, 2),
+    ("conv5", "conv", 256, 3, 1, 1, 2),
+    ("pool5", "pool", None, 3, 2, 0, 1),
+    ("fc6", "fc", 4096, None, None, None, 1),
+    ("fc7", "fc", 4096, None, None, None, 1),
+    ("fc8", "fc", None, None, None, None, 1),
+]
+
+
+def caffe_shapes_and_params(side: int, channels: int, classes: int) -> tuple[dict[str, tuple], int]:
+    """Caffe's own arithmetic, written out independently of the model: convolutions round down, pools round
+    up (``ceil((side - kernel) / stride) + 1``); every layer has a weight and a bias blob."""
+    shapes, params, width, flat = {}, 0, channels, None
+    for name, kind, out, kernel, stride, pad, group in BVLC_ALEXNET:
+        if kind == "conv":
+            side = (side + 2 * pad - kernel) // stride + 1
+            params += kernel * kernel * (width // group) * out + out
+            width = out
+            shapes[name] = (side, side, width)
+        elif kind == "pool":
+            side = math.ceil((side - kernel) / stride) + 1
+            shapes[name] = (side, side, width)
+        else:
+            out = out or classes
+            fan_in = flat if flat is not None else side * side * width
+            params += fan_in * out + out
+            flat = out
+            shapes[name] = (out,)
+    return shapes, params
+
+
+PAPER_ALEXNET = ModelConfig(
+    name="alexnet", in_channels=3, lrn=True, groups=True, ceil_pool=True, caffe_init=True
+)
+
+
+def test_paper_alexnet_is_bvlc_alexnet_at_150_px() -> None:
+    """configs/paper.py's network against bvlc_alexnet's layer table at the 150 px input it is fed natively."""
+    # the reference arithmetic reproduces bvlc_alexnet itself: 227 px, 3 channels, 1000 classes
+    shapes_227, params_227 = caffe_shapes_and_params(227, 3, 1000)
+    assert params_227 == 60_965_224
+    assert [shapes_227[k][0] for k in ("conv1", "pool1", "pool2", "pool5")] == [55, 27, 13, 6]
+    assert caffe_shapes_and_params(227, 3, 2)[1] == 56_876_418
+    shapes, params = caffe_shapes_and_params(150, 3, 2)
+    assert [shapes[k][0] for k in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == [
+        35,
+        17,
+        17,
+        8,
+        8,
+        4,
+    ]
+    assert params == 35_904_898
+
+    from configs.paper import get_config
+
+    assert get_config().model == PAPER_ALEXNET
+    model = build_model(PAPER_ALEXNET, rngs=nnx.Rngs(0))
+    model.eval()
+    layers = model.layers(jnp.zeros((1, 150, 150, 3)))
+    assert list(layers) == [name for name, *_ in BVLC_ALEXNET]
+    assert {name: tuple(a.shape[1:]) for name, a in layers.items()} == shapes
+    assert count_params(model) == params
+    # rounding the pools down (Flax's VALID) loses pool5's last row and column at 150 px, not at 227
+    assert alexnet_feature_side(150, ceil_pool=False) == 3 and alexnet_feature_side(150, ceil_pool=True) == 4
+    assert alexnet_feature_side(227, ceil_pool=False) == alexnet_feature_side(227, ceil_pool=True) == 6
+
+
+def test_caffe_initialisation_follows_the_prototxt_fillers() -> None:
+    model = build_model(PAPER_ALEXNET, rngs=nnx.Rngs(3))
+    modules = {"conv1": model.conv1, "conv2": model.conv2, "conv3": model.conv3, "conv4": model.conv4}
+    modules |= {"conv5": model.conv5, "fc6": model.fc1, "fc7": model.fc2, "fc8": model.fc3}
+    for name, module in modules.items():
+        std, bias = CAFFE_INIT[name]
+        kernel = np.asarray(module.kernel[...])
+        assert abs(kernel.mean()) < 0.1 * std and abs(kernel.std() / std - 1) < 0.05, name
+        np.testing.assert_array_equal(np.asarray(module.bias[...]), np.float32(bias))
+    flax = build_model(ModelConfig(name="alexnet", fc_width=64), rngs=nnx.Rngs(3))  # the default: unchanged
+    assert np.all(np.asarray(flax.conv2.bias[...]) == 0) and np.asarray(flax.conv1.kernel[...]).std() > 0.02
+
+
+def test_ceil_mode_pool_keeps_the_last_partial_window() -> None:
+    from scanner.nn.model import _max_pool, pool_side
+
+    x = jnp.arange(8.0).reshape(1, 1, 8, 1) * jnp.ones((1, 8, 1, 1))
+    assert _max_pool(x, 3, 2).shape[1:3] == (3, 3) and pool_side(8, 3, 2, False) == 3
+    pooled = _max_pool(x, 3, 2, ceil=True)
+    assert pooled.shape[1:3] == (4, 4) and pool_side(8, 3, 2, True) == 4
+    np.testing.assert_array_equal(np.asarray(pooled[0, 0, :, 0]), [2.0, 4.0, 6.0, 7.0])  # last: max(x6, x7)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasters import write_raster
+from rasters import snapshot, write_raster
 from scan_helpers import make_checkpoint, scene_arrays
 
 from scanner.core.tiling import complete_range
@@ -125,9 +125,11 @@ def test_nightly_is_incremental_idempotent_and_quarantines(tmp_path, checkpoint)
     assert first["exit_code"] == EXIT_DONE
     assert sorted(o["scene_id"] for o in first["passes"]["processed"]) == ["p1", "p2", "p3"]
     assert first["figures"]["windows_scanned"] == 3 * len(complete_range(SIZE_PX)) ** 2
+    before = snapshot(tmp_path / "store")
     again = run_nightly(cfg)
     assert again["exit_code"] == EXIT_NOTHING and not again["passes"]["processed"]
     assert len(again["passes"]["skipped"]) == 3 and "mosaic" not in again["figures"]
+    assert snapshot(tmp_path / "store") == before  # nothing new: every file byte for byte, no run report
 
     write_pass(inbox, "p4")
     (inbox / "p3.phase.tif").rename(inbox / "p3-redelivered.phase.tif")
@@ -173,18 +175,18 @@ def test_a_reprocessed_pass_supersedes_the_old_scene(tmp_path, checkpoint):
 def test_a_live_lock_stops_a_second_run(tmp_path, checkpoint):
     (tmp_path / "inbox").mkdir()
     Store.create(tmp_path / "store")
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    code = f"from scanner.io.lock import acquire; acquire({str(tmp_path / 'store')!r}, 'scan'); print(1, flush=True)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code + "; import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True
+    )
     try:
-        StoreLayout(tmp_path / "store").lock.write_text(
-            json.dumps(
-                {"pid": holder.pid, "host": os.uname().nodename, "started": "2026-01-01T00:00:00+00:00"}
-            )
-        )
-        with pytest.raises(StoreError, match="locked"):
+        assert holder.stdout.readline().strip() == "1"
+        with pytest.raises(StoreError, match=f"locked.*scan run pid {holder.pid}"):
             run_nightly(config(tmp_path, checkpoint))
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
 
 
 # ---------------------------------------------------------------------------------------------- crash safety

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scan_helpers import make_checkpoint, make_store
+from shapely.geometry import Point, mapping
 
 from scanner.cli import main
 from scanner.config import load_config
@@ -17,6 +18,7 @@ from scanner.core.detect import DetectConfig, OperatingPoint, resolve_config
 from scanner.errors import UsageError
 from scanner.io.checkpoint import ModelMeta, checkpoint_hash, load_checkpoint, read_meta, save_checkpoint
 from scanner.io.probgrid import read_prob
+from scanner.io.site_layers import to_wgs84
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,11 +112,13 @@ def test_scan_copies_the_point_and_detect_uses_it(scanned, capsys) -> None:
 def test_evaluate_scan_uses_the_point(scanned, capsys) -> None:
     root, store = scanned
     labels = root / "labels.geojson"
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    centre = to_wgs84(Point(store.scene("s1").grid.transform * (160, 150)), store.scene("s1").grid.crs_wkt)
+    point = {"type": "Feature", "geometry": mapping(centre), "properties": {}}
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [point]}))  # evaluation needs one
     capsys.readouterr()
     report = root / "report.json"
     assert (
-        main(["evaluate-scan", "--store", str(store.root), "--labels", str(labels), "--json", str(report)])
+        main(["evaluate-scan", "--store", str(store.root), "--labels", str(labels), "--out", str(report)])
         == 0
     )
     assert "threshold 0.51 (model's operating point)" in capsys.readouterr().out

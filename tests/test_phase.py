@@ -227,7 +227,7 @@ def test_wrap_fast_path_is_bit_identical_to_np_mod(dtype):
     height=st.integers(80, 200),
     bands=st.integers(1, 5),
     crop=st.sampled_from([0, 5]),
-    channels=st.sampled_from([("phase_q",), ("cos", "sin", "coherence", "slope")]),
+    channels=st.sampled_from([("phase_q",), ("cos", "sin", "coherence", "slope"), ("slope", "phase_rgb")]),
     seed=st.integers(0, 10_000),
 )
 def test_preprocess_in_row_bands_is_bit_identical_to_one_pass(height, bands, crop, channels, seed):

@@ -102,3 +102,11 @@ def test_device_prep_scan_equals_host_prep_scan(tmp_path):
 def test_device_prep_needs_the_dense_path():
     with pytest.raises(Exception, match="dense"):
         ScanConfig(path="window", prep="device")
+
+
+def test_phase_rgb_is_refused_on_the_device_in_one_line():
+    from scanner.errors import UsageError
+
+    with pytest.raises(UsageError, match="phase_rgb.*--prep host") as caught:
+        DevicePrep(PreprocessConfig(channels=("phase_rgb",)), 30.0)
+    assert "\n" not in str(caught.value)

@@ -10,6 +10,7 @@ import pytest
 import rasterio
 
 from scanner.core.phase import block_px
+from scanner.errors import StoreError
 from scanner.sim.config import SynthConfig
 from scanner.sim.files import RegionSummary, write_region_files
 
@@ -120,7 +121,9 @@ def test_labels_have_the_documented_properties(region_dir):
 def test_rerun_replaces_region_and_drops_stale_files(tmp_path):
     out = tmp_path / "region"
     write_small_region(out)
-    write_region_files(SynthConfig(size_px=160, scenes=2, seed=6), out)
+    with pytest.raises(StoreError, match="--overwrite"):
+        write_region_files(SynthConfig(size_px=160, scenes=2, seed=6), out)
+    write_region_files(SynthConfig(size_px=160, scenes=2, seed=6), out, overwrite=True)
     region = json.loads((out / "region.json").read_text())
     assert len(region["scenes"]) == 2
     assert len(list(out.glob("*.phase.tif"))) == 2

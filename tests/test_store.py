@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from scanner.errors import InputError, ModelMismatchError, StoreError
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.io.store import MARKER, SceneWriter, Store, check_scannable
-from scanner.pipeline.ingest import IngestRequest, ingest_scene
+from scanner.io.store import COMPRESSOR, MARKER, SceneWriter, Store, check_scannable
+from scanner.pipeline.ingest import IngestConfig, IngestRequest, ingest_scene
 from tests.rasters import UTM54_WKT, snapshot, utm_transform, write_raster
 
 
@@ -35,7 +35,7 @@ def test_create_open_and_refusals(tmp_path):
     (plain / "data.txt").write_text("x")
     with pytest.raises(StoreError, match="expected a fringescan store"):
         Store.open(plain)
-    with pytest.raises(StoreError, match="not a store"):
+    with pytest.raises(StoreError, match="a folder that is not a fringescan output"):
         Store.create(plain)
     (tmp_path / "s" / MARKER).write_text(json.dumps({**meta, "schema_version": 99}))
     with pytest.raises(StoreError, match="found schema version 99"):
@@ -148,7 +148,7 @@ def test_check_scannable_refuses_another_pixel_size(tmp_path):
     store = Store.create(tmp_path / "s")
     coarse = Affine(150.0, 0, 500_000.0, 0, -150.0, 4_000_000.0)
     path = write_raster(tmp_path / "c.tif", np.zeros((160, 160), np.float32) + 0.5, transform=coarse)
-    ingest_scene(store, IngestRequest(phase=path, scene_id="coarse"))
+    ingest_scene(store, IngestRequest(phase=path, scene_id="coarse"), IngestConfig(wavelength_m=0.236))
     scene = store.scene("coarse")
     assert scene.grid.shape == (160, 160)
     with pytest.raises(ModelMismatchError, match=r"expected 28 m \+/- 10%.*found 150.0 m"):
@@ -170,8 +170,9 @@ def _chunk_files(array_dir) -> set[str]:
     seed=st.integers(0, 2**16),
 )
 def test_scene_writer_stores_what_zarr_python_stores(tmp_path_factory, height, width, chunk, seed):
-    """SceneWriter writes chunks through tensorstore: the same chunk files (a chunk holding only the fill
-    value is not written) and the same values, read by zarr-python and by tensorstore, as zarr-python writes."""
+    """SceneWriter writes chunks through tensorstore: the same chunk files and the same values, read by
+    zarr-python and by tensorstore, as zarr-python writes with the store's codec and write_empty_chunks (a
+    chunk holding only the fill value is written too, so a missing chunk file is always damage)."""
     root = tmp_path_factory.mktemp("w")
     rng = np.random.default_rng(seed)
     grid = GeoGrid(height=height, width=width, transform=utm_transform(), crs_wkt=UTM54_WKT)
@@ -197,6 +198,8 @@ def test_scene_writer_stores_what_zarr_python_stores(tmp_path_factory, height, w
             chunks=(chunk, chunk),
             fill_value=fill,
             dimension_names=("y", "x"),
+            compressors=COMPRESSOR,
+            config={"write_empty_chunks": True},
         )
         array[:] = values.astype(dtype)
         path = root / "ts" / name
@@ -206,7 +209,10 @@ def test_scene_writer_stores_what_zarr_python_stores(tmp_path_factory, height, w
         by_ts = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}).result()
         np.testing.assert_array_equal(by_zarr, array[:])
         np.testing.assert_array_equal(by_ts.read().result(), array[:])
-    assert dict(zarr.open_group(str(root / "ts"), mode="r").attrs)["fringescan"] == {"scene_id": "x"}
+    assert dict(zarr.open_group(str(root / "ts"), mode="r").attrs)["fringescan"] == {
+        "scene_id": "x",
+        "chunks_written": "all",
+    }
 
 
 def test_scene_writer_bounds_writes_in_flight_and_copies_the_source(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -39,14 +40,15 @@ def test_dataset_train_evaluate_and_refusal(tmp_path: Path, capsys) -> None:
                 str(tmp_path / "store"),
                 "--labels",
                 str(tmp_path / "labels.geojson"),
-                "--out",
-                str(tmp_path / "ds"),
                 "--config",
                 str(config),
             ]
         )
         == 0
     )
+    printed = capsys.readouterr().out  # a summary for people (--json for the report), and the default --out
+    assert "windows from 4 scenes" in printed and f"dataset -> {tmp_path / 'store-dataset'}" in printed
+    (tmp_path / "store-dataset").rename(tmp_path / "ds")
     assert (
         main(
             [
@@ -88,9 +90,51 @@ def test_dataset_train_evaluate_and_refusal(tmp_path: Path, capsys) -> None:
     assert len(report["curve"]) == 101 and (tmp_path / "eval" / "pr_curve.png").is_file()
     assert "BEP" in (tmp_path / "eval" / "report.md").read_text()
 
+    _existing_outputs_need_overwrite(tmp_path, config, capsys)
+
     group = zarr.open_group(str(tmp_path / "ds"), mode="r+", zarr_format=3)
     attrs = dict(group.attrs["fringescan"])
     group.attrs["fringescan"] = {**attrs, "wavelength_m": 0.0555}  # a C-band dataset
     capsys.readouterr()
     assert main(["evaluate", "--model", str(tmp_path / "ckpt"), "--dataset", str(tmp_path / "ds")]) == 5
     assert "4.25x the fringes" in capsys.readouterr().err
+
+
+def _tree_digest(root: Path) -> str:
+    return hashlib.sha256(
+        b"".join(str(p).encode() + (p.read_bytes() if p.is_file() else b"") for p in sorted(root.rglob("*")))
+    ).hexdigest()
+
+
+def _existing_outputs_need_overwrite(tmp_path: Path, config: Path, capsys) -> None:
+    """dataset, train and evaluate refuse their existing outputs (unchanged), replace them with --overwrite,
+    and never write over another kind (the store)."""
+    ds, ckpt, store = tmp_path / "ds", tmp_path / "ckpt", tmp_path / "store"
+    dataset = [
+        "dataset",
+        "--store",
+        str(store),
+        "--labels",
+        str(tmp_path / "labels.geojson"),
+        "--config",
+        str(config),
+    ]
+    train = ["train", "--config", str(config), "--dataset", str(ds), "--set", "train.steps=2"]
+    evaluate = ["evaluate", "--model", str(ckpt), "--dataset", str(ds), "--out", str(tmp_path / "eval")]
+    before = {p: _tree_digest(p) for p in (ds, ckpt, store, tmp_path / "eval")}
+    capsys.readouterr()
+    for argv in ([*dataset, "--out", str(ds)], [*train, "--out", str(ckpt)], evaluate):
+        assert main(argv) == 4, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "already there; fix: pass --overwrite" in err
+    for argv in ([*dataset, "--out", str(store), "--overwrite"], [*train, "--out", str(ds), "--overwrite"]):
+        assert main(argv) == 4, argv
+        assert "fringescan never replaces" in capsys.readouterr().err
+    assert {p: _tree_digest(p) for p in before} == before
+    created = json.loads((ckpt / "fringescan-model.json").read_text())["created"]
+    assert main([*dataset, "--out", str(ds), "--overwrite"]) == 0
+    assert main([*train, "--out", str(ckpt), "--overwrite", "--workdir", str(tmp_path / "w2")]) == 0
+    assert main([*evaluate, "--overwrite"]) == 0
+    assert json.loads((ckpt / "fringescan-model.json").read_text())["created"] >= created
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left beside
+    assert _tree_digest(store) == before[store]

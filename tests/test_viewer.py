@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
-import shutil
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import Chromium
 from mosaic_fixtures import add_lattice_scene, make_store, site_feature, write_sites
 from PIL import Image
 from test_mosaic import small_grid
-from tornado.websocket import websocket_connect
 
 from scanner.cli import main
 from scanner.mosaic.combine import CombineConfig
@@ -40,117 +35,52 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over one page's websocket."""
-
-    def __init__(self, connection) -> None:
-        self.connection, self.next_id = connection, 0
-
-    async def call(self, method: str, **params: object) -> dict:
-        self.next_id += 1
-        await self.connection.write_message(
-            json.dumps({"id": self.next_id, "method": method, "params": params})
-        )
-        while True:
-            message = json.loads(await asyncio.wait_for(self.connection.read_message(), 30))
-            if message.get("id") == self.next_id:
-                assert "error" not in message, message
-                return message["result"]
-
-    async def evaluate(self, expression: str) -> object:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-    async def wait_for(self, expression: str, timeout_s: float = 20.0) -> object:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = await self.evaluate(expression)
-            if value:
-                return value
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {expression}")
-
-    async def click(self, x: float, y: float) -> None:
-        for kind in ("mousePressed", "mouseReleased"):
-            await self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-
-
-def start_chromium(profile: Path) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "Debian's chromium is required: apt-get install -y chromium"
-    process = subprocess.Popen(
-        [
-            binary,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "--window-size=1000,760",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 60
-    while not (port_file.is_file() and port_file.read_text().strip()):
-        assert time.monotonic() < deadline and process.poll() is None, "chromium did not start"
-        time.sleep(0.1)
-    port = port_file.read_text().split()[0]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as response:
-        pages = [t for t in json.load(response) if t["type"] == "page"]
-    return process, pages[0]["webSocketDebuggerUrl"]
-
-
-async def drive(ws_url: str, page_url: str) -> dict:
-    connection = await websocket_connect(ws_url, max_message_size=64 * 1024 * 1024)
-    tools = DevTools(connection)
-    await tools.call("Page.enable")
-    await tools.call("Page.navigate", url=page_url)
-    await tools.wait_for("window.fringescan !== undefined && document.readyState === 'complete'")
+async def drive(browser: Chromium, page_url: str) -> dict:
+    tools = await browser.page()
+    await tools.open(page_url)
     point = await tools.evaluate(
         "(() => { const m = window.fringescan.siteLayers[0]; "
         "const p = window.fringescan.map.latLngToContainerPoint(m.getLatLng()); return [p.x, p.y]; })()"
     )
     await tools.click(*point)
     popup = await tools.wait_for("document.querySelector('.leaflet-popup-content')?.innerText")
-    legend = await tools.evaluate("document.querySelector('.fs-panel').innerText")
+    legend = await tools.evaluate("document.querySelector('.fs-legend').innerText")
     await asyncio.sleep(0.5)  # let the popup finish fading in
-    shot = await tools.call("Page.captureScreenshot", format="png")
-    await tools.evaluate("document.querySelectorAll('.leaflet-control-layers-base input')[1].click()")
+    png = await tools.screenshot_png()
+    await tools.click_selector('[data-testid="toggle-passes"]')
     toggled = await tools.wait_for(
         "window.fringescan.map.hasLayer(window.fringescan.passesLayer) && "
-        "document.querySelector('.fs-panel').innerText"
+        "document.querySelector('.fs-legend').innerText"
     )
-    prob_shown = await tools.evaluate("window.fringescan.map.hasLayer(window.fringescan.probLayer)")
+    await tools.click_selector('[data-testid="toggle-prob"]')
+    prob_shown = await tools.evaluate("window.fringescan.map.hasLayer(window.fringescan.probOverlay)")
     footprints = await tools.evaluate("window.fringescan.footprints.getLayers().length")
-    connection.close()
+    errors = tools.errors
+    await tools.close()
     return {
         "popup": popup,
         "legend": legend,
-        "png": base64.b64decode(shot["data"]),
+        "png": png,
         "toggled": toggled,
         "prob_shown": prob_shown,
         "footprints": footprints,
+        "errors": errors,
     }
 
 
 def test_viewer_in_headless_chromium(store: Path, tmp_path: Path) -> None:
+    """Without tiles (layers.json not written) the probability is one image overlay, as before tiles."""
     page = write_viewer(store)
     html = page.read_text()
     assert "<script src=" not in html and "<link " not in html  # self-contained: nothing to fetch
     server = make_server(store, 0)
     assert server.server_address[0] == "127.0.0.1"
     serve_in_thread(server)
-    process, ws_url = start_chromium(tmp_path / "profile")
+    browser = Chromium(tmp_path / "profile")
     try:
-        result = asyncio.run(drive(ws_url, f"http://127.0.0.1:{server.server_address[1]}/index.html"))
+        result = asyncio.run(drive(browser, f"http://127.0.0.1:{server.server_address[1]}/index.html"))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        browser.close()
         server.shutdown()
         server.server_close()
     popup = result["popup"]
@@ -159,7 +89,7 @@ def test_viewer_in_headless_chromium(store: Path, tmp_path: Path) -> None:
     assert "2026-01-01 to 2026-02-13" in popup and "Scenes: A, B" in popup and "km²" in popup
     assert "Landslide-candidate probability" in result["legend"] and "v000001" in result["legend"]
     assert "Passes observed" in result["toggled"] and result["prob_shown"] is False
-    assert result["footprints"] == 2
+    assert result["footprints"] == 2 and result["errors"] == []
     (store / "viewer" / "test-screenshot.png").write_bytes(result["png"])
     image = np.asarray(Image.open(io.BytesIO(result["png"])).convert("RGB")).astype(int)
     assert image.shape[1] == 1000 and image.shape[0] > 500
@@ -181,3 +111,12 @@ def test_quicklook_png(store: Path) -> None:
 def test_view_cli_writes_without_serving(store: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["view", "--store", str(store), "--no-serve"]) == 0
     assert str(store / "viewer" / "index.html") in capsys.readouterr().out
+    # no tiles of this version yet: view writes them, and the page lists them (no image overlay then)
+    layers = json.loads((store / "viewer" / "layers.json").read_text())
+    assert layers["version"] == "v000001" and [x["id"] for x in layers["layers"]] == [
+        "prob",
+        "pass-A",
+        "pass-B",
+    ]
+    html = (store / "viewer" / "index.html").read_text()
+    assert '"url": "tiles/pass-B/{z}/{x}/{y}.png"' in html and '"prob_png"' not in html

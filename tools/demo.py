@@ -1,12 +1,17 @@
-"""The main job end to end on the built-in synthetic region (README: ``./run demo``).
+"""The main job end to end on a fresh synthetic region (README: ``./run demo``).
 
-synth (a training region and a separate demo region, different seeds) -> ingest -> dataset -> train
-(configs/demo.py) -> mine (scan the training store, add the false positives as others) -> train again ->
-scan -> detect -> evaluate-scan (at the model's recorded operating point) -> mosaic -> viewer. Every step is a ``fringescan`` verb
-run in this process, exactly as a user would type it; the script stops at the first failing step with that
-step's exit code.
+By default the demo scans with the shipped default model (the zoo's ``lband-28m``, ``fringescan models``):
+synth (the demo region) -> ingest -> scan -> detect -> evaluate-scan (at the model's recorded operating point)
+-> mosaic -> viewer, in about a minute on 2 CPU cores.
 
-    python tools/demo.py --out out/demo [--train-scenes 12] [--train-areas 3] [--skip-train CKPT]
+``--train`` runs the training path first, exactly as the shipped model was made: synth a training region
+(another seed, so the model never sees the demo area) -> ingest -> dataset -> train (configs/demo.py) -> mine
+(scan the training store, add the false positives as others) -> train again; then it scans with the new model
+and says how long training took and whether the parameters equal the shipped model's. Every step is a
+``fringescan`` verb run in this process, exactly as a user would type it; the script stops at the first
+failing step with that step's exit code.
+
+    python tools/demo.py --out out/demo [--train [--train-scenes 12] [--train-areas 3]] [--model NAME|DIR]
 """
 
 from __future__ import annotations
@@ -43,6 +48,19 @@ def ingest_region(region_dir: Path, store: Path) -> list[str]:
     return ids
 
 
+def report_training(model: Path, seconds: float) -> None:
+    """How long the training path took, and whether it reproduced the shipped default model."""
+    from scanner.io.checkpoint import read_meta
+    from scanner.io.zoo import resolve_model
+
+    trained = read_meta(model).params_sha256
+    shipped = read_meta(resolve_model(None)).params_sha256
+    same = "equal to" if trained == shipped else "different from"
+    print(
+        f"\n   training path took {seconds:.0f} s; parameters sha256 {trained[:16]} are {same} the shipped model's"
+    )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,7 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-scenes", type=int, default=12, help="interferograms in the training region")
     parser.add_argument("--train-areas", type=int, default=3, help="separate areas in the training region")
     parser.add_argument(
-        "--skip-train", type=Path, default=None, help="use this checkpoint instead of training"
+        "--train", action="store_true", help="train the model first (about 15 min on 2 CPU cores)"
+    )
+    parser.add_argument(
+        "--model", default=None, help="scan with this zoo name or checkpoint (default: the shipped default)"
     )
     return parser.parse_args(argv)
 
@@ -72,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     # The demo region (scanned) and a training region from another seed: the model never sees the demo area.
     step("simulate the demo region", ["synth", "--out", str(region), "--seed", str(DEMO_SEED)])
     ingest_region(region, store)
-    model = args.skip_train
-    if model is None:
+    model = args.model
+    if args.train:
+        train_started = time.perf_counter()
         train_region, train_store = out / "train-region", out / "train-store"
         step(
             "simulate a training region",
@@ -104,12 +126,12 @@ def main(argv: list[str] | None = None) -> int:
                 "--out",
                 str(dataset),
                 "--config",
-                "configs/demo.py",
+                "demo",
             ],
         )
         step(
             "train the first model (configs/demo.py)",
-            ["train", "--config", "configs/demo.py", "--dataset", str(dataset), "--out", str(first)],
+            ["train", "--config", "demo", "--dataset", str(dataset), "--out", str(first)],
         )
         # One round of hard-negative mining (docs/training.md): scan the training store with the first
         # model, add its false-positive windows as "others", train again. The operating point of
@@ -132,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         step(
             "train again on the mined set",
-            ["train", "--config", "configs/demo.py", "--dataset", str(mined), "--out", str(model)],
+            ["train", "--config", "demo", "--dataset", str(mined), "--out", str(model)],
         )
+        report_training(model, time.perf_counter() - train_started)
 
     # Scan, detect, evaluate against the simulator's ground truth, mosaic and viewer.
-    step("scan", ["scan", "--store", str(store), "--model", str(model)])
+    step("scan", ["scan", "--store", str(store)] + (["--model", str(model)] if model else []))
     step("detect", ["detect", "--store", str(store), "--out", str(out / "sites.geojson")])
     step(
         "evaluate against ground truth",
@@ -146,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
             str(store),
             "--labels",
             str(region / "labels_wgs84.geojson"),
-            "--json",
+            "--out",
             str(out / "evaluate-scan.json"),
         ],
     )
-    step("mosaic", ["mosaic", "--store", str(store), "--grid", "configs/grids/demo.py"])
+    step("mosaic", ["mosaic", "--store", str(store), "--grid", "demo"])
     step("viewer", ["view", "--store", str(store), "--no-serve"])
 
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s. Results:")
@@ -158,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         ("synthetic interferograms, labels", region),
         ("quicklooks", region / "quicklooks"),
         ("scene store (Zarr v3)", store),
-        ("model checkpoint", model),
+        ("model checkpoint", model or "the shipped default (fringescan models)"),
         ("candidate sites (GeoJSON, WGS84)", out / "sites.geojson"),
         ("detection-level evaluation", out / "evaluate-scan.json"),
         ("mosaic versions", store / "mosaic"),

@@ -191,9 +191,9 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         require(
-            self.model.in_channels == len(self.preprocess.channels),
+            self.model.in_channels == self.preprocess.n_planes,
             "model.in_channels",
-            expected=f"len(preprocess.channels) = {len(self.preprocess.channels)}",
+            expected=f"the planes of preprocess.channels = {self.preprocess.n_planes} (phase_rgb counts 3)",
             found=self.model.in_channels,
-            fix="set model.in_channels to the number of input channels",
+            fix="set model.in_channels to the number of input planes",
         )

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+from shapely.geometry import box
 
 from scanner import __version__
 from scanner.core.phase import (
@@ -42,6 +43,7 @@ from scanner.core.phase import (
 )
 from scanner.errors import InputError, problem
 from scanner.geo import PIXEL_SIZE_TOLERANCE, WAVELENGTH_TOLERANCE, PixelWindow
+from scanner.io.artifact import DATASET_FORMAT, check_target
 from scanner.io.checkpoint import publish_dir
 from scanner.io.labels import Label, read_labels, reproject
 from scanner.io.readers import sha256_file
@@ -60,7 +62,7 @@ from train.dataset import (
 )
 
 log = logging.getLogger(__name__)
-FORMAT = "fringescan-dataset"
+FORMAT = DATASET_FORMAT
 SCHEMA_VERSION = 1
 
 
@@ -118,7 +120,7 @@ def extract_patches(
     side = 2 * (HALF + margin_px)
     grow = HALF + margin_px + reach
     extras_names = [n for n in ("coherence", "slope") if n in config.channels]
-    out = np.zeros((len(rows), side, side, len(config.channels)), np.float32)
+    out = np.zeros((len(rows), side, side, config.n_planes), np.float32)
     for i, (row, col) in enumerate(zip(rows, cols, strict=True)):
         window = PixelWindow(int(row) - grow, int(col) - grow, side + 2 * reach, side + 2 * reach)
         extras = {name: scene.read(name, window) for name in extras_names}
@@ -207,8 +209,14 @@ def build_dataset(
     config: DatasetConfig,
     preprocess_config: PreprocessConfig,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Build and publish the dataset at ``out``; returns the report (also stored in the attributes)."""
+    """Build and publish the dataset at ``out``; returns the report (also stored in the attributes).
+
+    An existing dataset at ``out`` is replaced only with ``overwrite``; anything else there is refused
+    before any work (``scanner.io.artifact.check_target``)."""
+    check_target(out, "dataset", overwrite=overwrite)
     store = Store.open(store_path)
     scenes = [store.scene(s) for s in store.scene_ids()]
     if not scenes:
@@ -225,6 +233,8 @@ def build_dataset(
     folds = assign_folds([s.id for s in scenes], config.n_folds, config.seed)
     in_a = subset_a(folds, config.subset_a_fraction, config.seed)
     parts = []
+    if progress:
+        progress(0, len(scenes))
     for i, scene in enumerate(scenes):
         rng = np.random.default_rng([config.seed, 3, i])
         parts.append(scene_patches(scene, labels, config, preprocess_config, rng))
@@ -241,6 +251,8 @@ def build_dataset(
         for s in scenes
     ]
     report = dataset_report(parts, scene_table, n_negative_labels=sum(not lab.positive for lab in labels))
+    if report["n_candidates"] == 0:
+        _refuse_no_candidates(labels_path, labels, scenes)
     attrs = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -260,8 +272,44 @@ def build_dataset(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fringescan_version": __version__,
     }
-    publish_dir(Path(out), lambda tmp: _write_group(tmp, parts, scene_table, attrs))
+    publish_dir(
+        Path(out),
+        lambda tmp: _write_group(tmp, parts, scene_table, attrs),
+        kind="dataset",
+        overwrite=overwrite,
+    )
     return report
+
+
+def labels_inside(labels: list[Label], scenes: list[Scene]) -> list[Label]:
+    """The labels whose geometry meets the bounds of at least one scene."""
+    inside = set()
+    for scene in scenes:
+        bounds = box(*scene.grid.bounds)
+        for k, label in enumerate(reproject(labels, scene.grid.crs_wkt)):
+            if label.geometry.intersects(bounds):
+                inside.add(k)
+    return [labels[k] for k in sorted(inside)]
+
+
+def _refuse_no_candidates(labels_path: str | Path, labels: list[Label], scenes: list[Scene]) -> None:
+    """A training set without one candidate window teaches nothing: refuse it, saying where the labels went."""
+    positives = [lab for lab in labels if lab.positive]
+    inside = labels_inside(positives, scenes)
+    where = (
+        "none inside any scene's bounds"
+        if not inside
+        else f"{len(inside)} inside a scene, but none visible there on a window of enough valid pixels"
+    )
+    raise InputError(
+        problem(
+            f"labels {labels_path}",
+            expected="at least one positive label giving a candidate window in the store's scenes",
+            found=f"{len(positives)} positive label(s) of {len(labels)}, {where}",
+            fix="pass the labels of this store's region (in WGS84 unless the file's crs member says otherwise)"
+            " or ingest the scenes they lie on",
+        )
+    )
 
 
 def dataset_report(
@@ -382,6 +430,8 @@ def mine_hard_negatives(
     out: str | Path,
     prob_of: Callable[[str], np.ndarray | None],
     max_per_scene: int | None = None,
+    *,
+    overwrite: bool = False,
 ) -> int:
     """Publish at ``out`` a copy of ``dataset`` plus, for each of its scenes with a probability grid
     (``prob_of(scene_id)``, None = not scanned), the false-positive windows of ``train.mining`` as "others"
@@ -389,9 +439,13 @@ def mine_hard_negatives(
     are candidates: the model firing on a negative label is a false positive like any other."""
     from train.mining import MAX_WINDOWS_PER_SCENE, hard_negative_windows
 
+    check_target(out, "dataset", overwrite=overwrite)
     store = Store.open(store_path)
     candidates = [lab for lab in read_labels(labels_path) if lab.positive]
     config, pre = dataset.attrs["config"], dataset.preprocess_config()
+    _check_mining_labels(
+        labels_path, candidates, [store.scene(e["scene_id"]) for e in dataset.attrs["scenes"]]
+    )
     added: dict[str, list[np.ndarray]] = {
         k: [] for k in ("patches", "row", "col", "scene_index", "slope_class")
     }
@@ -428,8 +482,23 @@ def mine_hard_negatives(
         extra["in_a"] = np.array([scenes[i]["in_a"] for i in extra["scene_index"]], np.uint8)
         arrays = {k: np.concatenate([v, extra[k].astype(v.dtype)]) for k, v in arrays.items()}
     attrs = {**dataset.attrs, "report": {**dataset.attrs.get("report", {}), "hard_negatives": n}}
-    publish_dir(Path(out), lambda tmp: _write_arrays(tmp, arrays, attrs))
+    publish_dir(Path(out), lambda tmp: _write_arrays(tmp, arrays, attrs), kind="dataset", overwrite=overwrite)
     return n
+
+
+def _check_mining_labels(labels_path: str | Path, positives: list[Label], scenes: list[Scene]) -> None:
+    """Refuse mining with labels whose positives all lie outside the dataset's scenes: the model firing on the
+    real landslides there would be added as hard negatives (labels for another region or CRS)."""
+    if not positives or labels_inside(positives, scenes):
+        return  # without positives there is nothing to keep out (a file of negative labels only)
+    raise InputError(
+        problem(
+            f"labels {labels_path}",
+            expected="the training labels: positive labels inside the dataset's scenes, kept out of mining",
+            found=f"{len(positives)} positive label(s), none inside any of the {len(scenes)} scenes",
+            fix="pass the --labels the dataset was built from",
+        )
+    )
 
 
 def _write_arrays(path: Path, arrays: dict[str, np.ndarray], attrs: dict) -> None:

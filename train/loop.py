@@ -300,6 +300,10 @@ def train(
         metrics_path = workdir / METRICS_NAME
         _truncate_metrics(metrics_path, start)
         with metrics_path.open("a") as metrics_file:
+            if progress is not None:
+                progress(
+                    start, tc.steps
+                )  # the bar knows the total (and a resumed start) before step 1 compiles
             for step in range(start, tc.steps):
                 began = time.perf_counter()
                 params, opt_state, metrics = step_fn(

@@ -27,3 +27,13 @@ def add_operating_point_args(parser: argparse.ArgumentParser) -> None:
         help="remove sites of at most this area (default: the model's minimum site size, "
         "else one 10 x 10 px cell)",
     )
+
+
+def add_overwrite_arg(parser: argparse.ArgumentParser) -> None:
+    """--overwrite: replace an existing output of the same kind (scanner.io.artifact.check_target)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output of the same kind (built beside it, then renamed into place); "
+        "without it an existing output is refused, and another kind of file or folder always is",
+    )

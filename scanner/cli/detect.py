@@ -4,43 +4,52 @@ from __future__ import annotations
 
 import argparse
 
-from scanner.cli.common import add_operating_point_args, add_scene_args
+from scanner.cli.common import add_operating_point_args, add_overwrite_arg, add_scene_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="candidate sites from probability grids (GeoJSON, WGS84)",
-        description="Threshold, 8-connected components, size filter; writes "
-        "STORE/sites/<scene_id>.geojson and exports all sites to --out.",
+        description="Threshold, 8-connected components, size filter, at the model's operating point unless "
+        "--threshold / --min-area-m2 are given (the same detection as `fringescan nightly`); writes "
+        "STORE/sites/<scene_id>.geojson, and with --out also all sites in one GeoJSON file.",
     )
     parser.add_argument("--store", required=True, help="scene store directory")
     add_scene_args(parser)
     add_operating_point_args(parser)
-    parser.add_argument("--out", required=True, help="GeoJSON file for all detected sites")
+    parser.add_argument(
+        "--out",
+        help="also write every scene's sites, in priority order, into this GeoJSON file "
+        "(default: only the site layers STORE/sites/<scene_id>.geojson)",
+    )
+    add_overwrite_arg(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.io.artifact import check_target
     from scanner.io.lock import store_lock
     from scanner.io.site_layers import feature_collection, write_geojson
     from scanner.io.store import Store
-    from scanner.pipeline.sites import operating_config, scanned_scenes, scene_sites, write_scene_sites
+    from scanner.pipeline.sites import detect_scene, scanned_scenes
 
+    if args.out:
+        check_target(args.out, "geojson", overwrite=args.overwrite)  # before any site layer is written
     store = Store.open(args.store)
     scene_ids = scanned_scenes(store, args.scenes)
     everything, used = [], {}
     with store_lock(store.root, "detect"):
         for scene_id in scene_ids:
-            config, origin = operating_config(
-                store, scene_id, threshold=args.threshold, min_area_m2=args.min_area_m2
-            )
-            used[scene_id] = config
-            print(f"{scene_id}: operating point: {origin}")
-            features, _ = scene_sites(store, scene_id, config)
-            path = write_scene_sites(store, scene_id, features, config)
-            everything.extend(features)
-            print(f"{scene_id}: {len(features)} sites -> {path}")
+            found = detect_scene(store, scene_id, threshold=args.threshold, min_area_m2=args.min_area_m2)
+            used[scene_id] = found.config
+            print(f"{scene_id}: operating point: {found.origin}")
+            everything.extend(found.features)
+            print(f"{scene_id}: {len(found.features)} sites -> {found.path}")
+    if not args.out:
+        print(f"{len(everything)} sites in {len(scene_ids)} site layers under {store.layout.sites}")
+        return 0
+    check_target(args.out, "geojson", overwrite=args.overwrite)  # again: a file may have appeared meanwhile
     everything.sort(key=lambda f: (f["properties"]["priority"], f["properties"]["scene_id"]))
     write_geojson(
         args.out,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from scanner.cli.common import add_operating_point_args, add_scene_args
+from scanner.cli.common import add_operating_point_args, add_overwrite_arg, add_scene_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_scene_args(parser)
     add_operating_point_args(parser)
-    parser.add_argument("--json", dest="json_out", default=None, help="also write the report as JSON here")
+    parser.add_argument("--out", type=Path, default=None, help="also write the report as a JSON file here")
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON on stdout instead of the table"
+    )
+    add_overwrite_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -30,9 +35,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from scanner.eval.matching import DetectionCounts, format_table7
+    from scanner.io.artifact import check_target
     from scanner.io.store import Store
+    from scanner.io.writers import write_json
     from scanner.pipeline.sites import evaluate_store, operating_config, scanned_scenes
 
+    if args.out:
+        check_target(args.out, "scan-report", overwrite=args.overwrite)
     store = Store.open(args.store)
     ids = scanned_scenes(store, args.scenes)
     per_scene, used = {}, {}
@@ -46,20 +55,24 @@ def run(args: argparse.Namespace) -> int:
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
     }
-    for origin in dict.fromkeys(used.values()):
+    configs = list(used)
+    report = {
+        "threshold": configs[0].threshold if len(configs) == 1 else [c.threshold for c in configs],
+        "min_area_m2": configs[0].min_area_m2 if len(configs) == 1 else [c.min_area_m2 for c in configs],
+        "operating_point": list(dict.fromkeys(used.values())),
+        "matching": "overlap",
+        "total": {k: v.to_dict() for k, v in rows.items()},
+        "scenes": {s: {k: v.to_dict() for k, v in r.items()} for s, r in per_scene.items()},
+    }
+    if args.out:
+        write_json(args.out, report, allow_nan=True)
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=True))
+        return 0
+    for origin in report["operating_point"]:
         print(f"operating point: {origin}")
     print(f"scenes: {', '.join(per_scene)}; matching: polygon overlap")
     print(format_table7(rows))
-    if args.json_out:
-        configs = list(used)
-        report = {
-            "threshold": configs[0].threshold if len(configs) == 1 else [c.threshold for c in configs],
-            "min_area_m2": configs[0].min_area_m2 if len(configs) == 1 else [c.min_area_m2 for c in configs],
-            "operating_point": list(dict.fromkeys(used.values())),
-            "matching": "overlap",
-            "total": {k: v.to_dict() for k, v in rows.items()},
-            "scenes": {s: {k: v.to_dict() for k, v in r.items()} for s, r in per_scene.items()},
-        }
-        with open(args.json_out, "w") as out:
-            json.dump(report, out, indent=2, allow_nan=True)
+    if args.out:
+        print(f"report -> {args.out}")
     return 0

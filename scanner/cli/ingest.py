@@ -1,13 +1,19 @@
-"""``fringescan ingest PHASE.tif [more.tif ...] --store STORE``: interferograms into scenes of the store."""
+"""``fringescan ingest PATH [PATH ...] --store STORE``: interferograms into scenes of the store.
+
+A PATH is a phase GeoTIFF (GAMMA, ISCE, any GDAL raster; ``--sensor`` or ``--wavelength-m`` when its tags record
+no wavelength) or a product that ``scanner.io.products`` recognises: a LiCSAR interferogram folder, an ASF HyP3
+InSAR folder or zip."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 from pathlib import Path
 
 from scanner.errors import UsageError, problem
+from scanner.sensors import sensor_names
 
 log = logging.getLogger(__name__)
 
@@ -15,11 +21,18 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ingest",
-        help="ingest interferogram GeoTIFFs into scenes of the store",
+        help="ingest interferogram GeoTIFFs and LiCSAR / HyP3 products into scenes of the store",
         description="Read wrapped/unwrapped/complex interferograms (plus coherence, DEM and masks) and write one "
-        "Zarr v3 scene per phase file into the store. The store is created when the directory is new.",
+        "Zarr v3 scene per phase file or product into the store. The store is created when the directory is "
+        "new. Products (LiCSAR YYYYMMDD_YYYYMMDD/ folders, HyP3 InSAR folders and zips) bring their own "
+        "coherence, DEM, water mask, sensor and dates (docs/real-data.md).",
     )
-    parser.add_argument("phase", nargs="+", type=Path, help="phase GeoTIFF(s); one scene each")
+    parser.add_argument(
+        "phase",
+        nargs="+",
+        type=Path,
+        help="phase GeoTIFF(s), LiCSAR interferogram folder(s), HyP3 product folder(s) or zip(s); one scene each",
+    )
     parser.add_argument("--store", required=True, type=Path, help="store root directory")
     parser.add_argument(
         "--coherence",
@@ -50,6 +63,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=28.0,
         help="model pixel size; finer phase is multilooked to it (default 28)",
     )
+    parser.add_argument(
+        "--sensor",
+        help="the radar, for files that do not record their wavelength: "
+        + ", ".join(sensor_names())
+        + " (docs/real-data.md)",
+    )
+    parser.add_argument(
+        "--wavelength-m",
+        type=float,
+        help="radar wavelength in metres, for a sensor not in --sensor's list (L band 0.236, C band 0.0555)",
+    )
     parser.add_argument("--incidence-deg", type=float, help="incidence angle for the layover/shadow mask")
     parser.add_argument(
         "--look-azimuth-deg",
@@ -59,8 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _requests(args: argparse.Namespace) -> list:
-    from scanner.pipeline.ingest import IngestRequest, check_scene_id, scene_id_from_path
+def _requests(args: argparse.Namespace, products: dict) -> list:
+    from scanner.pipeline.ingest import IngestRequest, check_scene_id, product_request, scene_id_from_path
 
     if args.scene_id and len(args.phase) > 1:
         raise UsageError(
@@ -80,7 +104,30 @@ def _requests(args: argparse.Namespace) -> list:
                 fix="repeat --coherence in the phase files' order",
             )
         )
-    ids = [check_scene_id(args.scene_id or scene_id_from_path(p)) for p in args.phase]
+    folders = [p for p in args.phase if p.is_dir() and products.get(p) is None]
+    if folders:
+        raise UsageError(
+            problem(
+                f"ingest {folders[0]}",
+                expected="a phase file, a LiCSAR YYYYMMDD_YYYYMMDD/ folder or a HyP3 product folder",
+                found="a folder holding no *.geo.diff_pha.tif nor *_wrapped_phase.tif / *_unw_phase.tif",
+                fix="pass the phase files themselves (docs/real-data.md lists the product layouts)",
+            )
+        )
+    named = [p for p in args.phase if products.get(p) is not None]
+    if args.coherence and named:
+        raise UsageError(
+            problem(
+                "--coherence",
+                expected="plain phase files only",
+                found=f"the product {named[0]}, which brings its own coherence",
+                fix="drop --coherence, or ingest the product's phase file on its own",
+            )
+        )
+    ids = [
+        check_scene_id(args.scene_id or (products[p].scene_id if products.get(p) else scene_id_from_path(p)))
+        for p in args.phase
+    ]
     if len(set(ids)) != len(ids):
         raise UsageError(
             problem(
@@ -91,33 +138,41 @@ def _requests(args: argparse.Namespace) -> list:
             )
         )
     coherence = args.coherence or [None] * len(args.phase)
+    common = {"dem": args.dem, "water": args.water, "exclude": tuple(args.exclude), "replace": args.replace}
     return [
-        IngestRequest(
-            phase=p,
-            scene_id=i,
-            coherence=c,
-            dem=args.dem,
-            water=args.water,
-            exclude=tuple(args.exclude),
-            replace=args.replace,
-        )
+        product_request(products[p], scene_id=i, **common)
+        if products.get(p) is not None
+        else IngestRequest(phase=p, scene_id=i, coherence=c, **common)
         for p, i, c in zip(args.phase, ids, coherence, strict=True)
     ]
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.cli.output import progress_bar
-    from scanner.io.lock import store_lock
-    from scanner.io.store import MARKER, Store
-    from scanner.pipeline.ingest import IngestConfig, ingest_scene
+    from scanner.io.products import opened
+    from scanner.pipeline.ingest import IngestConfig
 
     config = IngestConfig(
         model_pixel_size_m=args.pixel_size_m,
         kind=args.kind,
         incidence_deg=args.incidence_deg,
         look_azimuth_deg=args.look_azimuth_deg,
+        sensor=args.sensor,
+        wavelength_m=args.wavelength_m,
     )
-    requests = _requests(args)
+    with (
+        contextlib.ExitStack() as products
+    ):  # a HyP3 zip stays extracted (in a temporary folder) until the end
+        found = {p: products.enter_context(opened(p)) for p in args.phase}
+        requests = _requests(args, found)
+        return _ingest_all(args, requests, config)
+
+
+def _ingest_all(args: argparse.Namespace, requests: list, config) -> int:
+    from scanner.cli.output import progress_bar
+    from scanner.io.lock import store_lock
+    from scanner.io.store import MARKER, Store
+    from scanner.pipeline.ingest import ingest_scene
+
     new_store = not (args.store / MARKER).exists() and not args.store.exists()
     store = Store.open(args.store) if (args.store / MARKER).exists() else Store.create(args.store)
     try:

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "then refresh the STAC catalog, quicklook and viewer.",
     )
     parser.add_argument("--store", required=True, help="fringescan store directory")
-    parser.add_argument("--grid", help="grid config, e.g. configs/grids/japan.py (required unless --list)")
+    parser.add_argument(
+        "--grid", help="grid: a shipped name (japan, demo) or a grid config file (required unless --list)"
+    )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a grid field"
     )
@@ -60,19 +62,10 @@ def run(args: argparse.Namespace) -> int:
                 "--grid",
                 expected="a grid config such as configs/grids/japan.py",
                 found="none",
-                fix="pass --grid configs/grids/NAME.py",
+                fix="pass --grid japan (a shipped grid) or --grid PATH.py",
             )
         )
-    grid = load_config(args.grid, args.set)
-    if not isinstance(grid, MosaicGrid):
-        raise UsageError(
-            problem(
-                f"grid config {args.grid}",
-                expected="get_config() returning a MosaicGrid",
-                found=type(grid).__name__,
-                fix="use a file from configs/grids/",
-            )
-        )
+    grid = load_config(args.grid, args.set, family="grid", expect=MosaicGrid)
     if args.since:
         date_ordinal(args.since)
     combine = CombineConfig(
@@ -91,9 +84,23 @@ def run(args: argparse.Namespace) -> int:
         print(report.summary())
         viewer = StoreLayout(root).viewer_page
         if not report.unchanged or not viewer.is_file():
-            viewer = publish_products(root)
+            viewer = _products(root, report, publish_products)
     print(f"viewer: {viewer}")
     return 0
+
+
+def _products(root: Path, report, publish_products) -> Path:
+    """Quicklook, STAC and viewer of the published version; a failure says the version itself is safe."""
+    from scanner.errors import FringescanError, os_error
+
+    try:
+        return publish_products(root)
+    except Exception as error:
+        refusal = error if isinstance(error, FringescanError) else os_error(error, doing=f"mosaic {root}")
+        if refusal is None:
+            raise
+        note = f"mosaic {report.version} is published and complete, its quicklook, STAC and viewer are not"
+        raise type(refusal)(f"{note} (re-run fringescan mosaic to write them): {refusal}") from error
 
 
 def list_versions(root: Path) -> int:

@@ -2,6 +2,9 @@
 
 Library modules log with ``logging.getLogger(__name__)`` and report progress through a callback
 ``progress(done, total)``; the CLI turns that into a rich progress bar with rates.
+
+Bars are drawn on stderr only when both stdout and stderr are terminals and ``-q`` was not given, so
+redirected, piped and scheduled runs get clean output.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from scanner.progress import ProgressCallback
 
 _console = Console(stderr=True)
+_quiet = False
 
 
 class _JsonFormatter(logging.Formatter):
@@ -35,7 +39,10 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup_logging(verbosity: int = 0, *, json_lines: bool = False) -> None:
-    level = logging.WARNING - 10 * min(verbosity + 1, 2)
+    """Log level from ``verbosity``: -1 (``-q``) warnings and no progress bars, 0 info, 1 (``-v``) debug."""
+    global _quiet
+    _quiet = verbosity < 0
+    level = logging.WARNING - 10 * min(max(verbosity + 1, 0), 2)
     handler: logging.Handler
     if json_lines:
         handler = logging.StreamHandler(sys.stderr)
@@ -49,31 +56,47 @@ def setup_logging(verbosity: int = 0, *, json_lines: bool = False) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+def bars_enabled() -> bool:
+    """Progress bars only for a person at a terminal: not with ``-q``, not when stdout or stderr is redirected."""
+    return not _quiet and _console.is_terminal and sys.stdout.isatty()
+
+
 @contextmanager
 def progress_bar(
     description: str, unit: str = "items", *, rate_scale: float | None = None, rate_unit: str = ""
 ) -> Iterator[ProgressCallback]:
     """A rich progress bar; yields the ``progress(done, total)`` callback to hand to library code.
 
+    The bar shows done/total, the rate in ``unit``/s and the time left. The rate counts only the units done
+    while the bar was up (a resumed run's first call reports the units already done: they are not counted).
     ``rate_scale`` converts units to a second rate shown beside it (for example km² per window).
     """
-    start = time.perf_counter()
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} " + unit),
+        TextColumn("{task.fields[count]} " + unit),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=_console, transient=False, disable=not _console.is_terminal) as bar:
-        task = bar.add_task(description, total=None, rate="")
+    with Progress(*columns, console=_console, transient=False, disable=not bars_enabled()) as bar:
+        task = bar.add_task(description, total=None, count="...", rate="")
+        first: list[tuple[float, int]] = []
 
         def update(done: int, total: int) -> None:
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            rate = f"{done / elapsed:,.0f} {unit}/s"
-            if rate_scale:
-                rate += f", {done * rate_scale / elapsed:,.2f} {rate_unit}/s"
-            bar.update(task, completed=done, total=total, rate=rate)
+            now = time.perf_counter()
+            if not first:
+                first.append((now, done))
+            began, base = first[0]
+            elapsed = max(now - began, 1e-9)
+            rate = f"{_number((done - base) / elapsed)} {unit}/s" if now > began else ""
+            if rate and rate_scale:
+                rate += f", {_number((done - base) * rate_scale / elapsed)} {rate_unit}/s"
+            bar.update(task, completed=done, total=total, count=f"{done:,}/{total:,}", rate=rate)
 
         yield update
+
+
+def _number(value: float) -> str:
+    """A rate for people: no decimals from 100 up, two below (steps/s, km²/s)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"

@@ -1,4 +1,4 @@
-"""``fringescan synth --out DIR``: a synthetic DInSAR region with ground truth (layout in docs/simulator.md).
+"""``fringescan synth [--out DIR]``: a synthetic DInSAR region with ground truth (layout in docs/simulator.md).
 
 Parses the arguments, resolves the ``SynthConfig`` and calls ``scanner.sim.files.write_region_files``, which
 writes the region atomically (built in ``DIR/.tmp-*``, published file by file, ``region.json`` last).
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scanner.cli.common import add_overwrite_arg
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "landslides, stratified and turbulent atmosphere, orbital ramps, DEM errors and decorrelation; write "
         "GeoTIFFs, GeoJSON labels and quicklooks. Without options: a demo region of 4 scenes of 1000 px.",
     )
-    parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/synth"),
+        help="output directory (created if missing; default out/synth)",
+    )
     parser.add_argument("--scenes", type=int, help="number of scenes (interferometric pairs; default 4)")
     parser.add_argument("--size", type=int, help="scene side in pixels (>= 150; default 1000)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -39,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="use this DEM GeoTIFF (projected CRS, square pixels of about 28 m, at least size + 1 km on a side) "
         "instead of fractal terrain; the region then has one area on the DEM's grid",
     )
+    add_overwrite_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -51,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         args.config, args.overrides, scenes=args.scenes, size_px=args.size, seed=args.seed
     )
     with progress_bar("synth", "scenes") as progress:
-        summary = write_region_files(config, args.out, dem_path=args.dem, progress=progress)
+        summary = write_region_files(
+            config, args.out, dem_path=args.dem, progress=progress, overwrite=args.overwrite
+        )
     print(
         f"synthetic region: {summary.scenes} scenes, {summary.areas} area(s), {summary.bodies} landslide "
         f"bodies ({summary.visible_bodies} visible in at least one pair) -> {args.out}"

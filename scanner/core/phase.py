@@ -23,12 +23,37 @@ import numpy as np
 
 from scanner.config import require
 from scanner.core import kernels
+from scanner.core.palette import PHASE_RGB_INVALID, phase_rgb_table, quantize  # quantize: also phase.quantize
 
 if TYPE_CHECKING:
     import dask.array as da
 
-CHANNELS = ("phase_q", "cos", "sin", "coherence", "slope")
-"""Model input channels ``preprocess`` can build, in any order and combination."""
+CHANNELS = ("phase_q", "phase_rgb", "cos", "sin", "coherence", "slope")
+"""Model input channels ``preprocess`` can build, in any order and combination.
+
+``phase_rgb`` is three planes (the quantized phase through the cyclic colour table of
+``scanner.core.palette``, as the paper's experts and CNN saw it); every other channel is one plane."""
+
+CHANNEL_PLANES = {"phase_rgb": 3}
+"""Planes of the channels that are more than one plane of model input (the others are one)."""
+
+PHASE_CHANNELS = ("phase_q", "phase_rgb")
+"""Channels made from the filtered phase itself."""
+
+
+def channel_offsets(channels: tuple[str, ...]) -> dict[str, int]:
+    """First plane of each channel in the model input (``phase_rgb`` takes three planes)."""
+    offsets, at = {}, 0
+    for name in channels:
+        offsets[name] = at
+        at += CHANNEL_PLANES.get(name, 1)
+    return offsets
+
+
+def count_planes(channels: tuple[str, ...]) -> int:
+    """Planes of model input the channels make: ``model.in_channels`` must equal it."""
+    return sum(CHANNEL_PLANES.get(name, 1) for name in channels)
+
 
 EXTRA_RASTERS = ("coherence", "slope")
 """Channels that are stored rasters of their own (besides phase and valid)."""
@@ -126,7 +151,7 @@ def _run_filter(
     """The compiled filter over a read window: ``channels`` (any of cos, sin, coherence, slope; others are
     left alone) into ``out``, the box sums into ``sums`` when it has room. ``reach`` -1: no filter."""
     slots = np.full(4, -1, np.int64)
-    for k, name in enumerate(channels):
+    for name, k in channel_offsets(channels).items():
         if name in _KERNEL_SLOTS:
             slots[_KERNEL_SLOTS[name]] = k
     extra = {
@@ -229,12 +254,6 @@ def _crop(array: np.ndarray, crop: int) -> np.ndarray:
     return array[crop : array.shape[0] - crop, crop : array.shape[1] - crop]
 
 
-def quantize(phase: np.ndarray, levels: int = 16) -> np.ndarray:
-    """Quantize wrapped phase into ``levels`` equal steps over [-pi, pi): uint8 in 0..levels-1 (NaN -> 0)."""
-    unit = (np.nan_to_num(phase.astype(np.float64), nan=-np.pi) + np.pi) / (2 * np.pi)
-    return np.clip(np.floor(unit * levels), 0, levels - 1).astype(np.uint8)
-
-
 def levels_to_unit(levels: np.ndarray, n_levels: int = 16) -> np.ndarray:
     """Scale quantization levels 0..n-1 to float32 in [0, 1] (the model's default input)."""
     return (levels.astype(np.float32) / np.float32(n_levels - 1)).astype(np.float32)
@@ -289,7 +308,8 @@ class PreprocessConfig:
 
     ``filter_size_m``: full width of the global error removal filter (paper: 2000 m chosen from 500, 1000,
     2000, 3000); None turns it off. ``quantize_levels``: colour steps over [-pi, pi) (paper: 16); None keeps
-    the continuous phase scaled to [0, 1] in the ``phase_q`` channel. ``channels``: any of ``CHANNELS``.
+    the continuous phase scaled to [0, 1] in the ``phase_q`` channel. ``channels``: any of ``CHANNELS``
+    (``phase_rgb`` needs ``quantize_levels``: it colours the levels).
     """
 
     filter_size_m: float | None = 2000.0
@@ -318,6 +338,18 @@ class PreprocessConfig:
             found=self.channels,
             fix="pick from the list",
         )
+        require(
+            "phase_rgb" not in self.channels or self.quantize_levels is not None,
+            "preprocess.channels phase_rgb",
+            expected="quantize_levels set (phase_rgb colours the quantized levels)",
+            found=self.quantize_levels,
+            fix="set preprocess.quantize_levels=16",
+        )
+
+    @property
+    def n_planes(self) -> int:
+        """Planes of model input these channels make (``phase_rgb`` counts three): ``model.in_channels``."""
+        return count_planes(self.channels)
 
     def rasters(self) -> tuple[str, ...]:
         """Stored rasters these channels are made from: phase, valid, then the extras they use, in order."""
@@ -339,7 +371,8 @@ def preprocess(
     *,
     crop: int = 0,
 ) -> np.ndarray:
-    """Stored rasters -> model input ``(y, x, C)`` float32; invalid pixels are 0 in every channel.
+    """Stored rasters -> model input ``(y, x, C)`` float32 (``C = config.n_planes``); invalid pixels are 0 in
+    every channel but ``phase_rgb``, where they are ``scanner.core.palette.PHASE_RGB_INVALID``.
 
     ``extras`` supplies ``coherence`` (0..1) and ``slope`` (degrees) when those channels are asked for; they
     are taken as float32, NaN becomes 0 and +-inf the largest float32. ``crop`` > 0 returns only the pixels at
@@ -349,19 +382,34 @@ def preprocess(
     """
     phasors = _Phasors.of(phase, valid)
     height, width = phasors.usable.shape
-    out = np.empty((height - 2 * crop, width - 2 * crop, len(config.channels)), dtype=np.float32)
+    out = np.empty((height - 2 * crop, width - 2 * crop, config.n_planes), dtype=np.float32)
     width_px = None if config.filter_size_m is None else filter_width_px(config.filter_size_m, pixel_size_m)
     reach = -1 if width_px is None else filter_reach_px(width_px)
-    wants_phase = "phase_q" in config.channels
+    wants_phase = any(name in config.channels for name in PHASE_CHANNELS)
     sums = np.empty((2, *out.shape[:2]), np.int64) if wants_phase and width_px is not None else _NO_SUMS
     _run_filter(phasors, reach, crop, config.channels, extras, out, sums)
     if wants_phase:
+        offsets = channel_offsets(config.channels)
+        unusable = ~_crop(phasors.usable, crop)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite phase: unusable, zeroed below
             filtered = _crop(phase, crop) if width_px is None else _filtered_phase(phasors, sums, crop)
-            k = config.channels.index("phase_q")
-            out[..., k] = _phase_channel(filtered, config.quantize_levels)
-            out[..., k][~_crop(phasors.usable, crop)] = 0
+            if "phase_q" in offsets:
+                k = offsets["phase_q"]
+                out[..., k] = _phase_channel(filtered, config.quantize_levels)
+                out[..., k][unusable] = 0
+            if "phase_rgb" in offsets:
+                k = offsets["phase_rgb"]
+                out[..., k : k + 3] = phase_rgb(filtered, unusable, config.quantize_levels or 16)
     return out
+
+
+def phase_rgb(phase: np.ndarray, unusable: np.ndarray, levels: int = 16) -> np.ndarray:
+    """The ``phase_rgb`` planes ``(y, x, 3)`` float32: each of ``levels`` steps of wrapped phase as its colour
+    of ``scanner.core.palette.phase_rgb_table`` (a cyclic table, so the step below +pi sits next to the step at
+    -pi in colour too); ``unusable`` pixels get ``PHASE_RGB_INVALID``, a colour outside the table."""
+    rgb = phase_rgb_table(levels)[quantize(phase, levels)]
+    rgb[unusable] = PHASE_RGB_INVALID
+    return rgb
 
 
 def _phase_channel(phase: np.ndarray, levels: int | None) -> np.ndarray:

@@ -47,6 +47,13 @@ class DevicePrep:
             found=self.width_px,
             fix="use --prep host for such a wide filter",
         )
+        require(
+            "phase_rgb" not in self.config.channels,
+            "device preprocessing of the phase_rgb channel",
+            expected="channels without phase_rgb (the device kernel builds one plane per channel)",
+            found=self.config.channels,
+            fix="use --prep host",
+        )
 
     @property
     def width_px(self) -> int | None:

@@ -9,6 +9,10 @@ sites over several passes of the same area (docs/accuracy.md).
   passes in all, its own included (the experts' rule, paper section 5).
 - **Threshold on validation scenes.** ``select_threshold`` picks, from a precision-recall sweep made on
   validation scenes, the threshold with the highest precision among those whose recall reaches a target.
+- **Operating point on validation scenes.** ``choose_setting`` is the documented rule (docs/accuracy.md,
+  "Raising precision"): among the rows of a (threshold x minimum size) sweep made on VAL, the highest
+  precision at recall >= ``VAL_MIN_RECALL``, leaving out settings whose median site is larger than one
+  window's footprint. ``fringescan calibrate`` and ``tools.accuracy`` both choose with it.
 - **Calibration.** ``fit_platt`` fits Platt scaling ``p' = sigmoid(a * logit(p) + b)`` by Newton's method on
   validation windows. It is monotone, so at the site level it only renames thresholds: a threshold chosen
   on calibrated probabilities reads as a probability.
@@ -27,6 +31,16 @@ from scanner.config import require
 
 _EPS = 1e-6
 _RIDGE = 1e-6
+
+VAL_MIN_RECALL = 0.92
+"""The VAL recall a chosen setting must reach: a margin over the 0.9 target, because a setting chosen at the
+edge of VAL's recall comes out a little lower on new areas."""
+CALIBRATION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+"""The thresholds ``fringescan calibrate`` sweeps by default (``--thresholds``)."""
+CALIBRATION_MIN_CELLS = (1, 2, 3, 4, 5, 6, 7, 8)
+"""The minimum site sizes (cells) ``fringescan calibrate`` sweeps by default (``--min-cells``)."""
+MAX_MEDIAN_CELLS = 225  # 15 x 15 cells: the cells whose windows all contain one point
+"""Settings whose median VAL site is larger than this (cells) are not sites a field team can visit."""
 
 
 # ---------------------------------------------------------------------------------------------- persistence
@@ -110,6 +124,20 @@ def select_setting(
         return None
     best = max(ok, key=lambda i: (p[i], r[i], -i))
     return settings[int(best)]
+
+
+def choose_setting(
+    rows: Sequence[dict],
+    min_recall: float = VAL_MIN_RECALL,
+    max_median_cells: float | None = MAX_MEDIAN_CELLS,
+) -> dict | None:
+    """The operating point chosen on a VAL sweep (docs/accuracy.md): the row of highest precision among those
+    with ``recall >= min_recall`` (``select_setting``: ties to the higher recall, then the earlier row), rows
+    whose ``median_cells`` exceeds ``max_median_cells`` left out (a row without one, or NaN, stays in).
+    None when no row qualifies."""
+    if max_median_cells is not None:
+        rows = [r for r in rows if not r.get("median_cells", math.nan) > max_median_cells]
+    return select_setting(rows, [r["recall"] for r in rows], [r["precision"] for r in rows], min_recall)
 
 
 # ---------------------------------------------------------------------------------------------- calibration

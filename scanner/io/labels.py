@@ -24,6 +24,7 @@ a positive; ``evaluate-scan`` and ``tools.accuracy`` expect only positives. ``fr
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -177,7 +178,10 @@ def _positive(properties: dict, what: str) -> bool:
 def _geometry(geometry: object, what: str) -> BaseGeometry:
     kind = geometry.get("type") if isinstance(geometry, dict) else None
     found = "no geometry" if geometry is None else f"geometry {kind!r}"
-    if kind in GEOMETRY_TYPES:
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if kind in GEOMETRY_TYPES and isinstance(coordinates, list) and not _finite_numbers(coordinates):
+        found = f"{kind} coordinates that are not all finite numbers"
+    elif kind in GEOMETRY_TYPES:
         try:
             shaped = shape(geometry)
         except (ValueError, TypeError, KeyError, IndexError, ShapelyError) as error:
@@ -193,6 +197,17 @@ def _geometry(geometry: object, what: str) -> BaseGeometry:
             found=found,
             fix="give every label a point or polygon where the site is",
         )
+    )
+
+
+def _finite_numbers(coordinates: object) -> bool:
+    """Whether nested coordinate lists hold only finite JSON numbers (no strings such as "NaN", no NaN/inf)."""
+    if isinstance(coordinates, list):
+        return all(_finite_numbers(c) for c in coordinates)
+    return (
+        isinstance(coordinates, int | float)
+        and not isinstance(coordinates, bool)
+        and math.isfinite(coordinates)
     )
 
 

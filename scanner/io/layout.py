@@ -13,11 +13,14 @@ spells a store path. docs/contracts.md shows the tree::
       mosaic/quicklook/<v>.png     quicklook of a version
       stac/catalog.json            STAC catalog
       viewer/index.html            offline viewer
+      viewer/layers.json           the viewer's tile layers (scanner.products.tiles)
+      viewer/tiles/<layer>/        XYZ tile pyramids {z}/{x}/{y}.png and layer.json
+      viewer/basemap.geojson       offline basemap (Natural Earth, clipped to the mosaic)
       runs/<run_id>.json           nightly run reports; runs/mosaic-<v>.json mosaic run reports
       nightly/ledger.json          processed passes; nightly/hash-cache.json
       history/sites.json           site histories; history/feedback.json expert verdicts
       quarantine/<name>/           bad deliveries moved out of the inbox
-      .lock, .lock.guard           the store lock
+      .lock                        the store lock (an OS lock on the open file; the content names the holder)
       log.jsonl                    append-only events
       .staging/                    temporary outputs, published by rename
 """
@@ -29,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MARKER = "fringescan-store.json"
+RUN_KEY_LENGTH = 16
+"""Hex digits of a scan's ``run_key`` (``scanner.pipeline.scan.run_key``), the last part of its staging name."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,6 @@ class StoreLayout:
     def lock(self) -> Path:
         return self.root / ".lock"
 
-    @property
-    def lock_guard(self) -> Path:
-        return self.root / ".lock.guard"
-
     # --- per scene
     @property
     def scenes(self) -> Path:
@@ -79,6 +80,15 @@ class StoreLayout:
     def scan_staging(self, scene_id: str, run_key: str) -> Path:
         """A scan in progress: its grid and per-tile done-markers until it publishes."""
         return self.staging / f"scan-{scene_id}-{run_key}"
+
+    def scan_stagings(self) -> dict[Path, tuple[str, str]]:
+        """Every scan staging folder -> its ``(scene_id, run_key)`` (the inverse of ``scan_staging``)."""
+        found = {}
+        for path in self.staging.glob("scan-*") if self.staging.is_dir() else ():
+            scene_id, _, key = path.name[len("scan-") :].rpartition("-")
+            if scene_id and len(key) == RUN_KEY_LENGTH:
+                found[path] = (scene_id, key)
+        return found
 
     @property
     def sites(self) -> Path:
@@ -129,6 +139,21 @@ class StoreLayout:
     @property
     def viewer_page(self) -> Path:
         return self.viewer / "index.html"
+
+    @property
+    def viewer_layers(self) -> Path:
+        return self.viewer / "layers.json"
+
+    @property
+    def viewer_tiles(self) -> Path:
+        return self.viewer / "tiles"
+
+    def viewer_tile_layer(self, layer_id: str) -> Path:
+        return self.viewer_tiles / layer_id
+
+    @property
+    def viewer_basemap(self) -> Path:
+        return self.viewer / "basemap.geojson"
 
     # --- operations
     @property

@@ -31,7 +31,8 @@ import rasterio.windows
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from scanner.errors import FringescanError, InputError, StoreError, problem
+from scanner.config import SizeLimits
+from scanner.errors import FringescanError, InputError, ResourceError, StoreError, os_error, problem
 from scanner.geo import WGS84, GeoGrid, PixelWindow
 
 GDAL_CACHE_MB = 256
@@ -56,6 +57,9 @@ def _reading(path: Path, role: str) -> Iterator[None]:
     try:
         yield
     except (RasterioError, OSError) as error:
+        refusal = os_error(error, doing=f"reading {role} raster {path}")
+        if isinstance(refusal, ResourceError):  # no permission, a failing disk: not a corrupt file
+            raise refusal from error
         cause = error.__cause__ if "previous exception" in str(error) and error.__cause__ else error
         first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         raise InputError(
@@ -107,6 +111,23 @@ def raster_grid(ds: rasterio.DatasetReader, role: str = "phase") -> GeoGrid:
             )
         )
     return GeoGrid(height=ds.height, width=ds.width, transform=t, crs_wkt=ds.crs.to_wkt())
+
+
+def check_raster_size(ds: rasterio.DatasetReader, role: str, limits: SizeLimits | None = None) -> None:
+    """Refuse (InputError) a raster declaring more than ``limits.max_raster_px`` pixels, from its header alone,
+    before any of it is read or anything is written."""
+    limits = limits or SizeLimits.from_env()
+    declared = ds.height * ds.width
+    if declared > limits.max_raster_px:
+        variable = SizeLimits.variable("max_raster_px")
+        raise InputError(
+            problem(
+                f"{role} raster {ds.name}",
+                expected=f"at most {limits.max_raster_px:,} px ({variable})",
+                found=f"{ds.height:,} x {ds.width:,} = {declared:,} px declared",
+                fix=f"crop or tile it (gdal_translate -srcwin), or, if it is real, raise {variable}",
+            )
+        )
 
 
 def phase_storage(ds: rasterio.DatasetReader) -> str:
@@ -250,6 +271,12 @@ def _fuzzy_or_huge(values: np.ndarray, is_nodata: np.ndarray, nodata: float | No
             return huge
         near = np.abs(values - nodata) <= NODATA_NEAR_REL * abs(nodata) + 1e-9
     return huge or bool(np.any(near & ~is_nodata))
+
+
+def coherence_scale(ds: rasterio.DatasetReader) -> float:
+    """Factor that turns a coherence raster's values into 0..1: 1/255 for uint8 (LiCSAR's ``.geo.cc.tif``
+    stores 0-255), else 1."""
+    return 1.0 / 255.0 if ds.dtypes[0] == "uint8" else 1.0
 
 
 def resampling_for(ds: rasterio.DatasetReader, grid: GeoGrid, *, categorical: bool = False) -> str:

@@ -14,6 +14,7 @@ directory renamed into place, the old one moved aside first and removed after.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -26,12 +27,15 @@ from pathlib import Path
 import numpy as np
 import tensorstore as ts
 import zarr
+from zarr.codecs import ZstdCodec
 
-from scanner.errors import InputError, ModelMismatchError, StoreError, UsageError, problem
+from scanner.errors import FringescanError, InputError, ModelMismatchError, StoreError, UsageError, problem
 from scanner.geo import CHUNK_PX, PIXEL_SIZE_TOLERANCE, WINDOW_PX, GeoGrid, PixelWindow
+from scanner.io.artifact import check_target
 from scanner.io.layout import MARKER, StoreLayout
+from scanner.io.probgrid import published_key
 from scanner.io.readers import parse_json_file
-from scanner.io.writers import staged_path, write_json
+from scanner.io.writers import ATOMIC_TEMPORARY, disk_refusal, remove_path, staged_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,16 @@ _WRITE_CONTEXT = ts.Context({"cache_pool": {"total_bytes_limit": 0}, "file_io_sy
 zarr-python; a scene becomes visible only by the staging directory's rename."""
 
 
+COMPRESSOR = ZstdCodec(level=0, checksum=True)
+"""Scene chunks: zarr-python's default codec (zstd level 0) plus zstd's content checksum, so a bit flipped in a
+chunk file fails its decode (a ``StoreError`` naming the chunk) instead of reading as other values."""
+
+ALL_CHUNKS = "all"
+"""``attrs["fringescan"]["chunks_written"]`` of a scene whose writer stored every chunk of every array (also
+those holding only the fill value): a missing chunk file is then damage, never nodata. Scenes written before
+this was recorded (no key) are read as before, a missing chunk as the fill value."""
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -81,25 +95,91 @@ def fill_value(dtype: str) -> float | int:
     return 0 if np.dtype(dtype).kind in "ui" else float("nan")
 
 
+def chunk_shape(array: ts.TensorStore) -> tuple[int, int]:
+    """The (rows, cols) of one stored chunk of a 2-D array."""
+    rows, cols = array.chunk_layout.read_chunk.shape
+    return int(rows), int(cols)
+
+
+def chunk_indices(array: ts.TensorStore, rows: range, cols: range) -> list[tuple[int, int]]:
+    """(chunk row, chunk column) of every chunk holding pixels of ``rows`` x ``cols``."""
+    if not rows or not cols:
+        return []
+    ch, cw = chunk_shape(array)
+    return [
+        (i, j)
+        for i in range(rows.start // ch, (rows.stop - 1) // ch + 1)
+        for j in range(cols.start // cw, (cols.stop - 1) // cw + 1)
+    ]
+
+
+def chunk_key_format(array: ts.TensorStore) -> str:
+    """Format of a chunk file's path relative to the array's directory, from its ``chunk_key_encoding``
+    (``"c/{i}/{j}"`` for zarr-python's default): ``fmt.format(i=chunk_row, j=chunk_col)``."""
+    encoding = array.spec().to_json().get("metadata", {}).get("chunk_key_encoding", {})
+    separator = encoding.get("configuration", {}).get("separator", "/")
+    if encoding.get("name", "default") == "v2":
+        return f"{{i}}{separator}{{j}}"
+    return f"c{separator}{{i}}{separator}{{j}}"
+
+
+def missing_chunks(path: Path, names: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    """For each array of the group at ``path``, the chunks of its grid that have no chunk file."""
+    out = {}
+    for name in names:
+        spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(Path(path) / name)}}
+        array = ts.open(spec, open=True, read=True).result()
+        height, width = array.shape
+        key = chunk_key_format(array)
+        absent = [
+            (i, j)
+            for i, j in chunk_indices(array, range(height), range(width))
+            if not (Path(path) / name / key.format(i=i, j=j)).is_file()
+        ]
+        if absent:
+            out[name] = absent
+    return out
+
+
 class Scene:
     """A published scene group: attributes, grid and tensorstore reads of its arrays."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._arrays: dict[str, ts.TensorStore] = {}
+        self._keys: dict[str, str] = {}
 
     @cached_property
     def attrs(self) -> dict:
-        group = zarr.open_group(str(self.path), mode="r", zarr_format=3)
-        return dict(group.attrs.get("fringescan", {}))
+        try:
+            group = zarr.open_group(str(self.path), mode="r", zarr_format=3)
+            attrs = group.attrs.get("fringescan", {})
+        except Exception as error:  # zarr raises JSON, Unicode, Type and Value errors for a damaged zarr.json
+            raise self._damaged_metadata(f"{type(error).__name__}: {error}") from error
+        if not isinstance(attrs, dict) or not isinstance(attrs.get("scene_id", ""), str):
+            raise self._damaged_metadata(f"attributes {str(attrs)[:80]}")
+        return dict(attrs)
 
     @property
     def id(self) -> str:
-        return self.attrs["scene_id"]
+        return self.attrs.get("scene_id") or self.path.name
 
     @cached_property
     def grid(self) -> GeoGrid:
-        return GeoGrid.from_attrs(self.attrs["grid"])
+        try:
+            return GeoGrid.from_attrs(self.attrs.get("grid"))
+        except (InputError, AttributeError, TypeError) as error:
+            raise self._damaged_metadata(str(error)) from error
+
+    def _damaged_metadata(self, found: str) -> StoreError:
+        return StoreError(
+            problem(
+                f"scene metadata {self.path / 'zarr.json'}",
+                expected="a Zarr v3 group with the scene's fringescan attributes (docs/contracts.md)",
+                found=" ".join(found.split())[:240],
+                fix=f"re-ingest the scene (fringescan ingest --replace --id {self.path.name} ...)",
+            )
+        )
 
     def has(self, name: str) -> bool:
         return (self.path / name / "zarr.json").is_file()
@@ -116,8 +196,72 @@ class Scene:
             )
         if name not in self._arrays:
             spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(self.path / name)}}
-            self._arrays[name] = ts.open(spec, open=True, read=True, context=_READ_CONTEXT).result()
+            try:
+                self._arrays[name] = ts.open(spec, open=True, read=True, context=_READ_CONTEXT).result()
+            except ValueError as error:  # tensorstore: unreadable or invalid zarr.json
+                raise self._damaged(name, "its metadata (zarr.json)", error) from error
         return self._arrays[name]
+
+    @property
+    def all_chunks_written(self) -> bool:
+        """Whether the writer recorded storing every chunk (then a missing chunk file is damage)."""
+        return self.attrs.get("chunks_written") == ALL_CHUNKS
+
+    def check_chunks(self, names: Sequence[str]) -> None:
+        """Refuse (StoreError) a scene written whole whose arrays ``names`` miss a chunk file (a whole-scene
+        check before a job starts; every read also checks the chunks it touches)."""
+        if not self.all_chunks_written:
+            return
+        for name in names:
+            array = self._array(name)
+            self._check_chunks(name, array, range(array.shape[0]), range(array.shape[1]))
+
+    def _check_chunks(self, name: str, array: ts.TensorStore, rows: range, cols: range) -> None:
+        """Refuse a read of pixels ``rows`` x ``cols`` whose chunk file is missing (scenes written whole only)."""
+        if not self.all_chunks_written or not rows or not cols:
+            return
+        if name not in self._keys:
+            self._keys[name] = chunk_key_format(array)
+        for i, j in chunk_indices(array, rows, cols):
+            key = self._keys[name].format(i=i, j=j)
+            if not (self.path / name / key).is_file():
+                raise StoreError(
+                    problem(
+                        f"scene {self.path.name} array {name!r} chunk ({i}, {j})",
+                        expected=f"the chunk file {name}/{key} that ingest wrote",
+                        found="no such file (deleted or lost)",
+                        fix="re-ingest the scene with --replace, or restore the store from a backup",
+                    )
+                )
+
+    def _damaged(self, name: str, part: str, error: Exception) -> StoreError:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return StoreError(
+            problem(
+                f"scene {self.path.name} array {name!r} {part}",
+                expected="a readable Zarr v3 chunk as ingest wrote it",
+                found=f"a corrupt or truncated file ({first})",
+                fix="re-ingest the scene with --replace, or restore the store from a backup",
+            )
+        )
+
+    def _read(
+        self, name: str, array: ts.TensorStore, future: ts.Future, rows: range, cols: range
+    ) -> np.ndarray:
+        """The result of a read of ``rows`` x ``cols``; a chunk that fails to decode is named in a StoreError."""
+        try:
+            return future.result()
+        except ValueError as error:  # tensorstore reports decode and I/O failures as ValueError
+            for i, j in chunk_indices(array, rows, cols):
+                (ch, cw) = chunk_shape(array)
+                part = array[i * ch : (i + 1) * ch, j * cw : (j + 1) * cw]
+                try:
+                    part.read().result()
+                except ValueError as failure:
+                    raise self._damaged(name, f"chunk ({i}, {j})", failure) from failure
+            raise self._damaged(
+                name, f"rows {rows.start}-{rows.stop} cols {cols.start}-{cols.stop}", error
+            ) from error
 
     def read(self, name: str, window: PixelWindow | None = None, fill: float | None = None) -> np.ndarray:
         """Array ``name`` over ``window`` (whole scene when None); outside the scene is ``fill``
@@ -134,6 +278,9 @@ class Scene:
         y0, y1 = max(window.row_off, 0), min(window.row_end, height)
         x0, x1 = max(window.col_off, 0), min(window.col_end, width)
         inside = y0 < y1 and x0 < x1
+        rows, cols = range(y0, y1), range(x0, x1)
+        for name, array in arrays.items():
+            self._check_chunks(name, array, rows, cols)
         pending = {name: array[y0:y1, x0:x1].read() for name, array in arrays.items() if inside}
         out = {}
         for name, array in arrays.items():
@@ -145,13 +292,13 @@ class Scene:
                 window.row_end,
                 window.col_end,
             ):
-                out[name] = pending[name].result()
+                out[name] = self._read(name, array, pending[name], rows, cols)
                 continue
             out[name] = np.full(shape, value, dtype=array.dtype.numpy_dtype)
             if inside:
-                part = pending[name].result()
-                rows = slice(y0 - window.row_off, y1 - window.row_off)
-                out[name][rows, x0 - window.col_off : x1 - window.col_off] = part
+                part = self._read(name, array, pending[name], rows, cols)
+                inner = slice(y0 - window.row_off, y1 - window.row_off)
+                out[name][inner, x0 - window.col_off : x1 - window.col_off] = part
         return out
 
 
@@ -186,6 +333,7 @@ class SceneWriter:
                 chunks=(chunk_px, chunk_px),
                 fill_value=fill_value(ARRAYS[name]),
                 dimension_names=("y", "x"),
+                compressors=COMPRESSOR,
             )
         self._arrays = {name: _open_for_writing(self.path / name) for name in names}
         self._pending: deque[tuple[str, ts.WriteFutures]] = deque()
@@ -217,30 +365,46 @@ class SceneWriter:
             self._wait(*self._pending.popleft())
 
     def flush(self) -> None:
-        """Wait for every queued write; the first failure raises StoreError (after all have settled)."""
+        """Wait for every queued write; the first failure raises StoreError, or ResourceError when the disk
+        refused (after all have settled)."""
         failures = []
         while self._pending:
             try:
                 self._wait(*self._pending.popleft())
-            except StoreError as failure:
+            except FringescanError as failure:
                 failures.append(failure)
         if failures:
             raise failures[0]
 
     def close(self) -> None:
         """Let every write in flight settle, ignoring failures (the error path: staging removes the rest)."""
-        with suppress(StoreError):
+        with suppress(FringescanError):
             self.flush()
 
     def finish(self, attrs: dict) -> None:
-        """Wait for every chunk write, then set the group's attributes (the last step of a scene)."""
+        """Wait for every chunk write, check that every chunk of every array was stored, then set the group's
+        attributes with ``chunks_written: "all"`` (the last step of a scene)."""
         self.flush()
-        self.group.attrs.update({"fringescan": attrs})
+        missing = missing_chunks(self.path, list(self._arrays))
+        if missing:
+            name, chunks = next(iter(missing.items()))
+            raise StoreError(
+                problem(
+                    f"scene array {name!r} under {self.path}",
+                    expected="every chunk written",
+                    found=f"{len(chunks)} chunk(s) never written, the first {chunks[0]}",
+                    fix="write every window of the scene before finish (a bug in the caller)",
+                )
+            )
+        self.group.attrs.update({"fringescan": {**attrs, "chunks_written": ALL_CHUNKS}})
 
     def _wait(self, name: str, future: ts.WriteFutures) -> None:
         try:
             future.result()
         except Exception as error:  # tensorstore raises ValueError/OSError subclasses, by cause
+            refusal = disk_refusal(self.path, error)
+            if refusal is not None:
+                raise refusal from error
             raise StoreError(
                 problem(
                     f"write of scene array {name!r} under {self.path}",
@@ -252,8 +416,13 @@ class SceneWriter:
 
 
 def _open_for_writing(path: Path) -> ts.TensorStore:
-    """Tensorstore handle on an array zarr-python just created (metadata read back, chunks written)."""
-    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}
+    """Tensorstore handle on an array zarr-python just created (metadata read back, chunks written): every
+    chunk is stored, also one holding only the fill value, so a missing chunk file is always damage."""
+    spec = {
+        "driver": "zarr3",
+        "kvstore": {"driver": "file", "path": str(path)},
+        "store_data_equal_to_fill_value": True,
+    }
     return ts.open(spec, open=True, write=True, context=_WRITE_CONTEXT).result()
 
 
@@ -261,8 +430,8 @@ class Store:
     """A fringescan store root (see the module docstring for the layout)."""
 
     def __init__(self, root: Path, meta: dict) -> None:
-        self.root = root
-        self.layout = StoreLayout(root)
+        self.root = Path(root).absolute()  # a relative --store stays valid whatever the working directory
+        self.layout = StoreLayout(self.root)
         self.meta = meta
 
     @classmethod
@@ -272,15 +441,7 @@ class Store:
         layout = StoreLayout(root)
         if layout.marker.is_file():
             return cls.open(root)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise StoreError(
-                problem(
-                    f"store {root}",
-                    expected="a new or empty directory, or an existing store",
-                    found="a non-empty directory that is not a store",
-                    fix="pick another --store path",
-                )
-            )
+        check_target(root, "store", flag="--store")  # new or empty only: nothing else is ever taken over
         root.mkdir(parents=True, exist_ok=True)
         layout.staging.mkdir(exist_ok=True)
         layout.scenes.mkdir(exist_ok=True)
@@ -366,15 +527,57 @@ class Store:
     def log_event(self, kind: str, /, **fields: object) -> None:
         """Append one JSON line ``{"time", "event", ...fields}`` to ``log.jsonl`` (one write, O_APPEND)."""
         line = json.dumps({"time": now_iso(), "event": kind, **fields}, default=str) + "\n"
+        data = line.encode()
         fd = os.open(self.layout.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, data)
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(self.layout.log)) from error
+            if written < len(data):  # a nearly full disk: no half line stays in the log
+                os.ftruncate(fd, size)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.layout.log))
         finally:
             os.close(fd)
 
     def events(self) -> list[dict]:
         path = self.layout.log
         return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+
+
+def sweep_staging(root: str | Path) -> list[Path]:
+    """Remove what runs that died (SIGKILL, power loss) left behind; returns the removed paths.
+
+    - ``.staging/.tmp-*`` (outputs being built, e.g. a scene of a killed ingest) and ``.staging/.*.old-*``
+      (old versions moved aside while being replaced);
+    - scan staging ``.staging/scan-<scene>-<key>`` whose grid is already published with that key, or whose
+      scene is gone. An unfinished one is kept: the next scan with the same settings resumes from its tiles;
+    - temporary files of atomic writes (``writers.ATOMIC_TEMPORARY``) in the folders of small files.
+
+    Call it only under the store lock (``scanner.io.lock.store_lock`` does): no writer runs then, so nothing
+    swept is in use.
+    """
+    layout = StoreLayout(root)
+    stale = []
+    if layout.staging.is_dir():
+        stale += [p for p in layout.staging.iterdir() if p.name.startswith(".tmp-") or ".old-" in p.name]
+    for path, (scene_id, key) in layout.scan_stagings().items():
+        if not (layout.scene(scene_id) / "zarr.json").is_file() or published_key(root, scene_id) == key:
+            stale.append(path)
+    folders = (layout.root, layout.runs, layout.nightly_ledger.parent, layout.history_sites.parent)
+    folders += (layout.sites, layout.viewer, layout.mosaic, layout.mosaic_quicklook("v").parent)
+    for folder in folders:
+        if folder.is_dir():
+            stale += [p for p in folder.iterdir() if ATOMIC_TEMPORARY.match(p.name) and p.is_file()]
+    for path in stale:
+        remove_path(path)
+        log.warning(
+            "removed %s, left by a run that ended without cleaning up",
+            layout.relative(path),
+            extra={"fields": {"event": "stale_staging", "path": str(layout.relative(path))}},
+        )
+    return stale
 
 
 def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:

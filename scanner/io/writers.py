@@ -13,8 +13,10 @@ and ``PASS_DIRECTION``, so one reader handles both.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -28,12 +30,16 @@ import rasterio
 from pyproj import CRS, Transformer
 
 from scanner.config import require
-from scanner.errors import InputError, StoreError, problem
+from scanner.errors import FringescanError, InputError, ResourceError, StoreError, os_error, problem
 from scanner.geo import WGS84, GeoGrid
 
 GEOTIFF_BLOCK_PX = 256
 FILE_MODE = 0o644
 """Mode of published files (mkstemp creates 0600)."""
+
+
+ATOMIC_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$")
+"""Names ``atomic_path`` gives its temporary files (``.<final name>.<8 random>.tmp<suffix>``, mkstemp's)."""
 
 
 @contextmanager
@@ -45,16 +51,64 @@ def atomic_path(final_path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     final = Path(final_path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent
+        )
+    except OSError as error:  # read-only, no permission: name the file the caller asked for
+        raise OSError(error.errno, error.strerror, str(final)) from error
     os.close(handle)
     temporary = Path(name)
     try:
         yield temporary
         os.chmod(temporary, FILE_MODE)
         os.replace(temporary, final)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        refusal = disk_refusal(final.parent, error)
+        if refusal is not None:
+            raise refusal from error
         raise
+
+
+DISK_LIBRARIES = ("rasterio", "tensorstore", "zarr", "numcodecs", "orbax", "PIL", "matplotlib")
+"""Libraries whose write errors may hide a disk refusal (GDAL: "IO error writing tag data")."""
+
+
+def disk_refusal(directory: str | os.PathLike[str], error: BaseException) -> FringescanError | None:
+    """The ``ResourceError`` for a write under ``directory`` that failed with ``error`` because the disk refused
+    (full, read-only, permission): from the error's errno or message, else, for an OSError or a file-format
+    library's error that lost the errno, from the file system itself (``statvfs``, ``access``). None when
+    the disk is not the cause (and for fringescan's own errors, which already say what is wrong)."""
+    if isinstance(error, FringescanError) or not isinstance(error, Exception):
+        return None
+    doing = f"writing under {directory}"
+    translated = os_error(error, doing=doing)
+    library = type(error).__module__.split(".")[0] in DISK_LIBRARIES
+    if translated is None and (library or isinstance(error, OSError)):
+        code = _refusing_errno(Path(directory))
+        translated = None if code is None else os_error(OSError(code, os.strerror(code)), doing=doing)
+    # Only the disk's refusals: a missing path while writing is no fault of an input (nightly would
+    # quarantine the input for an InputError), so it propagates as it is.
+    return translated if isinstance(translated, ResourceError) else None
+
+
+def _refusing_errno(directory: Path) -> int | None:
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    if stats.f_bavail * stats.f_frsize < DISK_FULL_BYTES:
+        return errno.ENOSPC
+    if not os.access(directory, os.W_OK):
+        return errno.EACCES
+    return None
+
+
+DISK_FULL_BYTES = 64 * 1024
+"""Free space under which a write failure that lost its errno is taken for a full disk."""
 
 
 def write_geotiff(
@@ -310,3 +364,31 @@ def _signed_area(coords: Sequence[Sequence[float]]) -> float:
     x = np.array([c[0] for c in coords])
     y = np.array([c[1] for c in coords])
     return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2.0)
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes as a short human figure (1.5 GB, 263 MB, 12 kB)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def check_free_space(path: str | Path, needed_bytes: int, *, what: str, fix: str) -> None:
+    """Refuse (``ResourceError``, exit 7 like any full disk) to write an estimated ``needed_bytes`` under ``path`` when its file system has
+    less free space, before anything is written."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed_bytes > free:
+        raise ResourceError(
+            problem(
+                what,
+                expected=f"{human_bytes(needed_bytes)} free on the file system of {probe} (the estimate of "
+                "what will be written)",
+                found=f"{human_bytes(free)} free",
+                fix=fix,
+            )
+        )

@@ -12,8 +12,8 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from scanner.config import require
-from scanner.errors import InputError, problem
+from scanner.config import SizeLimits, require
+from scanner.errors import InputError, UsageError, problem
 from scanner.geo import WGS84, GeoGrid, PixelWindow
 
 ChunkIndex = tuple[int, int]
@@ -125,6 +125,28 @@ class MosaicGrid:
         while self.level(levels - 1).chunk_rows * self.level(levels - 1).chunk_cols > 1:
             levels += 1
         return levels
+
+
+def check_grid_size(grid: MosaicGrid, limits: SizeLimits | None = None) -> None:
+    """Refuse (UsageError) a grid of more than ``limits.max_grid_cells`` cells or ``max_grid_chunks`` chunks at
+    level 0, before a run plans a single chunk (a full rebuild lists every one)."""
+    limits = limits or SizeLimits.from_env()
+    cells, chunks = grid.height * grid.width, grid.chunk_rows * grid.chunk_cols
+    for found, limit, name, unit in (
+        (cells, limits.max_grid_cells, "max_grid_cells", "cells"),
+        (chunks, limits.max_grid_chunks, "max_grid_chunks", "chunks"),
+    ):
+        if found > limit:
+            variable = SizeLimits.variable(name)
+            raise UsageError(
+                problem(
+                    f"mosaic grid {grid.name}",
+                    expected=f"at most {limit:,} {unit} at level 0 ({variable})",
+                    found=f"{grid.height:,} x {grid.width:,} cells in {grid.chunk_rows:,} x "
+                    f"{grid.chunk_cols:,} chunks of {grid.chunk_height} x {grid.chunk_width}",
+                    fix=f"check the grid config's extent, cell size and chunks; if it is meant, raise {variable}",
+                )
+            )
 
 
 def grid_for_bounds(

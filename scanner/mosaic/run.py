@@ -36,12 +36,13 @@ from scanner.geo import GeoGrid, PixelWindow
 from scanner.io import probgrid
 from scanner.io.site_layers import site_layers
 from scanner.io.store import Store
-from scanner.io.writers import write_json
+from scanner.io.writers import check_free_space, write_json
 from scanner.mosaic import zarr_io
 from scanner.mosaic.combine import CombineConfig, combine_passes, date_ordinal, downsample
 from scanner.mosaic.grid import (
     ChunkIndex,
     MosaicGrid,
+    check_grid_size,
     chunks_touched,
     footprint_in,
     footprint_lonlat,
@@ -150,6 +151,7 @@ def run_mosaic(
     progress: ProgressCallback | None = None,
 ) -> MosaicReport:
     """One mosaic run: plan against the current version, write a new version, switch the pointer."""
+    check_grid_size(grid)
     store = Store.open(root)
     root = Path(root)
     parent = zarr_io.current_version(root)
@@ -164,6 +166,13 @@ def run_mosaic(
     if plan.unchanged:
         log.debug("no new pass: mosaic %s unchanged", parent)
         return MosaicReport(parent, parent, True, (), (), (), (), total, False, n_passes=len(wanted))
+    _check_passes_on_grid(grid, wanted, fresh, since)
+    check_free_space(
+        store.layout.staging,
+        version_bytes(grid, plan, fresh),
+        what=f"mosaic version of grid {grid.name}",
+        fix="free space on the store's disk or use a store on a larger one",
+    )
     version = zarr_io.next_version(root)
     levels = grid.n_levels()
     manifest = {
@@ -233,6 +242,49 @@ def run_mosaic(
     return report
 
 
+def _check_passes_on_grid(
+    grid: MosaicGrid, wanted: dict[str, PassInfo], chunks: dict, since: str | None
+) -> None:
+    """Refuse (InputError) a version no pass falls on: it would publish an empty mosaic as CURRENT. Passes
+    outside the grid beside others on it are only logged."""
+    outside = sorted(sid for sid in wanted if not chunks.get(sid))
+    if wanted and len(outside) < len(wanted):
+        if outside:
+            log.warning("passes outside mosaic grid %s (not in the mosaic): %s", grid.name, " ".join(outside))
+        return
+    left, bottom, right, top = grid.geogrid().bounds
+    found = (
+        f"{len(wanted)} pass(es), none inside the grid's bounds ({left:g}, {bottom:g}, {right:g}, {top:g}); "
+        f"the first, {outside[0]}, covers {_lonlat_box(wanted[outside[0]])} (lon/lat)"
+        if wanted
+        else "no pass" + (f" dated on or after --since {since}" if since else " (no scanned scene)")
+    )
+    raise InputError(
+        problem(
+            f"mosaic grid {grid.name}",
+            expected="at least one pass (probability grid) on the grid; an empty version is never published",
+            found=found,
+            fix="pass the grid config of the region these scenes cover (--grid), or scan scenes inside it",
+        )
+    )
+
+
+def _lonlat_box(info: PassInfo) -> str:
+    xs = [x for x, _ in info.footprint_lonlat] or [float("nan")]
+    ys = [y for _, y in info.footprint_lonlat] or [float("nan")]
+    return f"{min(xs):.3f}..{max(xs):.3f}, {min(ys):.3f}..{max(ys):.3f}"
+
+
+def version_bytes(grid: MosaicGrid, plan: MosaicPlan, chunks: dict) -> int:
+    """Upper bound of what a version writes: every dirty level-0 chunk a pass touches, uncompressed, with a
+    third more for the pyramid levels, plus the coordinates."""
+    observed = set().union(*(chunks.get(sid, set()) for sid in plan.passes)) if plan.passes else set()
+    written = len(set(plan.dirty) & observed)
+    cell_bytes = sum(np.dtype(spec["dtype"]).itemsize for spec in zarr_io.BAND_SPECS.values())
+    level0 = written * grid.chunk_height * grid.chunk_width * cell_bytes
+    return level0 * 4 // 3 + 8 * (grid.height + grid.width)
+
+
 def _write_levels(
     stage,
     prev_path,
@@ -254,6 +306,8 @@ def _write_levels(
         arrays = zarr_io.LevelArrays(stage, level)
         level_grid = grid.level(level)
         below = zarr_io.LevelArrays(stage, level - 1) if level else None
+        if progress and level == 0:
+            progress(0, len(dirty))
         for n, index in enumerate(sorted(dirty)):
             if progress and level == 0:
                 progress(n + 1, len(dirty))

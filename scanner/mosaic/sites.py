@@ -3,7 +3,9 @@
 Sites are grouped over every site layer of the store, so a site keeps the id it has in the site history and
 in ``fringescan review`` even when the mosaic uses only some passes (``--since``); the feature describes the
 detections of the mosaic's own passes: the union of their polygons (geodesic area), the strongest
-probability, every scene and member id, dates, slope class and priority.
+probability, every scene and member id, dates, slope class and priority, and ``passes``: one record per pass
+that saw the site (scene id, its detection's id, dates and peak probability, by date), which the viewer's popup
+lists and links to each pass's phase layer.
 """
 
 from __future__ import annotations
@@ -63,8 +65,28 @@ def merge_detections(site_id: str, members: tuple[Detection, ...]) -> dict:
         else float(np.mean(prob_means)),
         "slope_class": "slope" if "slope" in slope else ("flat" if "flat" in slope else None),
         "priority": max(priorities) if priorities else None,
+        "passes": _passes(members),
         "checkpoint_sha256": sorted(
             {str(p["checkpoint_sha256"]) for p in props if p.get("checkpoint_sha256")}
         ),
     }
     return {"type": "Feature", "geometry": json.loads(to_geojson(geom)), "properties": properties}
+
+
+def _passes(members: tuple[Detection, ...]) -> list[dict]:
+    """The passes that saw a site, by second date then scene id (one record per scene: its strongest detection)."""
+    best: dict[str, Detection] = {}
+    for d in members:
+        if d.scene_id not in best or d.prob_max > best[d.scene_id].prob_max:
+            best[d.scene_id] = d
+    records = [
+        {
+            "scene_id": d.scene_id,
+            "site_id": d.site_id,
+            "first_date": d.first_date,
+            "second_date": d.second_date,
+            "prob_max": d.prob_max,
+        }
+        for d in best.values()
+    ]
+    return sorted(records, key=lambda r: (r["second_date"] or "", r["scene_id"]))

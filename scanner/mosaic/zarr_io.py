@@ -29,6 +29,7 @@ from rasterio.warp import Resampling, reproject
 
 from scanner.errors import InputError, StoreError, problem
 from scanner.geo import WGS84, GeoGrid, PixelWindow
+from scanner.io.artifact import is_inside
 from scanner.io.layout import StoreLayout
 from scanner.io.readers import parse_json_file, read_json
 from scanner.io.writers import write_json
@@ -95,7 +96,17 @@ def version_path(root: Path, version: str | None = None) -> Path:
                 fix="run `fringescan mosaic --store STORE --grid configs/grids/NAME.py`",
             )
         )
-    path = StoreLayout(root).mosaic_version(version)
+    versions = StoreLayout(root).mosaic_versions
+    path = versions / version
+    if not _VERSION_RE.match(version) or not is_inside(path, versions):  # never another store's folder
+        raise StoreError(
+            problem(
+                f"mosaic version {version!r}",
+                expected=f"a version name vNNNNNN of this store's mosaic, one of {list_versions(root)}",
+                found="a name that is not a version of this store",
+                fix="pick a listed version (fringescan mosaic --store STORE --list)",
+            )
+        )
     if not path.is_dir():
         raise StoreError(
             problem(

@@ -45,6 +45,8 @@ class ModelConfig:
     dropout: float = 0.5
     lrn: bool = False
     groups: bool = False
+    ceil_pool: bool = False
+    caffe_init: bool = False
 
     def __post_init__(self) -> None:
         require(
@@ -85,11 +87,13 @@ class ModelConfig:
             fix="use even widths or groups=False",
         )
         require(
-            not (self.name == "alexnet_scan" and (self.lrn or self.groups)),
-            "model.lrn/groups",
-            expected="False for alexnet_scan (LRN and groups are options of the paper's alexnet)",
-            found=(self.lrn, self.groups),
-            fix="set model.lrn=false model.groups=false",
+            not (
+                self.name == "alexnet_scan" and (self.lrn or self.groups or self.ceil_pool or self.caffe_init)
+            ),
+            "model.lrn/groups/ceil_pool/caffe_init",
+            expected="False for alexnet_scan (they are options of the paper's alexnet)",
+            found=(self.lrn, self.groups, self.ceil_pool, self.caffe_init),
+            fix="set model.lrn=false model.groups=false model.ceil_pool=false model.caffe_init=false",
         )
 
 
@@ -116,10 +120,26 @@ def _dense(linear: nnx.Linear, x: jax.Array) -> jax.Array:
     return jnp.matmul(x, linear.kernel[...]) + linear.bias[...]
 
 
-def _max_pool(x: jax.Array, window: int, stride: int) -> jax.Array:
+def _max_pool(x: jax.Array, window: int, stride: int, ceil: bool = False) -> jax.Array:
+    """Max pool without padding; ``ceil`` rounds the output size up as Caffe does (``pool_side``), the last
+    window hanging over the high edge and taking the max of what it covers."""
+    pads = [(0, 0)] * 4
+    if ceil:
+        for axis in (1, 2):
+            side = x.shape[axis]
+            pads[axis] = (0, max(0, (pool_side(side, window, stride, True) - 1) * stride + window - side))
     return jax.lax.reduce_window(
-        x, -jnp.inf, jax.lax.max, (1, window, window, 1), (1, stride, stride, 1), "VALID"
+        x, -jnp.inf, jax.lax.max, (1, window, window, 1), (1, stride, stride, 1), pads
     )
+
+
+def pool_side(side: int, window: int, stride: int, ceil: bool) -> int:
+    """Output side of an unpadded max pool: rounded down (XLA/Flax) or up (Caffe's PoolingLayer, which also
+    drops a last window that would start beyond the input)."""
+    if not ceil:
+        return (side - window) // stride + 1
+    out = -(-(side - window) // stride) + 1
+    return out - 1 if (out - 1) * stride >= side else out
 
 
 def local_response_norm(
@@ -142,30 +162,66 @@ class AlexNet(nnx.Module):
         g = 2 if config.groups else 1
         self.groups = g
         self.lrn = config.lrn
-        self.conv1 = nnx.Conv(config.in_channels, c1, (11, 11), rngs=rngs)
-        self.conv2 = nnx.Conv(c1, c2, (5, 5), feature_group_count=g, rngs=rngs)
-        self.conv3 = nnx.Conv(c2, c3, (3, 3), rngs=rngs)
-        self.conv4 = nnx.Conv(c3, c4, (3, 3), feature_group_count=g, rngs=rngs)
-        self.conv5 = nnx.Conv(c4, c5, (3, 3), feature_group_count=g, rngs=rngs)
-        side = alexnet_feature_side()
-        self.fc1 = nnx.Linear(side * side * c5, config.fc_width, rngs=rngs)
-        self.fc2 = nnx.Linear(config.fc_width, config.fc_width, rngs=rngs)
-        self.fc3 = nnx.Linear(config.fc_width, NUM_CLASSES, rngs=rngs)
+        self.ceil_pool = config.ceil_pool
+        init = _caffe_init if config.caffe_init else _flax_init
+        self.conv1 = nnx.Conv(config.in_channels, c1, (11, 11), rngs=rngs, **init("conv1"))
+        self.conv2 = nnx.Conv(c1, c2, (5, 5), feature_group_count=g, rngs=rngs, **init("conv2"))
+        self.conv3 = nnx.Conv(c2, c3, (3, 3), rngs=rngs, **init("conv3"))
+        self.conv4 = nnx.Conv(c3, c4, (3, 3), feature_group_count=g, rngs=rngs, **init("conv4"))
+        self.conv5 = nnx.Conv(c4, c5, (3, 3), feature_group_count=g, rngs=rngs, **init("conv5"))
+        side = alexnet_feature_side(ceil_pool=config.ceil_pool)
+        self.fc1 = nnx.Linear(side * side * c5, config.fc_width, rngs=rngs, **init("fc6"))
+        self.fc2 = nnx.Linear(config.fc_width, config.fc_width, rngs=rngs, **init("fc7"))
+        self.fc3 = nnx.Linear(config.fc_width, NUM_CLASSES, rngs=rngs, **init("fc8"))
         self.drop1 = nnx.Dropout(config.dropout, rngs=rngs)
         self.drop2 = nnx.Dropout(config.dropout, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        relu, g = jax.nn.relu, self.groups
+        return self.layers(x)["fc8"]
+
+    def layers(self, x: jax.Array) -> dict[str, jax.Array]:
+        """Every layer's output by its bvlc_alexnet name (conv1 ... pool5, fc6, fc7, fc8; after ReLU/LRN)."""
+        relu, g, ceil = jax.nn.relu, self.groups, self.ceil_pool
         norm = local_response_norm if self.lrn else (lambda v: v)
-        x = _max_pool(norm(relu(_conv(self.conv1, x, strides=4, padding="VALID"))), 3, 2)
-        x = _max_pool(norm(relu(_conv(self.conv2, x, strides=1, padding="SAME", groups=g))), 3, 2)
-        x = relu(_conv(self.conv3, x, strides=1, padding="SAME"))
-        x = relu(_conv(self.conv4, x, strides=1, padding="SAME", groups=g))
-        x = _max_pool(relu(_conv(self.conv5, x, strides=1, padding="SAME", groups=g)), 3, 2)
+        out = {}
+        out["conv1"] = x = norm(relu(_conv(self.conv1, x, strides=4, padding="VALID")))
+        out["pool1"] = x = _max_pool(x, 3, 2, ceil)
+        out["conv2"] = x = norm(relu(_conv(self.conv2, x, strides=1, padding="SAME", groups=g)))
+        out["pool2"] = x = _max_pool(x, 3, 2, ceil)
+        out["conv3"] = x = relu(_conv(self.conv3, x, strides=1, padding="SAME"))
+        out["conv4"] = x = relu(_conv(self.conv4, x, strides=1, padding="SAME", groups=g))
+        out["conv5"] = x = relu(_conv(self.conv5, x, strides=1, padding="SAME", groups=g))
+        out["pool5"] = x = _max_pool(x, 3, 2, ceil)
         x = x.reshape(x.shape[0], -1)
-        x = self.drop1(relu(_dense(self.fc1, x)))
-        x = self.drop2(relu(_dense(self.fc2, x)))
-        return _dense(self.fc3, x)
+        out["fc6"] = x = self.drop1(relu(_dense(self.fc1, x)))
+        out["fc7"] = x = self.drop2(relu(_dense(self.fc2, x)))
+        out["fc8"] = _dense(self.fc3, x)
+        return out
+
+
+CAFFE_INIT = {
+    "conv1": (0.01, 0.0),
+    "conv2": (0.01, 0.1),
+    "conv3": (0.01, 0.0),
+    "conv4": (0.01, 0.1),
+    "conv5": (0.01, 0.1),
+    "fc6": (0.005, 0.1),
+    "fc7": (0.005, 0.1),
+    "fc8": (0.01, 0.0),
+}
+"""bvlc_alexnet's fillers (models/bvlc_alexnet/train_val.prototxt): weight Gaussian std, constant bias."""
+
+
+def _caffe_init(layer: str) -> dict:
+    std, bias = CAFFE_INIT[layer]
+    return {
+        "kernel_init": jax.nn.initializers.normal(stddev=std),
+        "bias_init": jax.nn.initializers.constant(bias),
+    }
+
+
+def _flax_init(layer: str) -> dict:
+    return {}
 
 
 class AlexNetScan(nnx.Module):
@@ -214,11 +270,12 @@ def build_model(config: ModelConfig, *, rngs: nnx.Rngs) -> nnx.Module:
     return MODELS[config.name](config, rngs=rngs)
 
 
-def alexnet_feature_side(window_px: int = WINDOW_PX) -> int:
-    """Side of AlexNet's last feature map for a window (150 px -> 35 -> 17 -> 8 -> 3)."""
+def alexnet_feature_side(window_px: int = WINDOW_PX, *, ceil_pool: bool = False) -> int:
+    """Side of AlexNet's last feature map (pool5) for a window: 150 px -> 35 -> 17 -> 8 -> 3, or with Caffe's
+    ceil-mode pools 35 -> 17 -> 8 -> 4 (227 px: 55 -> 27 -> 13 -> 6 either way)."""
     side = (window_px - 11) // 4 + 1
     for _ in range(3):
-        side = (side - 3) // 2 + 1
+        side = pool_side(side, 3, 2, ceil_pool)
     return side
 
 
@@ -249,10 +306,11 @@ def flops_per_window(config: ModelConfig, dense: bool) -> int:
             fix="the paper's alexnet has no dense pass; use dense=False",
         )
         g = 2 if config.groups else 1
+        ceil = config.ceil_pool
         s1 = (WINDOW_PX - 11) // 4 + 1
-        s2 = (s1 - 3) // 2 + 1
-        s3 = (s2 - 3) // 2 + 1
-        side = alexnet_feature_side()
+        s2 = pool_side(s1, 3, 2, ceil)
+        s3 = pool_side(s2, 3, 2, ceil)
+        side = alexnet_feature_side(ceil_pool=ceil)
         convs = (
             _conv_flops(s1, 11, cin, c1)
             + _conv_flops(s2, 5, c1, c2, g)

@@ -11,10 +11,11 @@ The history is rebuilt from the store's current site layers on every run, so it 
 by construction: a superseded pass's detections vanish with its replaced site layer, and re-running a run
 gives the same file. It lives in ``STORE/history/sites.json`` (no timestamps, deterministic order).
 
-Feedback (``fringescan review``) lives in ``STORE/history/feedback.json``: per reviewed id the verdict
-(``confirmed``/``rejected``), note, time, and the site's geometry, ``area_m2`` and ``prob_max`` at review time.
+Feedback (``fringescan review`` and the review desk of ``fringescan view``) lives in
+``STORE/history/feedback.json``: per reviewed id the verdict (``confirmed``/``rejected``/``unsure``), note, time, and the site's geometry, ``area_m2`` and ``prob_max`` at review time.
 A rejected site is suppressed from reports unless it *changed markedly* since: its ``area_m2`` or
-``prob_max`` grew by more than 50 % (``MARKED_CHANGE``).
+``prob_max`` grew by more than 50 % (``MARKED_CHANGE``). An ``unsure`` site is reported like an unreviewed one
+and is not exported as a training label (``LABEL_VERDICTS``).
 
 Both files are written atomically (``scanner.io.writers.write_json``: temporary file in the same folder, fsync,
 ``os.replace``) and read with ``scanner.io.readers.read_json``.
@@ -34,11 +35,14 @@ from scanner.core.site_identity import Site, sites_from_layers
 from scanner.errors import UsageError, problem
 from scanner.io.layout import StoreLayout
 from scanner.io.readers import read_json
+from scanner.io.site_layers import site_layers
 from scanner.io.writers import write_json
 
 SCHEMA_VERSION = 1
 MARKED_CHANGE = 0.5
-VERDICTS = ("confirmed", "rejected")
+VERDICTS = ("confirmed", "rejected", "unsure")
+LABEL_VERDICTS = ("confirmed", "rejected")
+"""The verdicts ``export_labels`` turns into training labels; ``unsure`` is a note to look again, not a label."""
 
 
 def write_state(path: Path, data: Any) -> None:
@@ -104,17 +108,21 @@ def find_site(history: dict, site_id: str) -> dict | None:
 
 
 def record_feedback(root: str | Path, site_id: str, verdict: str, note: str = "") -> dict:
-    """Store an expert's verdict on a site; returns the record. The site must be in the history."""
+    """Store an expert's verdict on a site; returns the record.
+
+    The site is looked up in the saved history (``nightly`` keeps it), else in the history of the store's current
+    site layers, so a store built with ``detect`` alone can be reviewed too; the saved history is not changed
+    here (nightly's "new sites" stay relative to its own previous run)."""
     if verdict not in VERDICTS:
         raise UsageError(
             problem(
                 "verdict",
                 expected=f"one of {VERDICTS}",
                 found=repr(verdict),
-                fix="use --confirmed or --rejected",
+                fix="use --confirmed, --rejected or --unsure",
             )
         )
-    site = find_site(load_history(root), site_id)
+    site = find_site(load_history(root), site_id) or find_site(build_history(site_layers(root)), site_id)
     if site is None:
         raise UsageError(
             problem(
@@ -169,7 +177,7 @@ def report_sites(history: dict, feedback: Mapping[str, dict], *, min_detections:
 def export_labels(feedback: Mapping[str, dict]) -> dict:
     """Reviewed sites as a WGS84 GeoJSON FeatureCollection of training labels for ``scanner.io.labels``:
     ``class`` ``confirmed`` (a positive, landslide candidate) or ``rejected`` (a negative), ``label`` 1 or 0
-    to match, and the verdict, note, review time, area and number of passes."""
+    to match, and the verdict, note, review time, area and number of passes. ``unsure`` verdicts are left out."""
     features = [
         {
             "type": "Feature",
@@ -186,5 +194,6 @@ def export_labels(feedback: Mapping[str, dict]) -> dict:
             },
         }
         for r in sorted(feedback.values(), key=lambda r: r["site_id"])
+        if r["verdict"] in LABEL_VERDICTS
     ]
     return {"type": "FeatureCollection", "features": features}

@@ -7,8 +7,19 @@
 - Any other ``*.tif`` that is not a sidecar (``*.coh.tif``, ``*.dem.tif``) nor named by a manifest is also
   taken as an interferogram, its name being the file stem (so GAMMA products such as ``..._unw.tif`` work).
 - A manifest ``<name>.pass.json`` names the files explicitly, relative to the inbox:
-  ``{"phase": "a.tif", "coherence": "a_cc.tif", "dem": "area1.dem.tif", "scene_id": "optional id"}``.
+  ``{"phase": "a.tif", "coherence": "a_cc.tif", "dem": "area1.dem.tif", "scene_id": "optional id"}``, plus
+  ``"sensor": "alos2-palsar2"`` or ``"wavelength_m": 0.2384`` for files that record no wavelength (as
+  ``ingest --sensor`` / ``--wavelength-m``; a pass whose wavelength nobody gives is quarantined).
   Use it when several passes share one DEM, or when the files follow another naming scheme.
+- **Confinement.** Every file of a pass must resolve (after ``..`` and symlinks) inside the inbox, or inside
+  the read-only folder of shared auxiliary files (``aux_dir``, ``fringescan nightly --aux-dir``; a manifest
+  names its files there by absolute path or relative to the inbox). A manifest naming anything else, or an
+  inbox entry that is a symlink pointing elsewhere, is a bad delivery whose reason names the escaping path.
+- **Products** (``scanner.io.products``): a LiCSAR interferogram folder ``YYYYMMDD_YYYYMMDD/`` or an ASF HyP3
+  InSAR product (its folder or its zip) dropped into the inbox is one pass, with the coherence, DEM, water mask,
+  sensor and dates it brings; its scene id is the product's (LiCSAR: frame and dates). LiCSAR frame files
+  (``<frame>.geo.hgt.tif``, ``.geo.{E,N,U}.tif``) are found in the inbox, its ``metadata/`` folder or the
+  auxiliary folder, never outside them. A folder that is no product is ignored.
 - Hidden files (``.*``) and partial deliveries (``*.part``, ``*.tmp``) are ignored: deliver by writing under
   a temporary name and renaming, so a half-copied file is never seen.
 
@@ -20,8 +31,10 @@ the same key, the later-modified file wins (ties: the larger hash), so every run
 
 **Quarantine.** A pass that cannot be used (unreadable, corrupt, inconsistent) is moved to
 ``STORE/quarantine/<sha256[:16]>-<name>/`` together with ``reason.json`` (``name``, ``sha256``, ``files``,
-``reason``, ``error``, ``time``); sidecars shared with another pass stay. The move is crash-safe: files are
-copied into a hidden staging folder, which is renamed into place before the originals are deleted.
+``reason``, ``error``, ``time``, ``kept``); sidecars shared with another pass stay. Only entries the inbox
+owns move: a file outside the inbox or in ``aux_dir`` is never touched (listed under ``kept``), and a symlink
+is moved as the link itself, never through it. The move is crash-safe: files are copied into a hidden
+staging folder, which is renamed into place before the originals are deleted.
 """
 
 from __future__ import annotations
@@ -35,7 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.errors import InputError, problem
+from scanner.io.artifact import is_inside
 from scanner.io.layout import StoreLayout
+from scanner.io.products import is_product_zip, recognise
 from scanner.io.readers import parse_json_file, read_json, sha256_file
 from scanner.io.writers import staged_path
 
@@ -58,8 +73,17 @@ class PassFiles:
     dem: Path | None = None
     manifest: Path | None = None
     scene_id: str | None = None
+    inbox: Path | None = field(default=None, compare=False)
+    aux_dir: Path | None = field(default=None, compare=False)
+    sensor: str | None = None
+    wavelength_m: float | None = None
+    """The radar a manifest names (``sensor``, ``wavelength_m``), for files that record none."""
+    product: Path | None = None
+    """The product folder or zip (``scanner.io.products``) this pass was delivered as, or None."""
 
     def files(self) -> list[Path]:
+        if self.product is not None:
+            return [self.product]
         return [p for p in (self.phase, self.coherence, self.dem, self.manifest) if p is not None]
 
 
@@ -70,6 +94,8 @@ class BadDelivery:
     name: str
     files: tuple[Path, ...]
     reason: str
+    inbox: Path | None = field(default=None, compare=False)
+    aux_dir: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,7 +147,24 @@ def _visible_files(inbox: Path) -> list[Path]:
     )
 
 
-def _read_manifest(path: Path, inbox: Path) -> dict[str, Path | str | None]:
+def confined(path: Path, inbox: Path, aux_dir: Path | None = None) -> bool:
+    """Whether ``path`` resolves (after ``..`` and symlinks) inside ``inbox`` or ``aux_dir``."""
+    return is_inside(path, inbox) or (aux_dir is not None and is_inside(path, aux_dir))
+
+
+def _escape(what: str, role: str, name: str, path: Path, inbox: Path, aux_dir: Path | None) -> InputError:
+    where = "the inbox" + ("" if aux_dir is None else f" or --aux-dir {aux_dir}")
+    return InputError(
+        problem(
+            what,
+            expected=f"{role} file inside {where}",
+            found=f"{name!r}, which escapes them (resolves to {path.resolve()})",
+            fix="deliver the file into the inbox, or put shared files in the folder given to --aux-dir",
+        )
+    )
+
+
+def _read_manifest(path: Path, inbox: Path, aux_dir: Path | None = None) -> dict[str, Path | str | None]:
     data = parse_json_file(
         path, what=f"pass manifest {path.name}", expected="a JSON object", fix="rewrite the manifest"
     )
@@ -134,10 +177,22 @@ def _read_manifest(path: Path, inbox: Path) -> dict[str, Path | str | None]:
                 fix='add "phase": "<file>.tif"',
             )
         )
-    out: dict[str, Path | str | None] = {"scene_id": data.get("scene_id")}
+    out: dict[str, Path | str | float | None] = {"scene_id": data.get("scene_id")}
+    out["sensor"], out["wavelength_m"] = _manifest_radar(path, data)
     for role in ("phase", "coherence", "dem"):
         name = data.get(role)
+        if name is not None and not isinstance(name, str):
+            raise InputError(
+                problem(
+                    f"pass manifest {path.name}",
+                    expected=f"a file name for {role!r}",
+                    found=repr(name)[:80],
+                    fix=f'write "{role}": "<file>.tif"',
+                )
+            )
         out[role] = None if name is None else inbox / name
+        if name is not None and not confined(inbox / name, inbox, aux_dir):
+            raise _escape(f"pass manifest {path.name}", role, name, inbox / name, inbox, aux_dir)
         if name is not None and not (inbox / name).is_file():
             raise InputError(
                 problem(
@@ -150,7 +205,25 @@ def _read_manifest(path: Path, inbox: Path) -> dict[str, Path | str | None]:
     return out
 
 
-def _manifest_passes(inbox: Path, files: list[Path], found: Discovery, cache: dict) -> set[Path]:
+def _manifest_radar(path: Path, data: dict) -> tuple[str | None, float | None]:
+    sensor, wavelength = data.get("sensor"), data.get("wavelength_m")
+    sensor_ok = sensor is None or isinstance(sensor, str)
+    wave_ok = wavelength is None or (isinstance(wavelength, int | float) and not isinstance(wavelength, bool))
+    if not (sensor_ok and wave_ok):
+        raise InputError(
+            problem(
+                f"pass manifest {path.name}",
+                expected='"sensor" a name (fringescan ingest --help) and "wavelength_m" a number of metres',
+                found=f"sensor={sensor!r}, wavelength_m={wavelength!r}",
+                fix='write e.g. "sensor": "alos2-palsar2" or "wavelength_m": 0.2384',
+            )
+        )
+    return sensor, None if wavelength is None else float(wavelength)
+
+
+def _manifest_passes(
+    inbox: Path, files: list[Path], found: Discovery, cache: dict, aux_dir: Path | None
+) -> set[Path]:
     claimed: set[Path] = set()
     for path in files:
         name = _strip(path.name, (MANIFEST_SUFFIX,))
@@ -158,9 +231,9 @@ def _manifest_passes(inbox: Path, files: list[Path], found: Discovery, cache: di
             continue
         claimed.add(path)
         try:
-            spec = _read_manifest(path, inbox)
+            spec = _read_manifest(path, inbox, aux_dir)
         except InputError as error:
-            found.bad.append(BadDelivery(name=name, files=(path,), reason=str(error)))
+            found.bad.append(BadDelivery(name, (path,), str(error), inbox=inbox, aux_dir=aux_dir))
             continue
         claimed.update(p for p in (spec["phase"], spec["coherence"], spec["dem"]) if isinstance(p, Path))
         found.passes.append(
@@ -172,6 +245,56 @@ def _manifest_passes(inbox: Path, files: list[Path], found: Discovery, cache: di
                 dem=spec["dem"],
                 manifest=path,
                 scene_id=spec["scene_id"],
+                sensor=spec["sensor"],
+                wavelength_m=spec["wavelength_m"],
+                inbox=inbox,
+                aux_dir=aux_dir,
+            )
+        )
+    return claimed
+
+
+def _product_dirs(inbox: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_dir()
+        and not p.is_symlink()
+        and not p.name.startswith(".")
+        and not p.name.lower().endswith(IGNORED_SUFFIXES)
+    )
+
+
+def _product_passes(
+    inbox: Path, files: list[Path], found: Discovery, cache: dict, aux_dir: Path | None
+) -> set[Path]:
+    """Product folders and zips in the inbox, one pass each; returns the zips claimed."""
+    within = [inbox, *([aux_dir] if aux_dir is not None else [])]
+    claimed: set[Path] = set()
+    for path in [*_product_dirs(inbox), *(p for p in files if is_product_zip(p))]:
+        try:
+            product = None if path.is_file() else recognise(path, within=within)
+        except InputError as error:
+            found.bad.append(BadDelivery(path.name, (path,), str(error), inbox=inbox, aux_dir=aux_dir))
+            continue
+        if path.is_dir() and product is None:
+            continue  # not a product (e.g. LiCSAR's metadata/ folder)
+        escaping = [f for f in (product.files if product else ()) if not confined(f, inbox, aux_dir)]
+        if escaping:
+            error = _escape(f"product {path.name}", "every", escaping[0].name, escaping[0], inbox, aux_dir)
+            found.bad.append(BadDelivery(path.name, (path,), str(error), inbox=inbox, aux_dir=aux_dir))
+            continue
+        claimed.add(path)
+        identity = path if product is None else product.phase
+        found.passes.append(
+            PassFiles(
+                name=path.name[:-4] if product is None else path.name,
+                phase=identity,
+                sha256=cached_sha256(identity, cache),
+                scene_id=path.name[:-4] if product is None else product.scene_id,  # a HyP3 zip: its name
+                inbox=inbox,
+                aux_dir=aux_dir,
+                product=path,
             )
         )
     return claimed
@@ -181,9 +304,22 @@ def _sidecar(files: set[Path], name: str, suffixes: tuple[str, ...]) -> Path | N
     return next((p for p in sorted(files) if _strip(p.name, suffixes) == name), None)
 
 
-def discover(inbox: str | Path, cache: dict[str, dict] | None = None) -> Discovery:
-    """Every pass described in ``inbox`` (by manifest or by file names), sorted by name."""
+def discover(
+    inbox: str | Path, cache: dict[str, dict] | None = None, *, aux_dir: str | Path | None = None
+) -> Discovery:
+    """Every pass described in ``inbox`` (by manifest or by file names), sorted by name; manifests may also
+    name files in ``aux_dir`` (shared, read-only: never moved)."""
     inbox, cache = Path(inbox), {} if cache is None else cache
+    aux_dir = None if aux_dir is None else Path(aux_dir)
+    if aux_dir is not None and not aux_dir.is_dir():
+        raise InputError(
+            problem(
+                "--aux-dir",
+                expected="an existing directory of shared auxiliary files",
+                found=f"nothing at {aux_dir}" if not aux_dir.exists() else f"a file at {aux_dir}",
+                fix="create it, or drop --aux-dir",
+            )
+        )
     if not inbox.is_dir():
         raise InputError(
             problem(
@@ -194,8 +330,15 @@ def discover(inbox: str | Path, cache: dict[str, dict] | None = None) -> Discove
             )
         )
     found = Discovery()
-    files = _visible_files(inbox)
-    claimed = _manifest_passes(inbox, files, found, cache)
+    files = []
+    for path in _visible_files(inbox):
+        if confined(path, inbox, aux_dir):
+            files.append(path)
+            continue
+        error = _escape(f"inbox entry {path.name}", "a", path.name, path, inbox, aux_dir)
+        found.bad.append(BadDelivery(path.name, (path,), str(error), inbox=inbox, aux_dir=aux_dir))
+    claimed = _manifest_passes(inbox, files, found, cache, aux_dir)
+    claimed |= _product_passes(inbox, files, found, cache, aux_dir)
     rest = {p for p in files if p not in claimed}
     for path in sorted(rest):
         if _strip(path.name, COHERENCE_SUFFIXES + DEM_SUFFIXES) is not None:
@@ -210,6 +353,8 @@ def discover(inbox: str | Path, cache: dict[str, dict] | None = None) -> Discove
                 sha256=cached_sha256(path, cache),
                 coherence=_sidecar(rest, name, COHERENCE_SUFFIXES),
                 dem=_sidecar(rest, name, DEM_SUFFIXES),
+                inbox=inbox,
+                aux_dir=aux_dir,
             )
         )
     found.passes.sort(key=lambda p: p.name)
@@ -266,7 +411,9 @@ def quarantine(
     """Move a bad pass's files to ``STORE/quarantine/<id>/`` with ``reason.json``; returns that folder."""
     files = item.files() if isinstance(item, PassFiles) else list(item.files)
     keep = _shared_files(item, others)
-    moving = [p for p in files if p not in keep and p.exists()]
+    present = [p for p in files if p not in keep and (p.exists() or p.is_symlink())]
+    moving = [p for p in present if _owned(p, item)]
+    kept = [str(p) for p in present if p not in moving]
     digest = item.sha256 if isinstance(item, PassFiles) else hashlib.sha256(reason.encode()).hexdigest()
     base = StoreLayout(store_root).quarantine
     final = base / f"{digest[:16]}-{item.name}"
@@ -277,16 +424,37 @@ def quarantine(
             "files": [p.name for p in moving],
             "reason": reason,
             "error": error,
+            "kept": kept,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         with staged_path(final, what=f"quarantine folder {final.name}") as staging:
             staging.mkdir(parents=True)
             for path in moving:
-                shutil.copy2(path, staging / path.name)
+                if path.is_dir() and not path.is_symlink():  # a product folder moves whole
+                    shutil.copytree(path, staging / path.name, symlinks=True)
+                else:
+                    shutil.copy2(path, staging / path.name, follow_symlinks=False)  # a link moves as a link
             (staging / "reason.json").write_text(json.dumps(record, indent=2) + "\n")
     for path in moving:
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return final
+
+
+def _owned(path: Path, item: PassFiles | BadDelivery) -> bool:
+    """Whether the inbox owns the entry ``path``: its folder lies in the inbox and not in the auxiliary folder,
+    and it is a symlink (moved as the link itself) or resolves inside the inbox and not in the auxiliary
+    folder."""
+    inbox = item.inbox
+    if inbox is None:  # made by hand, not by discover: the folder of its manifest, else of its phase
+        first = item.manifest or item.phase if isinstance(item, PassFiles) else item.files[0]
+        inbox = first.parent
+    aux = item.aux_dir
+    if not is_inside(path.parent, inbox) or (aux is not None and is_inside(path.parent, aux)):
+        return False
+    return path.is_symlink() or (is_inside(path, inbox) and not (aux is not None and is_inside(path, aux)))
 
 
 def quarantined(store_root: str | Path) -> list[dict]:

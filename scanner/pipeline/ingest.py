@@ -33,8 +33,11 @@ from scanner.core.phase import wrap
 from scanner.errors import InputError, StoreError, UsageError, problem
 from scanner.geo import CHUNK_PX, WINDOW_PX, GeoGrid, PixelWindow
 from scanner.io import readers
-from scanner.io.store import SceneWriter, Store, now_iso
+from scanner.io.products import ProductFiles
+from scanner.io.store import ARRAYS, SceneWriter, Store, now_iso
+from scanner.io.writers import check_free_space
 from scanner.progress import ProgressCallback
+from scanner.sensors import band_of, get_sensor, sensor_names
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ LOOK_AZIMUTH_DEG = {"ascending": 80.0, "descending": 280.0}
 """Right-looking SAR: ground look direction (clockwise from north) for near-polar ascending/descending passes."""
 
 _ID_SUFFIXES = re.compile(
-    r"([._-](phase|unw|unwrapped|wrapped|int|ifg|interferogram|diff|eqa|geo|filt))+$", re.I
+    r"([._-](phase|pha|unw|unwrapped|wrapped|int|ifg|interferogram|diff|eqa|geo|filt))+$", re.I
 )
 _ID_VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -60,8 +63,22 @@ class IngestConfig:
     chunk_px: int = CHUNK_PX
     incidence_deg: float | None = None
     look_azimuth_deg: float | None = None
+    sensor: str | None = None
+    """``--sensor``: a name of ``scanner.sensors.SENSORS`` (supplies the wavelength when the file has none)."""
+    wavelength_m: float | None = None
+    """``--wavelength-m``: the radar wavelength of a file that records none (any sensor)."""
 
     def __post_init__(self) -> None:
+        if self.sensor is not None:
+            get_sensor(self.sensor)  # UsageError listing the known sensors
+        require(
+            self.wavelength_m is None
+            or (math.isfinite(self.wavelength_m) and 0.001 < self.wavelength_m < 10),
+            "--wavelength-m",
+            expected="a radar wavelength in metres (L band 0.236, C band 0.0555)",
+            found=self.wavelength_m,
+            fix="give the wavelength in metres, not centimetres or GHz",
+        )
         require(
             self.model_pixel_size_m > 0,
             "--pixel-size-m",
@@ -103,6 +120,15 @@ class IngestRequest:
     water: Path | None = None
     exclude: tuple[Path, ...] = ()
     replace: bool = False
+    water_is_zero: bool = False
+    """The water raster marks water with 0 and land with 1 (HyP3) instead of water with non-zero."""
+    known: dict = field(default_factory=dict)
+    """Scene attributes the product's names and metadata give (``scanner.io.products.ProductFiles.known``);
+    checked against the file's tags."""
+    look_azimuth_deg: float | None = None
+    """Look direction the product's geometry files give (overridden by ``IngestConfig.look_azimuth_deg``)."""
+    archive: Path | None = None
+    """The zip the files were extracted from: sources are recorded as ``ZIP!member``."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +139,33 @@ class IngestResult:
     shape: tuple[int, int]
     multilook: tuple[int, int]
     notes: tuple[str, ...] = field(default=())
+
+
+def product_request(
+    product: ProductFiles,
+    *,
+    scene_id: str | None = None,
+    replace: bool = False,
+    dem: Path | None = None,
+    water: Path | None = None,
+    exclude: tuple[Path, ...] = (),
+) -> IngestRequest:
+    """The ingest of a recognised product (``scanner.io.products``): its phase, coherence, DEM and water
+    mask, and what its names and metadata say; ``dem`` / ``water`` given here replace the product's own."""
+    archive = product.root if product.root.is_file() else None
+    return IngestRequest(
+        phase=product.phase,
+        scene_id=scene_id or product.scene_id,
+        coherence=product.coherence,
+        dem=dem or product.dem,
+        water=water or product.water,
+        water_is_zero=product.water_is_zero if water is None else False,
+        exclude=exclude,
+        replace=replace,
+        known=product.known(),
+        look_azimuth_deg=product.look_azimuth_deg,
+        archive=archive,
+    )
 
 
 def scene_id_from_path(path: str | Path) -> str:
@@ -164,6 +217,8 @@ class _Context:
     geometry: tuple[float, float] | None
     aligned: frozenset[str] = frozenset()
     stats: _Stats = field(default_factory=_Stats)
+    coherence_scale: float = 1.0
+    water_is_zero: bool = False
 
 
 COHERENCE_NODATA_OFF = -1.0
@@ -180,6 +235,7 @@ def ingest_scene(
     config = config or IngestConfig()
     check_scene_id(request.scene_id)
     with readers.gdal_env(), readers.open_raster(request.phase, "phase") as phase_ds:
+        readers.check_raster_size(phase_ds, "phase")
         in_grid = readers.raster_grid(phase_ds, "phase")
         storage = readers.phase_storage(phase_ds)
         _check_kind(config.kind, storage, request.phase)
@@ -208,7 +264,8 @@ def _ingest_open(
         _check_aux(role, ds, grid)
     polygons = [p for path in request.exclude for p in readers.load_polygons(path)]
     sources = _sources(request)
-    inputs_sha256 = _inputs_sha256(sources, config, looks)
+    inputs_sha256 = _inputs_sha256(sources, config, looks, request)
+    meta = scene_metadata(phase_ds.tags(), request, config)
     previous = _previous(store, request, inputs_sha256)
     if previous is not None and previous.get("inputs_sha256") == inputs_sha256:
         log.info("scene %s: already ingested from the same inputs; nothing to do", request.scene_id)
@@ -220,15 +277,24 @@ def _ingest_open(
             looks,
             ("already ingested from the same inputs; the store is unchanged",),
         )
-    meta = readers.scene_metadata(phase_ds.tags(), request.phase)
     aligned = frozenset(role for role, ds in aux.items() if readers.on_grid(ds, role, grid))
     ctx = _Context(phase_ds, storage, grid, looks, aux, polygons, _geometry(config, meta, aux), aligned)
+    ctx.water_is_zero = request.water_is_zero
+    if "coherence" in aux:
+        ctx.coherence_scale = readers.coherence_scale(aux["coherence"])
+    meta.pop("look_azimuth_deg", None)
     names = [
         "phase",
         "valid",
         *(n for n in ("coherence",) if "coherence" in aux),
         *(n for n in ("dem", "slope") if "dem" in aux),
     ]
+    check_free_space(
+        store.layout.staging,
+        scene_bytes(grid, names),
+        what=f"ingest of scene {request.scene_id} ({grid.height:,} x {grid.width:,} px, {len(names)} arrays)",
+        fix="free space on the store's disk or use a store on a larger one",
+    )
     with (
         store.staging(store.layout.scene(request.scene_id), replace=previous is not None) as tmp,
         SceneWriter(tmp, grid, names, config.chunk_px) as writer,
@@ -240,6 +306,102 @@ def _ingest_open(
             attrs["layover_shadow"] = {"incidence_deg": ctx.geometry[0], "look_azimuth_deg": ctx.geometry[1]}
         writer.finish(attrs)
     return _report(store, request, grid, looks, kind, previous, ctx)
+
+
+def scene_metadata(tags: dict[str, str], request: IngestRequest, config: IngestConfig) -> dict:
+    """The scene's metadata attributes: the file's tags, what the product says (``request.known``) and the
+    radar (``sensor``, ``wavelength_m``) from tags, product, ``--sensor`` and ``--wavelength-m``.
+
+    Refuses (before anything is written) a scene whose wavelength nobody gives (``InputError``), a product
+    whose tags and names disagree (``InputError``) and flags that contradict the product (``UsageError``).
+    """
+    meta = readers.scene_metadata(tags, request.phase)
+    known = {k: v for k, v in request.known.items() if v is not None}
+    tags_only = readers.scene_metadata(tags, Path())  # no dates from a file name
+    for key in ("first_date", "second_date"):
+        tagged = tags_only[key]
+        if tagged is not None and key in known and tagged != known[key]:
+            raise InputError(
+                problem(
+                    f"product {request.phase}",
+                    expected=f"one {key.replace('_', ' ')}",
+                    found=f"{known[key]} in its name but {tagged} in its tags",
+                    fix="re-download or re-export the product; its name and metadata must describe one pair",
+                )
+            )
+    meta.update({k: v for k, v in known.items() if k != "sensor" and (meta.get(k) is None or "date" in k)})
+    if request.look_azimuth_deg is not None:
+        meta["look_azimuth_deg"] = request.look_azimuth_deg
+    sensor, wavelength_m = resolve_radar(
+        request.phase, meta.get("wavelength_m"), known.get("sensor"), config.sensor, config.wavelength_m
+    )
+    meta["sensor"], meta["wavelength_m"] = sensor, wavelength_m
+    return meta
+
+
+WAVELENGTH_AGREEMENT = 0.01
+"""A ``--wavelength-m`` within 1% of the wavelength a file records agrees with it (rounding); more is a
+contradiction: the flag describes another radar."""
+
+
+def resolve_radar(
+    path: Path,
+    tagged_m: float | None,
+    product_sensor: str | None,
+    flag_sensor: str | None,
+    flag_wavelength_m: float | None,
+) -> tuple[str | None, float]:
+    """(sensor name or None, wavelength in metres) of a scene; see ``scene_metadata`` for the refusals."""
+    flag = get_sensor(flag_sensor) if flag_sensor else None
+    product = get_sensor(product_sensor) if product_sensor else None
+    if flag is not None and product is not None and flag is not product:
+        raise _disagree(path, f"--sensor {flag_sensor}", f"a {product.title} product", "drop --sensor")
+    if (
+        tagged_m is not None
+        and flag_wavelength_m is not None
+        and abs(flag_wavelength_m - tagged_m) / tagged_m > WAVELENGTH_AGREEMENT
+    ):
+        raise _disagree(
+            path,
+            f"--wavelength-m {flag_wavelength_m:g}",
+            f"a file recording WAVELENGTH_METRES {tagged_m:g}",
+            "drop --wavelength-m (the file's own wavelength is used)",
+        )
+    sensor = flag or product
+    given = flag_wavelength_m if flag_wavelength_m is not None else tagged_m
+    if sensor is not None and given is not None and not sensor.band.holds(given):
+        source = "--wavelength-m" if flag_wavelength_m is not None else "WAVELENGTH_METRES"
+        raise _disagree(
+            path,
+            f"{source} {given:g}",
+            f"{sensor.title} (band {sensor.band.name}: {sensor.band.low_m:g}-{sensor.band.high_m:g} m)",
+            "pass the right --sensor, or only --wavelength-m",
+        )
+    wavelength_m = given if given is not None else (sensor.wavelength_m if sensor is not None else None)
+    if wavelength_m is None:
+        raise InputError(
+            problem(
+                f"radar wavelength of {path}",
+                expected="a WAVELENGTH_METRES tag or a recognised product (LiCSAR, HyP3)",
+                found="neither, so no model can be matched to it",
+                fix=f"pass --sensor NAME ({', '.join(sensor_names())}) or --wavelength-m M "
+                '(nightly inbox: a manifest with "sensor" or "wavelength_m")',
+            )
+        )
+    if band_of(wavelength_m) is None:
+        log.info("%s: wavelength %g m is neither L nor C band", path, wavelength_m)
+    return (sensor.name if sensor is not None else None), float(wavelength_m)
+
+
+def _disagree(path: Path, flag: str, product: str, fix: str) -> UsageError:
+    return UsageError(
+        problem(f"{flag} for {path}", expected="a radar that agrees with the product", found=product, fix=fix)
+    )
+
+
+def scene_bytes(grid: GeoGrid, names: list[str]) -> int:
+    """Upper bound of a scene's size on disk: its arrays uncompressed (zstd only makes them smaller)."""
+    return grid.height * grid.width * sum(np.dtype(ARRAYS[name]).itemsize for name in names)
 
 
 def _aux_paths(request: IngestRequest) -> dict[str, Path]:
@@ -281,6 +443,8 @@ def _geometry(config: IngestConfig, meta: dict, aux: dict) -> tuple[float, float
     incidence = config.incidence_deg or meta.get("incidence_deg")
     azimuth = config.look_azimuth_deg
     if azimuth is None:
+        azimuth = meta.get("look_azimuth_deg")
+    if azimuth is None:
         azimuth = LOOK_AZIMUTH_DEG.get(meta.get("pass_direction") or "")
     if incidence is None or azimuth is None:
         log.info("no incidence angle or look direction (tags or flags): layover/shadow mask skipped")
@@ -294,14 +458,20 @@ def _sources(request: IngestRequest) -> list[dict]:
         *_aux_paths(request).items(),
         *(("exclude", p) for p in request.exclude),
     ]
-    return [
-        {"role": role, "path": str(Path(path).resolve()), "sha256": readers.sha256_file(path)}
-        for role, path in roles
-    ]
+
+    def shown(path: Path) -> str:
+        if request.archive is not None:
+            return f"{Path(request.archive).resolve()}!{Path(path).name}"
+        return str(Path(path).resolve())
+
+    return [{"role": role, "path": shown(path), "sha256": readers.sha256_file(path)} for role, path in roles]
 
 
-def _inputs_sha256(sources: list[dict], config: IngestConfig, looks: tuple[int, int]) -> str:
-    """Hash of every input file's content and of the options that change the stored arrays."""
+def _inputs_sha256(
+    sources: list[dict], config: IngestConfig, looks: tuple[int, int], request: IngestRequest
+) -> str:
+    """Hash of every input file's content and of the options that change the stored arrays or attributes
+    (the radar and product options only when given, so scenes ingested before them keep their hash)."""
     key = {
         "sources": [(s["role"], s["sha256"]) for s in sources],
         "looks": looks,
@@ -309,6 +479,14 @@ def _inputs_sha256(sources: list[dict], config: IngestConfig, looks: tuple[int, 
         "incidence_deg": config.incidence_deg,
         "look_azimuth_deg": config.look_azimuth_deg,
     }
+    extra = {
+        "sensor": config.sensor,
+        "wavelength_m": config.wavelength_m,
+        "water_is_zero": request.water_is_zero or None,
+        "known": request.known or None,
+        "product_look_azimuth_deg": request.look_azimuth_deg,
+    }
+    key.update({k: v for k, v in extra.items() if v is not None})
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -332,6 +510,8 @@ def _previous(store: Store, request: IngestRequest, inputs_sha256: str) -> dict 
 
 def _stream(ctx: _Context, writer: SceneWriter, chunk_px: int, progress: ProgressCallback | None) -> None:
     windows = list(chunk_windows(ctx.grid, chunk_px))
+    if progress:
+        progress(0, len(windows))
     for done, window in enumerate(windows, start=1):
         for name, data in _chunk(ctx, window).items():
             writer.write(name, window, data)
@@ -365,6 +545,8 @@ def _aux_arrays(ctx: _Context, window: PixelWindow, out: dict[str, np.ndarray]) 
     if "coherence" in ctx.aux:
         nodata_off = COHERENCE_NODATA_OFF if ctx.aux["coherence"].nodata == 0 else None
         coherence = _aux_window(ctx, "coherence", window, src_nodata=nodata_off)
+        if ctx.coherence_scale != 1.0:
+            coherence *= np.float32(ctx.coherence_scale)
         if np.isfinite(coherence).any():
             low, high = ctx.stats.coherence_range
             ctx.stats.coherence_range = (
@@ -384,7 +566,7 @@ def _aux_arrays(ctx: _Context, window: PixelWindow, out: dict[str, np.ndarray]) 
             )
     if "water" in ctx.aux:
         water = _aux_window(ctx, "water", window, categorical=True)
-        excluded |= np.nan_to_num(water) != 0
+        excluded |= (water == 0) if ctx.water_is_zero else (np.nan_to_num(water) != 0)
     return excluded
 
 

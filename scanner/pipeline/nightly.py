@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.config import require
-from scanner.errors import FringescanError, InputError
+from scanner.errors import FringescanError, InputError, UsageError
 from scanner.io.layout import StoreLayout
 from scanner.io.readers import read_json
 from scanner.io.site_layers import site_layers
@@ -62,7 +62,10 @@ class NightlyConfig:
     workers: int = 0
     scheduler: str | None = None
     min_detections: int = 1
-    threshold: float = 0.5
+    threshold: float | None = None
+    min_area_m2: float | None = None
+    aux_dir: Path | None = None
+    """Read-only folder of shared auxiliary files (DEMs) that manifests may name; never moved."""
 
     def __post_init__(self) -> None:
         require(
@@ -87,11 +90,18 @@ class NightlyConfig:
             fix="e.g. --min-detections 2",
         )
         require(
-            0.0 < self.threshold <= 1.0,
+            self.threshold is None or 0.0 < self.threshold <= 1.0,
             "--threshold",
-            expected="0 < P <= 1",
+            expected="0 < P <= 1 (or none: the model's operating point)",
             found=self.threshold,
-            fix="e.g. 0.5",
+            fix="e.g. --threshold 0.9, or drop it",
+        )
+        require(
+            self.min_area_m2 is None or self.min_area_m2 >= 0,
+            "--min-area-m2",
+            expected=">= 0 m2 (or none: the model's minimum site size)",
+            found=self.min_area_m2,
+            fix="e.g. --min-area-m2 78400, or drop it",
         )
 
 
@@ -119,12 +129,27 @@ class RunState:
     outcomes: list[PassOutcome] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     figures: dict[str, object] = field(default_factory=dict)
+    pending: list[tuple[str, dict]] | None = field(default_factory=list)
+    """Events for ``log.jsonl`` held back until the run changes the store (None: written at once)."""
+
+    def log_event(self, store_root: Path, kind: str, **fields: object) -> None:
+        """Append an event to the store's log, or hold it back while the run has changed nothing."""
+        from scanner.io.store import Store
+
+        if self.pending is not None:
+            self.pending.append((kind, fields))
+            return
+        Store.open(store_root).log_event(kind, **fields)
+
+    def changes_store(self, store_root: Path) -> None:
+        """From now on the run writes the store: write the events held back, then every later one."""
+        pending, self.pending = self.pending or [], None
+        for kind, fields in pending:
+            self.log_event(store_root, kind, **fields)
 
     @contextlib.contextmanager
     def stage(self, name: str, store_root: Path) -> Iterator[None]:
-        from scanner.io.store import Store
-
-        Store.open(store_root).log_event("nightly_stage", run_id=self.run_id, stage=name)
+        self.log_event(store_root, "nightly_stage", run_id=self.run_id, stage=name)
         log.info("stage %s", name, extra={"fields": {"event": "stage", "stage": name, "run_id": self.run_id}})
         start = time.perf_counter()
         try:
@@ -199,14 +224,27 @@ class Planned:
     supersedes: str | None
 
 
-def read_pass_key(path: Path) -> tuple[PassKey | None, dict]:
-    """The pass key of an interferogram, from its tags and grid (raises InputError when unreadable)."""
+def read_pass_key(path: Path, files: PassFiles | None = None) -> tuple[PassKey | None, dict]:
+    """The pass key of an interferogram, from its tags and grid, or of a delivered product (its names and
+    metadata first); raises InputError when unreadable."""
     from scanner.io import readers
+    from scanner.io.products import opened
 
+    if files is not None and files.product is not None:
+        with opened(files.product, within=_within(files)) as product:
+            key, meta = read_pass_key(product.phase)
+            meta.update({k: v for k, v in product.known().items() if v is not None and k != "processor"})
+            return inbox.pass_key(meta), meta
     with readers.gdal_env(), readers.open_raster(path, "phase") as ds:
         meta = readers.scene_metadata(ds.tags(), path)
         meta["grid"] = readers.raster_grid(ds, "phase").to_attrs()
     return inbox.pass_key(meta), meta
+
+
+def _within(files: PassFiles) -> list[Path] | None:
+    if files.inbox is None:
+        return None
+    return [files.inbox, *([files.aux_dir] if files.aux_dir is not None else [])]
 
 
 def store_keys(store) -> dict[PassKey, str]:
@@ -248,7 +286,7 @@ def plan_passes(found: inbox.Discovery, root: Path, store, state: RunState) -> l
             )
             continue
         try:
-            key, _ = read_pass_key(files.phase)
+            key, _ = read_pass_key(files.phase, files)
         except FringescanError as error:
             _quarantine(root, files, str(error), type(error).__name__, found.passes, state)
             continue
@@ -305,20 +343,20 @@ def ingest_passes(
     store, planned: list[Planned], model_pixel_size_m: float, state: RunState, others: list[PassFiles]
 ) -> list[Planned]:
     """Ingest each planned pass; an unusable input is quarantined, any other failure is recorded."""
-    from scanner.pipeline.ingest import IngestConfig, IngestRequest, ingest_scene
+    from scanner.pipeline.ingest import IngestConfig, ingest_scene
 
-    config, ok = IngestConfig(model_pixel_size_m=model_pixel_size_m), []
+    ok = []
     for p in planned:
-        request = IngestRequest(
-            phase=p.files.phase,
-            scene_id=p.scene_id,
-            coherence=p.files.coherence,
-            dem=p.files.dem,
-            replace=p.supersedes is not None,
-        )
         try:
-            result = ingest_scene(store, request, config)
-        except InputError as error:
+            with contextlib.ExitStack() as stack:
+                request = _request(p, stack)
+                config = IngestConfig(
+                    model_pixel_size_m=model_pixel_size_m,
+                    sensor=p.files.sensor,
+                    wavelength_m=p.files.wavelength_m,
+                )
+                result = ingest_scene(store, request, config)
+        except (InputError, UsageError) as error:  # the delivery (files, manifest) is unusable
             _quarantine(Path(store.root), p.files, str(error), type(error).__name__, others, state)
             continue
         except Exception as error:  # one bad pass never stops the others
@@ -332,8 +370,26 @@ def ingest_passes(
     return ok
 
 
-def _failed(p: Planned, error: BaseException, state: RunState) -> None:
+def _request(p: Planned, stack: contextlib.ExitStack):
+    """The ingest of a planned pass; a product stays open (a zip extracted) until ``stack`` closes."""
+    from scanner.io.products import opened
+    from scanner.pipeline.ingest import IngestRequest, product_request
+
+    if p.files.product is not None:
+        product = stack.enter_context(opened(p.files.product, within=_within(p.files)))
+        return product_request(product, scene_id=p.scene_id, replace=p.supersedes is not None)
+    return IngestRequest(
+        phase=p.files.phase,
+        scene_id=p.scene_id,
+        coherence=p.files.coherence,
+        dem=p.files.dem,
+        replace=p.supersedes is not None,
+    )
+
+
+def _failed(p: Planned, error: BaseException, state: RunState, *, step: str | None = None) -> None:
     reason = str(error) if isinstance(error, FringescanError) else f"{type(error).__name__}: {error}"
+    reason = f"{step} step: {reason}" if step else reason
     log.error(
         "pass %s failed: %s",
         p.files.name,
@@ -400,22 +456,26 @@ def _cell_area_km2(store, scene_id: str) -> float:
     return store.scene(scene_id).grid.cell_area_m2 / 1e6
 
 
-def detect_scenes(store, planned: list[Planned], threshold: float, state: RunState) -> list[Planned]:
-    """Site layers of every scanned scene of the run (re-run every time: cheap, deterministic, atomic)."""
-    from scanner.core.detect import DetectConfig
-    from scanner.pipeline.sites import scene_sites, write_scene_sites
+def detect_scenes(store, planned: list[Planned], config: NightlyConfig, state: RunState) -> list[Planned]:
+    """Site layers of every scanned scene of the run (re-run every time: cheap, deterministic, atomic), by the
+    one detection path of ``fringescan detect`` (``scanner.pipeline.sites.detect_scene``): the model's operating
+    point unless the run gives ``threshold`` / ``min_area_m2``."""
+    from scanner.pipeline.sites import detect_scene
 
-    config, ok, n_sites = DetectConfig(threshold=threshold), [], 0
+    ok, n_sites, origins = [], 0, {}
     for p in planned:
         try:
-            features, _ = scene_sites(store, p.scene_id, config)
-            write_scene_sites(store, p.scene_id, features, config)
+            found = detect_scene(
+                store, p.scene_id, threshold=config.threshold, min_area_m2=config.min_area_m2
+            )
         except Exception as error:
             _failed(p, error, state)
             continue
-        n_sites += len(features)
+        n_sites += len(found.features)
+        origins[found.origin] = None
         ok.append(p)
     state.figures["site_detections"] = n_sites
+    state.figures["operating_point"] = list(origins)
     return ok
 
 
@@ -434,18 +494,36 @@ def update_history(store, config: NightlyConfig, state: RunState) -> None:
     )
 
 
-def publish_mosaic(store, grid_path: Path, state: RunState) -> None:
+def load_grid(grid_path: Path):
+    """The run's mosaic grid config, checked (type and size) before anything of the run is done."""
     from scanner.config import load_config
+    from scanner.mosaic.grid import MosaicGrid, check_grid_size
+
+    grid = load_config(grid_path, family="grid", expect=MosaicGrid)
+    check_grid_size(grid)
+    return grid
+
+
+def publish_mosaic(store, grid, planned: list[Planned], state: RunState) -> list[Planned]:
+    """The mosaic step; when it refuses (no pass on the grid, no disk space, ...) nothing is published, and
+    every pass of the run fails with the reason, so the ledger does not mark it done and a later run retries."""
     from scanner.mosaic.combine import CombineConfig
     from scanner.mosaic.run import run_mosaic
 
-    report = run_mosaic(Path(store.root), load_config(grid_path), CombineConfig())
+    try:
+        report = run_mosaic(Path(store.root), grid, CombineConfig())
+    except FringescanError as error:
+        state.figures["mosaic"] = {"error": str(error), "summary": f"mosaic not published: {error}"}
+        for p in planned:
+            _failed(p, error, state, step="mosaic")
+        return []
     state.figures["mosaic"] = {
         "version": report.version,
         "unchanged": report.unchanged,
         "passes": report.n_passes,
         "summary": report.summary(),
     }
+    return planned
 
 
 # ---------------------------------------------------------------------------------------------- one run
@@ -456,14 +534,22 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> dict:
     from scanner.io.lock import store_lock
     from scanner.io.store import Store
 
+    grid = load_grid(config.grid)  # a bad or oversized grid stops the run before it touches anything
     root = Path(config.store)
     store = Store.create(root)
     state = RunState(run_id or new_run_id())
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     with store_lock(root, "nightly"):
-        store.log_event("nightly_start", run_id=state.run_id, inbox=str(config.inbox))
-        _run_stages(store, config, state)
+        state.log_event(root, "nightly_start", run_id=state.run_id, inbox=str(config.inbox))
+        _run_stages(store, config, state, grid)
         report = build_report(config, state, started, time.perf_counter() - clock)
+        if state.pending is not None:  # nothing new: the store stays byte for byte as it was
+            log.info(
+                "nothing new in %s; the store is unchanged (no run report written)",
+                config.inbox,
+                extra={"fields": {"event": "nothing_new", "run_id": state.run_id}},
+            )
+            return report
         write_state(store.layout.run_report(state.run_id), report)
         store.log_event(
             "nightly_end", run_id=state.run_id, exit_code=report["exit_code"], outcome=report["outcome"]
@@ -471,20 +557,27 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> dict:
     return report
 
 
-def _run_stages(store, config: NightlyConfig, state: RunState) -> None:
+def _run_stages(store, config: NightlyConfig, state: RunState, grid) -> None:
     from scanner.io.checkpoint import read_meta
 
     root = Path(store.root)
     meta = read_meta(config.model)
     with state.stage("discover", root):
-        cache = read_json(store.layout.hash_cache, {})
-        found = inbox.discover(config.inbox, cache)
+        before = read_json(store.layout.hash_cache, {})
+        cache = dict(before)
+        found = inbox.discover(config.inbox, cache, aux_dir=config.aux_dir)
         present = {str(path) for item in found.passes for path in item.files()}
-        write_state(store.layout.hash_cache, {k: v for k, v in cache.items() if k in present})
+        cache = {k: v for k, v in cache.items() if k in present}
+        if cache != before:  # the inbox's files changed (even if none is new): keep their hashes
+            state.changes_store(root)
+            write_state(store.layout.hash_cache, cache)
         planned = plan_passes(found, root, store, state)
         state.figures["passes_found"] = len(found.passes) + len(found.bad)
+    if state.by_status("quarantined"):
+        state.changes_store(root)
     if not planned:
         return
+    state.changes_store(root)
     with state.stage("ingest", root):
         planned = ingest_passes(store, planned, meta.pixel_size_m, state, found.passes)
         planned = scannable(store, planned, meta, state, found.passes)
@@ -495,11 +588,11 @@ def _run_stages(store, config: NightlyConfig, state: RunState) -> None:
         with state.stage("scan", root):
             planned = scan_scenes(store, config.model, meta, planned, address, state)
     with state.stage("detect", root):
-        planned = detect_scenes(store, planned, config.threshold, state)
+        planned = detect_scenes(store, planned, config, state)
     with state.stage("history", root):
         update_history(store, config, state)
     with state.stage("mosaic", root):
-        publish_mosaic(store, config.grid, state)
+        planned = publish_mosaic(store, grid, planned, state)
     processed = [
         PassOutcome(p.files.name, p.files.sha256, "processed", scene_id=p.scene_id, supersedes=p.supersedes)
         for p in planned

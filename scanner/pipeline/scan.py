@@ -44,9 +44,10 @@ from scanner.config import require
 from scanner.core.phase import PreprocessConfig, preprocess, row_bands
 from scanner.core.prep_device import DevicePrep
 from scanner.core.tiling import Tile, TilePlan, complete_mask, in_strips, plan_tiles, window_valid_fraction
-from scanner.errors import InputError, problem
+from scanner.errors import InputError, ModelMismatchError, problem
 from scanner.geo import CHUNK_PX, STRIDE_PX, WINDOW_PX
 from scanner.io.checkpoint import ModelMeta, check_compatible, checkpoint_hash, load_checkpoint, read_meta
+from scanner.io.layout import RUN_KEY_LENGTH
 from scanner.io.probgrid import (
     done_tiles,
     mark_done,
@@ -57,6 +58,7 @@ from scanner.io.probgrid import (
     published_key,
 )
 from scanner.io.store import ARRAYS, READ_CACHE_BYTES, Scene, Store, check_scannable
+from scanner.io.zoo import DEFAULT_MODEL, fitting_models, zoo_models, zoo_name_of
 from scanner.nn.infer import InferConfig, Predictor
 
 log = logging.getLogger(__name__)
@@ -182,10 +184,23 @@ class ScanResult:
 _lock = threading.Lock()
 
 
+_loaded_models: dict[tuple[str, str], tuple[Any, ModelMeta]] = {}
+
+
+def _loaded(checkpoint: str, checkpoint_sha256: str, *, verify: bool = False) -> tuple[Any, ModelMeta]:
+    """The checkpoint's model, loaded and verified (``load_checkpoint``): again at every run (``verify``, so
+    a checkpoint damaged since the last run of a long-lived process is refused), else once per process."""
+    key = (checkpoint, checkpoint_sha256)
+    if verify or key not in _loaded_models:
+        _loaded_models.clear()
+        _loaded_models[key] = load_checkpoint(checkpoint)
+    return _loaded_models[key]
+
+
 @functools.cache
 def _model(checkpoint: str, checkpoint_sha256: str, config: InferConfig) -> tuple[Predictor, ModelMeta]:
     """The checkpoint's predictor and metadata, once per process (keyed by content, not only by path)."""
-    model, meta = load_checkpoint(checkpoint)
+    model, meta = _loaded(checkpoint, checkpoint_sha256)
     return Predictor(model, config), meta
 
 
@@ -322,10 +337,17 @@ def run_key(scene: Scene, checkpoint_sha256: str, config: ScanConfig) -> str:
         sort_keys=True,
         default=str,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return hashlib.sha256(payload.encode()).hexdigest()[:RUN_KEY_LENGTH]
 
 
-def grid_attrs(scene: Scene, meta: ModelMeta, checkpoint_sha256: str, config: ScanConfig, key: str) -> dict:
+def grid_attrs(
+    scene: Scene,
+    meta: ModelMeta,
+    checkpoint_sha256: str,
+    config: ScanConfig,
+    key: str,
+    checkpoint: str | Path,
+) -> dict:
     """The ``prob`` group's ``attrs["fringescan"]`` (docs/contracts.md)."""
     attrs = scene.attrs
     return {
@@ -334,7 +356,11 @@ def grid_attrs(scene: Scene, meta: ModelMeta, checkpoint_sha256: str, config: Sc
         "cell_px": STRIDE_PX,
         "window_px": WINDOW_PX,
         "min_valid_fraction": config.min_valid_fraction,
-        "model": {"name": meta.model_config.name, "checkpoint_sha256": checkpoint_sha256},
+        "model": {
+            "name": meta.model_config.name,
+            "checkpoint_sha256": checkpoint_sha256,
+            "zoo_model": zoo_name_of(checkpoint),  # which shipped model, when it is one
+        },
         "preprocess": dataclasses.asdict(meta.preprocess),
         "scene_attrs": {
             k: attrs.get(k) for k in ("first_date", "second_date", "wavelength_m", "content_sha256")
@@ -361,13 +387,14 @@ def plan_scene(
     config = config.resolved()
     check_scannable(scene, meta.pixel_size_m)
     check_compatible(meta, scene.grid.pixel_size.mean_m, scene.attrs.get("wavelength_m"))
+    scene.check_chunks(meta.preprocess.rasters())
     digest = checkpoint_hash(checkpoint)
     key = run_key(scene, digest, config)
     root = Path(store.root)
     if published_key(root, scene_id) == key:
         return None
     staging = store.layout.scan_staging(scene_id, key)
-    attrs = grid_attrs(scene, meta, digest, config, key)
+    attrs = grid_attrs(scene, meta, digest, config, key, checkpoint)
     prepare_staging(staging, scene.grid.cell_grid().shape, attrs, chunk_cells=config.tile_cells)
     reach = meta.preprocess.reach_px(scene.grid.pixel_size.mean_m)
     plan = plan_tiles(scene.grid.height, scene.grid.width, tile_cells=config.tile_cells, reach_px=reach)
@@ -402,6 +429,34 @@ def strip_width_px(names: Sequence[str], cache_bytes: int = READ_CACHE_BYTES) ->
     return max(1, cache_bytes // column_bytes - 2) * CHUNK_PX
 
 
+def zoo_assignment(
+    store: Store, scene_ids: Sequence[str] | None = None
+) -> tuple[dict[Path, list[str]], dict[str, str]]:
+    """``fringescan scan`` without ``--model``: each scene's shipped model and the scenes no zoo model fits.
+
+    A scene takes the default model when it fits (pixel spacing and fringe density, ``check_compatible``'s
+    tolerances), else the first zoo model that fits; a scene none fits maps to the reason, which is
+    ``check_compatible``'s message against the default model (it names the models that would fit).
+    """
+    models = zoo_models()
+    plan: dict[Path, list[str]] = {}
+    refused: dict[str, str] = {}
+    for sid in list(scene_ids) if scene_ids else store.scene_ids():
+        scene = store.scene(sid)
+        pixel, wavelength = scene.grid.pixel_size.mean_m, scene.attrs.get("wavelength_m")
+        names = fitting_models(pixel, wavelength) if isinstance(wavelength, int | float) else []
+        if not names:
+            try:
+                check_compatible(read_meta(models[DEFAULT_MODEL].path), pixel, wavelength)
+            except ModelMismatchError as error:
+                refused[sid] = str(error)
+                continue
+            names = [DEFAULT_MODEL]
+        name = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+        plan.setdefault(models[name].path, []).append(sid)
+    return plan, refused
+
+
 def scan(
     store: Store,
     checkpoint: str | Path,
@@ -414,10 +469,16 @@ def scan(
     """Scan ``scene_ids`` (default: every scene) with the checkpoint; one Dask graph for the whole run."""
     config = (config or ScanConfig()).resolved()
     checkpoint = str(Path(checkpoint).absolute())
+    # The model is loaded and verified (params present, readable, of the recorded sha256) before anything
+    # else, so a damaged checkpoint is refused even where every scene is already scanned with it.
+    with _lock:
+        _loaded(checkpoint, checkpoint_hash(checkpoint), verify=True)
     ids = list(scene_ids) if scene_ids else store.scene_ids()
     plans = {sid: plan_scene(store, sid, checkpoint, config) for sid in ids}
     jobs = [(p[0], t) for p in plans.values() if p is not None for t in p[2]]
     total = sum(tile_windows(t, job.height_px, job.width_px) for job, t in jobs)
+    if progress is not None:
+        progress(0, total)  # the window count is known before the first tile (and its compile) finishes
     try:
         _compute(jobs, config, scheduler, progress, total)
     finally:
@@ -476,8 +537,17 @@ def _compute(
         dask.delayed(one)(job, tile, dask_key_name=f"fringescan-tile-{len(jobs) - k:08d}")
         for k, (job, tile) in enumerate(jobs)
     ]
-    name = "threads" if scheduler in (None, "threads") else "synchronous"
-    dask.compute(*tasks, scheduler=name, num_workers=config.worker_count())
+    if scheduler == "synchronous":
+        dask.compute(*tasks, scheduler="synchronous")
+        return
+    # Our own pool, so that an error or a stop (SIGTERM, Ctrl-C: an exception in this thread) waits for the
+    # tiles in flight before the caller releases the lock: they finish, keep their done-markers for the resume,
+    # and nothing writes into the store after the run has ended. Tiles not started are dropped.
+    pool = ThreadPoolExecutor(config.worker_count(), thread_name_prefix="fringescan-tile")
+    try:
+        dask.compute(*tasks, scheduler="threads", pool=pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_complete(staging: Path, plan: TilePlan) -> None:

@@ -1,5 +1,6 @@
 """Sites of scanned scenes: detection over a scene's probability grid into its site layer, the operating
-point a grid records, and Table 7 over a store (jax-free).
+point a grid records, and Table 7 over a store (jax-free). ``detect_scene`` is the one path from a grid to a
+published site layer; ``fringescan detect`` and the nightly run both call it.
 
 The site layer format and its I/O live in ``scanner.io.site_layers``; the detection numerics in
 ``scanner.core.detect``.
@@ -7,7 +8,9 @@ The site layer format and its I/O live in ``scanner.io.site_layers``; the detect
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,13 @@ from shapely.geometry.base import BaseGeometry
 from scanner.core import kernels
 from scanner.core.detect import DetectConfig, detect, resolve_config
 from scanner.errors import InputError, problem
-from scanner.eval.matching import DetectionCounts, table7
+from scanner.eval.calibrate import (
+    CALIBRATION_MIN_CELLS,
+    CALIBRATION_THRESHOLDS,
+    VAL_MIN_RECALL,
+    choose_setting,
+)
+from scanner.eval.matching import DetectionCounts, match_sites, table7
 from scanner.geo import STRIDE_PX, WGS84, PixelWindow
 from scanner.io.labels import read_labels, reproject
 from scanner.io.probgrid import prob_grid, read_prob, scanned_scene_ids
@@ -44,6 +53,12 @@ def scene_sites(
 ) -> tuple[list[dict], dict]:
     """Detect the sites of one scanned scene: WGS84 features in priority order and the grid's attributes."""
     prob, attrs = read_prob(store.root, scene_id)
+    return _grid_sites(store, scene_id, prob, attrs, config, size_filtered=size_filtered), attrs
+
+
+def _grid_sites(
+    store: Store, scene_id: str, prob: np.ndarray, attrs: dict, config: DetectConfig, *, size_filtered: bool
+) -> list[dict]:
     scene = store.scene(scene_id)
     cell_grid = scene.grid.cell_grid()
     found, labels = detect(
@@ -53,7 +68,7 @@ def scene_sites(
         slope_cells=slope_cells(scene, prob.shape),
         size_filtered=size_filtered,
     )
-    features = site_features(
+    return site_features(
         found,
         labels,
         cell_grid.transform,
@@ -63,7 +78,32 @@ def scene_sites(
         second_date=scene.attrs.get("second_date"),
         checkpoint_sha256=attrs.get("model", {}).get("checkpoint_sha256"),
     )
-    return features, attrs
+
+
+@dataclass(frozen=True)
+class SceneDetection:
+    """What :func:`detect_scene` did for one scene: its sites, the settings used and where they came from."""
+
+    scene_id: str
+    features: list[dict]
+    config: DetectConfig
+    origin: str
+    path: Path
+
+
+def detect_scene(
+    store: Store, scene_id: str, *, threshold: float | None = None, min_area_m2: float | None = None
+) -> SceneDetection:
+    """The one detection path (``fringescan detect`` and ``nightly``): the operating point of the scene's grid
+    (the model's, unless ``threshold`` / ``min_area_m2`` are given; :func:`operating_config`), detection, and
+    the site layer ``sites/<scene_id>.geojson`` published atomically."""
+    prob, attrs = read_prob(store.root, scene_id)
+    config, origin = resolve_config(
+        attrs.get("operating_point"), store.scene(scene_id).grid.cell_area_m2, threshold, min_area_m2
+    )
+    features = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)
+    path = write_scene_sites(store, scene_id, features, config)
+    return SceneDetection(scene_id, features, config, origin, path)
 
 
 def scanned_scenes(store: Store, scene_ids: Sequence[str] | None = None) -> list[str]:
@@ -119,15 +159,18 @@ def evaluate_store(
 
     Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
     nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
+    Labels of which no positive one lies inside the scanned scenes are refused (InputError): recall would be
+    undefined and every detection a false positive, the mark of labels for another region or CRS.
     """
     labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
     ids = scanned_scenes(store, scene_ids)
-    per_scene = {}
+    per_scene, counts_inside = {}, {}
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
         cells = prob_grid(attrs)
         footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
         inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
+        counts_inside[scene_id] = len(inside)
         expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
         hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
         unfiltered, _ = scene_sites(store, scene_id, config, size_filtered=False)
@@ -138,8 +181,98 @@ def evaluate_store(
             [shape(f["geometry"]) for f in filtered],
             hidden,
         )
+    if not any(counts_inside.values()):
+        raise InputError(
+            problem(
+                f"labels {labels_path}",
+                expected="at least one positive label inside the scanned part of the evaluated scenes "
+                "(recall needs expected sites)",
+                found=f"{len(labels)} positive label(s), none inside the scanned footprints of "
+                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
+                fix="pass the labels of these scenes' region (in WGS84 unless the file's crs member says "
+                "otherwise), or evaluate the scenes the labels lie on (--scene)",
+            )
+        )
     totals = {
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
     }
     return totals, per_scene
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A (threshold x minimum size) sweep over a labelled store and the setting the documented rule chose.
+
+    ``rows``: one dict per setting (``threshold``, ``min_cells``, ``median_cells``, ``tp``, ``fn``, ``fp``,
+    ``recall``, ``precision``), thresholds outer; ``chosen``: the row ``choose_setting`` picked, or None."""
+
+    rows: list[dict]
+    chosen: dict | None
+    min_recall: float
+    scenes: list[str]
+
+
+def calibrate_store(
+    store: Store,
+    labels_path: str | Path,
+    thresholds: Sequence[float] = CALIBRATION_THRESHOLDS,
+    min_cells: Sequence[int] = CALIBRATION_MIN_CELLS,
+    min_recall: float = VAL_MIN_RECALL,
+    scene_ids: Sequence[str] | None = None,
+) -> Calibration:
+    """Site-level recall and precision of every (threshold, minimum size) setting over scanned scenes, and the
+    operating point ``scanner.eval.calibrate.choose_setting`` picks from them.
+
+    Detection and matching are those of ``evaluate_store`` (and so of ``fringescan evaluate-scan`` and
+    ``detect``): a setting keeps the components of at least ``min_cells`` cells, as ``detect`` does with
+    ``OperatingPoint(threshold, min_cells)``. Labels with no positive one inside the scanned scenes are
+    refused as there."""
+    labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
+    ids = scanned_scenes(store, scene_ids)
+    sizes: dict[float, list[list[int]]] = {t: [] for t in thresholds}
+    totals = {(t, m): DetectionCounts(0, 0, 0) for t in thresholds for m in min_cells}
+    n_inside = 0
+    for scene_id in ids:
+        prob, attrs = read_prob(store.root, scene_id)
+        cells = prob_grid(attrs)
+        footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
+        inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
+        n_inside += len(inside)
+        expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
+        hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
+        for t in thresholds:
+            found = _grid_sites(store, scene_id, prob, attrs, DetectConfig(threshold=t), size_filtered=False)
+            sites = [(shape(f["geometry"]), int(f["properties"]["n_cells"])) for f in found]
+            sizes[t].append([n for _, n in sites])
+            for m in min_cells:
+                kept = [g for g, n in sites if n >= m]
+                totals[(t, m)] = totals[(t, m)] + match_sites(expected, kept, hidden)
+    if not n_inside:
+        raise InputError(
+            problem(
+                f"labels {labels_path}",
+                expected="at least one positive label inside the scanned part of the calibration scenes",
+                found=f"{len(labels)} positive label(s), none inside the scanned footprints of "
+                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
+                fix="pass the labels of these scenes' region (in WGS84 unless the file's crs member says "
+                "otherwise), or calibrate on the scenes the labels lie on (--scene)",
+            )
+        )
+    rows = []
+    for t in thresholds:
+        every = [n for per_scene in sizes[t] for n in per_scene]
+        for m in min_cells:
+            kept = [n for n in every if n >= m]
+            rows.append(
+                {
+                    "threshold": float(t),
+                    "min_cells": int(m),
+                    "median_cells": float(np.median(kept)) if kept else math.nan,
+                    **totals[(t, m)].to_dict(),
+                }
+            )
+    return Calibration(rows, choose_setting(rows, min_recall), float(min_recall), ids)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from scanner.config import apply_overrides, load_config, require
-from scanner.errors import UsageError, problem
 from scanner.geo import WINDOW_PX
 from scanner.sim.radar import PASS_HEADING_DEG
 
@@ -220,15 +219,10 @@ def load_synth_config(
 ) -> SynthConfig:
     """``SynthConfig`` from a ``configs/<name>.py`` (or the defaults) with ``a=value`` overrides, then
     ``scenes``, ``size_px`` and ``seed`` where given (validated)."""
-    config = load_config(path, overrides) if path else apply_overrides(SynthConfig(), overrides)
-    if not isinstance(config, SynthConfig):
-        raise UsageError(
-            problem(
-                f"config {path}",
-                expected="get_config() returning a SynthConfig",
-                found=type(config).__name__,
-                fix="return scanner.sim.config.SynthConfig(...)",
-            )
-        )
+    config = (
+        load_config(path, overrides, expect=SynthConfig)
+        if path
+        else apply_overrides(SynthConfig(), overrides)
+    )
     flags = {"scenes": scenes, "size_px": size_px, "seed": seed}
     return dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})

@@ -24,6 +24,7 @@ from scanner.config import config_to_dict
 from scanner.core.palette import render_quicklook
 from scanner.errors import InputError, UsageError, problem
 from scanner.geo import GeoGrid
+from scanner.io.artifact import REGION_FORMAT, check_target
 from scanner.io.readers import open_raster, parse_json_file, raster_grid
 from scanner.io.writers import write_geojson, write_geojson_wgs84, write_geotiff, write_json, write_png
 from scanner.progress import ProgressCallback
@@ -32,7 +33,6 @@ from scanner.sim.landslides import Body
 from scanner.sim.region import RegionPlan, plan_region
 from scanner.sim.scene import BodyTruth, Scene, simulate_scene
 
-REGION_FORMAT = "fringescan-synth-region"
 REGION_VERSION = 1
 QUICKLOOK_MAX_PX = 2000
 """Quicklooks of larger scenes are decimated to this many pixels on their longer side."""
@@ -56,12 +56,15 @@ def write_region_files(
     *,
     dem_path: Path | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> RegionSummary:
     """Simulate the region of ``config`` and publish its files into ``out`` atomically (see the module doc).
 
     ``dem_path`` (a GeoTIFF) replaces the fractal terrain; the region then has one area on the DEM's grid.
-    ``progress(done, total)`` is called as scenes are written.
+    ``progress(done, total)`` is called as scenes are written. ``out`` must be new, empty, or (with
+    ``overwrite``) an earlier region (``scanner.io.artifact.check_target``).
     """
+    check_target(out, "region", overwrite=overwrite)
     dem = None
     if dem_path is not None:
         config, dem = read_user_dem(dem_path, config)
@@ -153,6 +156,8 @@ def write_region(plan: RegionPlan, staging: Path, progress: ProgressCallback | N
         areas.append({"area_id": area.area_id, "dem": name, "grid": _grid_attrs(area.grid)})
     scenes, truths = [], {}
     (staging / "quicklooks").mkdir()
+    if progress:
+        progress(0, len(plan.specs))
     for done, spec in enumerate(plan.specs, start=1):
         scene = simulate_scene(plan, spec)
         scenes.append(_write_scene(scene, plan, staging))

@@ -34,7 +34,7 @@ def product_check(plan: Plan, regions: dict, res: VariantResult) -> dict:
         f"{row['threshold']:g}",
         "--min-area-m2",
         f"{area:.0f}",
-        "--json",
+        "--out",
         str(out),
     ]
     for name, argv in (("check-scan", argv_scan), ("check-evaluate", argv_eval)):
@@ -42,7 +42,7 @@ def product_check(plan: Plan, regions: dict, res: VariantResult) -> dict:
         if fringescan(argv) != 0:
             sys.exit(f"accuracy: {name} failed")
     report = parse_json_file(
-        out, what="evaluate-scan report", expected="its --json output", fix="re-run the check"
+        out, what="evaluate-scan report", expected="its --out report", fix="re-run the check"
     )
     return {
         "variant": res.title,

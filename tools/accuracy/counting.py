@@ -12,7 +12,13 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 from scanner.core.detect import DetectConfig, detect
-from scanner.eval.calibrate import apply_platt, persistent_sites, select_setting
+from scanner.eval.calibrate import (
+    MAX_MEDIAN_CELLS,
+    VAL_MIN_RECALL,
+    apply_platt,
+    choose_setting,
+    persistent_sites,
+)
 from scanner.eval.matching import DetectionCounts, match_sites
 from scanner.geo import WGS84, GeoGrid
 from scanner.io.labels import read_labels, reproject
@@ -29,9 +35,8 @@ MIN_CELLS = (2, 3, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 15
 """The minimum site sizes (cells) of the grid sweep."""
 MIN_RECALL = 0.9
 """The target site recall."""
-MIN_VAL_RECALL = 0.92
+MIN_VAL_RECALL = VAL_MIN_RECALL
 """The VAL recall a chosen setting must reach: a margin over the target (see ``choose``)."""
-MAX_MEDIAN_CELLS = 225  # 15 x 15 cells: the cells whose windows all contain one point
 
 
 @dataclass
@@ -145,12 +150,12 @@ def grid_sweep(scenes: Sequence[SceneProb], k: int) -> list[dict]:
 
 
 def choose(rows: list[dict]) -> dict | None:
-    """The VAL row of best precision at recall >= MIN_VAL_RECALL (``scanner.eval.calibrate.select_setting``): 0.92,
-    a margin over the 0.9 target, because a setting chosen at the edge of VAL's recall comes out a little
-    lower on new areas. Settings whose median VAL site is larger than one window's footprint
-    (``MAX_MEDIAN_CELLS``) are not sites a field team can visit, and overlap matching would flatter them."""
-    rows = [r for r in rows if not r["median_cells"] > MAX_MEDIAN_CELLS]
-    return select_setting(rows, [r["recall"] for r in rows], [r["precision"] for r in rows], MIN_VAL_RECALL)
+    """The VAL row of best precision at recall >= MIN_VAL_RECALL: ``scanner.eval.calibrate.choose_setting``, the
+    rule ``fringescan calibrate`` applies too. 0.92 is a margin over the 0.9 target, because a setting chosen
+    at the edge of VAL's recall comes out a little lower on new areas. Settings whose median VAL site is larger
+    than one window's footprint (``MAX_MEDIAN_CELLS``) are not sites a field team can visit, and overlap
+    matching would flatter them."""
+    return choose_setting(rows, MIN_VAL_RECALL, MAX_MEDIAN_CELLS)
 
 
 def median_cells(scenes: Sequence[SceneProb], threshold: float, min_cells: int) -> float:

@@ -115,7 +115,9 @@ def hard_negative_dataset(plan: Plan, regions: dict, variant: Variant) -> Path:
         plan, source, plan.out / f"model-{source.name}", "train", train_region, train_store
     )
     probs = {sp.scene_id: sp.prob for sp in scenes}
-    n = mine_hard_negatives(train_store, train_region / "labels.geojson", base, out, probs.get)
+    n = mine_hard_negatives(  # the .done marker decides; a published but unmarked one is redone
+        train_store, train_region / "labels.geojson", base, out, probs.get, overwrite=True
+    )
     (plan.out / ".done").mkdir(exist_ok=True)
     (plan.out / ".done" / f"dataset-{variant.name}").write_text(f"{time.perf_counter() - start:.1f}\n")
     print(f"hard negatives: {n} windows added to {len(base.labels)}", flush=True)

@@ -225,14 +225,20 @@ def torch_twin(model_config, *, softmax: bool = False):
     c1, c2, c3, c4, c5 = model_config.conv_widths
     cin, fc, p = model_config.in_channels, model_config.fc_width, model_config.dropout
     relu = nn.ReLU
-    if model_config.name == "alexnet":
-        side = alexnet_feature_side()
+    if model_config.name == "alexnet":  # with configs/paper.py's Caffe options: groups, LRN, ceil-mode pools
+        ceil = model_config.ceil_pool
+        side = alexnet_feature_side(ceil_pool=ceil)
+        g = 2 if model_config.groups else 1
+
+        def norm():
+            return nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0) if model_config.lrn else nn.Identity()
+
         layers = [
-            nn.Conv2d(cin, c1, 11, stride=4), relu(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(c1, c2, 5, padding=2), relu(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(cin, c1, 11, stride=4), relu(), norm(), nn.MaxPool2d(3, 2, ceil_mode=ceil),
+            nn.Conv2d(c1, c2, 5, padding=2, groups=g), relu(), norm(), nn.MaxPool2d(3, 2, ceil_mode=ceil),
             nn.Conv2d(c2, c3, 3, padding=1), relu(),
-            nn.Conv2d(c3, c4, 3, padding=1), relu(),
-            nn.Conv2d(c4, c5, 3, padding=1), relu(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c3, c4, 3, padding=1, groups=g), relu(),
+            nn.Conv2d(c4, c5, 3, padding=1, groups=g), relu(), nn.MaxPool2d(3, 2, ceil_mode=ceil),
             nn.Flatten(), nn.Linear(c5 * side * side, fc), relu(), nn.Dropout(p),
         ]  # fmt: skip
     else:

@@ -463,7 +463,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=ScanConfig().workers,
-        help="scan tiles in flight (fringescan scan --workers)",
+        help="scan tiles in flight (fringescan scan --threads)",
     )
     parser.add_argument("--memory", type=int, nargs="*", help="scene sizes for the peak-RSS runs")
     args = parser.parse_args()
