@@ -1,7 +1,8 @@
 """``fringescan synth [--out DIR]``: a synthetic DInSAR region with ground truth (layout in docs/simulator.md).
 
 Parses the arguments, resolves the ``SynthConfig`` and calls ``scanner.sim.files.write_region_files``, which
-writes the region atomically (built in ``DIR/.tmp-*``, published file by file, ``region.json`` last).
+writes the region atomically (built in ``DIR/.tmp-*``, published file by file, ``region.json`` last), with
+``--product licsar`` its scenes as LiCSAR products too.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="use this DEM GeoTIFF (projected CRS, square pixels of about 28 m, at least size + 1 km on a side) "
         "instead of fractal terrain; the region then has one area on the DEM's grid",
     )
+    parser.add_argument(
+        "--product",
+        choices=("geotiff", "licsar"),
+        default="geotiff",
+        help="geotiff (default): the region's GeoTIFFs only; licsar: also each scene as the LiCSAR product a "
+        "Sentinel-1 user downloads (OUT/licsar/<frame>/interferograms/<pair>/ and <frame>/metadata/, EPSG:4326 "
+        "at 0.001 deg, about 100 m), for `fringescan ingest` and the nightly inbox; needs a C-band region "
+        "(--config sim_sentinel1), best at --set pixel_size_m=100",
+    )
     add_overwrite_arg(parser)
     parser.set_defaults(func=run)
 
@@ -60,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
     )
     with progress_bar("synth", "scenes") as progress:
         summary = write_region_files(
-            config, args.out, dem_path=args.dem, progress=progress, overwrite=args.overwrite
+            config,
+            args.out,
+            dem_path=args.dem,
+            progress=progress,
+            overwrite=args.overwrite,
+            product=args.product,
         )
     print(
         f"synthetic region: {summary.scenes} scenes, {summary.areas} area(s), {summary.bodies} landslide "

@@ -42,6 +42,12 @@ from scanner.io.artifact import is_inside
 
 LICSAR_PAIR = re.compile(r"^(\d{8})_(\d{8})$")
 LICSAR_PHASE = ".geo.diff_pha.tif"
+LICSAR_COHERENCE = ".geo.cc.tif"
+LICSAR_HEIGHTS = ".geo.hgt.tif"
+LICSAR_METADATA = "metadata"
+"""The frame's folder of frame files (heights, line of sight) beside ``interferograms/``."""
+LICSAR_LOS_AXES = "ENU"
+"""The frame's line-of-sight files are ``<frame>.geo.E.tif``, ``.N.tif`` and ``.U.tif`` (``licsar_los_suffix``)."""
 LICSAR_FRAME = re.compile(r"^(\d{3})([AD])_\d{5}_\d{6}$")
 HYP3_NAME = re.compile(r"^(S1[ABC_][ABC_])_(\d{8})T\d{6}_(\d{8})T\d{6}_[A-Z]{2}[PR]\d{3}_INT\d+_[A-Z]_\w+$")
 HYP3_PHASE = ("_wrapped_phase.tif", "_unw_phase.tif")
@@ -112,8 +118,8 @@ def _first(folder: Path, suffix: str, prefer: str | None = None) -> Path | None:
 
 
 def _frame_dirs(folder: Path, within: Sequence[Path] | None) -> list[Path]:
-    dirs = [folder, folder.parent, folder / "metadata", folder.parent / "metadata"]
-    dirs += [folder.parent.parent / "metadata", *(w / "metadata" for w in within or ())]
+    dirs = [folder, folder.parent, folder / LICSAR_METADATA, folder.parent / LICSAR_METADATA]
+    dirs += [folder.parent.parent / LICSAR_METADATA, *(w / LICSAR_METADATA for w in within or ())]
     seen, out = set(), []
     for d in dirs:
         if (
@@ -133,6 +139,16 @@ def _frame_file(dirs: list[Path], suffix: str, frame: str | None) -> Path | None
             if p.is_file() and stem is not None and (frame is None or stem == frame):
                 return p
     return None
+
+
+def licsar_los_suffix(axis: str) -> str:
+    """``.geo.E.tif`` for ``E``: the suffix of the frame's line-of-sight component ``axis`` (one of E, N, U)."""
+    return f".geo.{axis}.tif"
+
+
+def licsar_scene_id(frame: str | None, pair: str) -> str:
+    """The scene id of a LiCSAR interferogram: ``<frame>_<pair>``, or ``licsar_<pair>`` when no frame is known."""
+    return f"{frame or 'licsar'}_{pair}"
 
 
 def _licsar(folder: Path, within: Sequence[Path] | None) -> ProductFiles:
@@ -157,18 +173,18 @@ def _licsar(folder: Path, within: Sequence[Path] | None) -> ProductFiles:
         )
     dirs = _frame_dirs(folder, within)
     frame = next((p.name for p in [folder, *folder.parents][:4] if LICSAR_FRAME.match(p.name)), None)
-    hgt = _frame_file(dirs, ".geo.hgt.tif", frame)
-    if frame is None and hgt is not None and LICSAR_FRAME.match(hgt.name[: -len(".geo.hgt.tif")]):
-        frame = hgt.name[: -len(".geo.hgt.tif")]
-    los = {axis: _frame_file(dirs, f".geo.{axis}.tif", frame) for axis in "ENU"}
-    coherence = _first(folder, ".geo.cc.tif", pair)
+    hgt = _frame_file(dirs, LICSAR_HEIGHTS, frame)
+    if frame is None and hgt is not None and LICSAR_FRAME.match(hgt.name[: -len(LICSAR_HEIGHTS)]):
+        frame = hgt.name[: -len(LICSAR_HEIGHTS)]
+    los = {axis: _frame_file(dirs, licsar_los_suffix(axis), frame) for axis in LICSAR_LOS_AXES}
+    coherence = _first(folder, LICSAR_COHERENCE, pair)
     unwrapped = _first(folder, ".geo.unw.tif", pair)
     incidence, azimuth = _licsar_geometry(los)
     files = (phase, coherence, unwrapped, hgt, *los.values())
     return ProductFiles(
         family="licsar",
         root=folder,
-        scene_id=f"{frame or 'licsar'}_{pair}",
+        scene_id=licsar_scene_id(frame, pair),
         phase=phase,
         coherence=coherence,
         dem=hgt,
@@ -196,7 +212,7 @@ def _mean(path: Path | None, role: str) -> float | None:
 
 def _licsar_geometry(los: dict[str, Path | None]) -> tuple[float | None, float | None]:
     """(incidence, look azimuth) in degrees from the LOS unit vector (ground to satellite), where present."""
-    east, north, up = (_mean(los[a], f"LOS {a}") for a in "ENU")
+    east, north, up = (_mean(los[a], f"LOS {a}") for a in LICSAR_LOS_AXES)
     incidence = math.degrees(math.acos(max(-1.0, min(1.0, up)))) if up is not None else None
     azimuth = None
     if east is not None and north is not None:

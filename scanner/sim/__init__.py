@@ -14,7 +14,7 @@ Pure numpy/scipy modules, seeded with ``np.random.Generator`` (no file access), 
 And the one module with files, through ``scanner.io``:
 
 - ``files``: ``write_region_files``, which writes a region's GeoTIFFs, labels, quicklooks and
-  ``region.json`` into a folder atomically.
+  ``region.json`` into a folder atomically (with ``product="licsar"`` its scenes as LiCSAR products too).
 
 The physics and the parameter choices are argued in ``docs/simulator.md``.
 """

@@ -1,5 +1,6 @@
 """The files of a synthetic region: GeoTIFFs, GeoJSON labels, quicklooks and ``region.json`` (layout in
-docs/simulator.md).
+docs/simulator.md); with ``product="licsar"`` also every scene as a LiCSAR product under ``licsar/``
+(``scanner.io.licsar_writer``).
 
 ``write_region_files`` plans the region, builds every file in ``OUT/.tmp-*`` and then moves them into
 ``OUT`` file by file with ``os.replace``; ``region.json`` goes last, so its presence means the region is
@@ -20,22 +21,31 @@ from typing import Any
 import numpy as np
 from pyproj import Transformer
 
-from scanner.config import config_to_dict
+from scanner.config import config_to_dict, require
 from scanner.core.palette import render_quicklook
 from scanner.errors import InputError, UsageError, problem
 from scanner.geo import GeoGrid
 from scanner.io.artifact import REGION_FORMAT, check_target
+from scanner.io.licsar_writer import frame_id, licsar_grid, pair_name, write_frame, write_interferogram
+from scanner.io.products import licsar_scene_id
 from scanner.io.readers import open_raster, parse_json_file, raster_grid
 from scanner.io.writers import write_geojson, write_geojson_wgs84, write_geotiff, write_json, write_png
 from scanner.progress import ProgressCallback
+from scanner.sensors import get_sensor
 from scanner.sim.config import SynthConfig
 from scanner.sim.landslides import Body
+from scanner.sim.radar import los_vector
 from scanner.sim.region import RegionPlan, plan_region
 from scanner.sim.scene import BodyTruth, Scene, simulate_scene
 
 REGION_VERSION = 1
 QUICKLOOK_MAX_PX = 2000
 """Quicklooks of larger scenes are decimated to this many pixels on their longer side."""
+PRODUCTS = ("geotiff", "licsar")
+"""What a region delivers: ``geotiff`` the region alone; ``licsar`` also each scene as a LiCSAR product."""
+LICSAR_DIR = "licsar"
+LICSAR_MAX_AREAS = 100
+"""LiCSAR frame numbers are ``area index x 1000 + the track's frame number (mod 1000)``: five digits."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +67,16 @@ def write_region_files(
     dem_path: Path | None = None,
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
+    product: str = "geotiff",
 ) -> RegionSummary:
     """Simulate the region of ``config`` and publish its files into ``out`` atomically (see the module doc).
 
     ``dem_path`` (a GeoTIFF) replaces the fractal terrain; the region then has one area on the DEM's grid.
     ``progress(done, total)`` is called as scenes are written. ``out`` must be new, empty, or (with
-    ``overwrite``) an earlier region (``scanner.io.artifact.check_target``).
+    ``overwrite``) an earlier region (``scanner.io.artifact.check_target``). ``product`` is one of
+    ``PRODUCTS`` (``check_product``).
     """
+    check_product(config, product)
     check_target(out, "region", overwrite=overwrite)
     dem = None
     if dem_path is not None:
@@ -71,7 +84,7 @@ def write_region_files(
     staging = prepare_out_dir(out)
     try:
         plan = plan_region(config, dem)
-        region = write_region(plan, staging, progress)
+        region = write_region(plan, staging, progress, product=product)
         publish(staging, out, region)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -81,6 +94,36 @@ def write_region_files(
         areas=len(plan.areas),
         bodies=len(plan.bodies),
         visible_bodies=sum(len(f["properties"]["visible_scene_ids"]) > 0 for f in region["labels"]),
+    )
+
+
+def check_product(config: SynthConfig, product: str) -> None:
+    """UsageError unless ``product`` is one of ``PRODUCTS`` and, for ``licsar``, the region is Sentinel-1-like:
+    LiCSAR products are Sentinel-1, and ingest reads them at its wavelength, so L-band phase would pass for
+    C band with a quarter of its fringes."""
+    require(
+        product in PRODUCTS,
+        "synth product",
+        expected=f"one of {', '.join(PRODUCTS)}",
+        found=product,
+        fix="use --product geotiff (the default) or --product licsar",
+    )
+    if product != "licsar":
+        return
+    sentinel1 = get_sensor("sentinel-1")
+    require(
+        sentinel1.band.holds(config.wavelength_m),
+        "--product licsar",
+        expected=f"a Sentinel-1 wavelength ({sentinel1.wavelength_m:.4f} m; LiCSAR products are Sentinel-1)",
+        found=f"wavelength_m={config.wavelength_m}",
+        fix="add --config sim_sentinel1 (or --set wavelength_m=0.0555)",
+    )
+    require(
+        config.areas <= LICSAR_MAX_AREAS,
+        "--product licsar",
+        expected=f"at most {LICSAR_MAX_AREAS} areas (LiCSAR frame numbers have five digits)",
+        found=f"areas={config.areas}",
+        fix=f"use --set areas={LICSAR_MAX_AREAS} or fewer",
     )
 
 
@@ -146,7 +189,9 @@ def prepare_out_dir(out: Path) -> Path:
 # ---------------------------------------------------------------------------------------------- staging
 
 
-def write_region(plan: RegionPlan, staging: Path, progress: ProgressCallback | None = None) -> dict[str, Any]:
+def write_region(
+    plan: RegionPlan, staging: Path, progress: ProgressCallback | None = None, *, product: str = "geotiff"
+) -> dict[str, Any]:
     """Write every file of ``plan`` into ``staging``; return the region description (region.json)."""
     config = plan.config
     areas = []
@@ -155,18 +200,21 @@ def write_region(plan: RegionPlan, staging: Path, progress: ProgressCallback | N
         write_geotiff(staging / name, area.dem, area.grid, nodata=None, tags={"DATA_TYPE": "ORIGINAL_DEM"})
         areas.append({"area_id": area.area_id, "dem": name, "grid": _grid_attrs(area.grid)})
     scenes, truths = [], {}
+    frames = _write_licsar_frames(plan, staging) if product == "licsar" else None
     (staging / "quicklooks").mkdir()
     if progress:
         progress(0, len(plan.specs))
     for done, spec in enumerate(plan.specs, start=1):
         scene = simulate_scene(plan, spec)
         scenes.append(_write_scene(scene, plan, staging))
+        if frames is not None:
+            scenes[-1]["licsar"] = _write_licsar_scene(scene, frames, staging)
         truths[spec.scene_id] = {t.body_id: t for t in scene.truths}
         if progress:
             progress(done, len(plan.specs))
     labels = _label_features(plan, truths)
     _write_labels(staging, labels, plan)
-    return {
+    region = {
         "format": REGION_FORMAT,
         "version": REGION_VERSION,
         "seed": config.seed,
@@ -175,8 +223,11 @@ def write_region(plan: RegionPlan, staging: Path, progress: ProgressCallback | N
         "areas": areas,
         "scenes": scenes,
         "labels": labels,
-        "files": _listing(staging),
     }
+    if frames is not None:
+        region["licsar"] = _write_licsar_labels(staging, labels, scenes, frames, plan)
+    region["files"] = _listing(staging)
+    return region
 
 
 def _grid_attrs(grid: GeoGrid) -> dict[str, Any]:
@@ -304,6 +355,81 @@ def _label_features(plan: RegionPlan, truths: dict[str, dict[str, BodyTruth]]) -
 def _write_labels(staging: Path, features: list[dict[str, Any]], plan: RegionPlan) -> None:
     write_geojson(staging / "labels.geojson", features, plan.config.crs_epsg)
     write_geojson_wgs84(staging / "labels_wgs84.geojson", features, plan.config.crs_epsg)
+
+
+# ---------------------------------------------------------------------------------------------- LiCSAR
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A LiCSAR frame of the region: its id, its grid and its record in region.json."""
+
+    frame: str
+    grid: GeoGrid
+    record: dict[str, Any]
+
+
+def _write_licsar_frames(plan: RegionPlan, staging: Path) -> dict[tuple[str, str], _Frame]:
+    """One LiCSAR frame per (area, pass direction), by that key, its metadata written."""
+    frames: dict[tuple[str, str], _Frame] = {}
+    for spec in plan.specs:
+        track, key = spec.track, (spec.area_id, spec.track.pass_direction)
+        if key in frames:
+            continue
+        area = plan.area(spec.area_id)
+        frame = frame_id(track.orbit, track.pass_direction, area.index * 1000 + track.frame % 1000)
+        grid = licsar_grid(area.grid)
+        los = los_vector(track.incidence_deg, track.heading_deg)
+        folder = write_frame(staging / LICSAR_DIR, frame, grid, area.dem, area.grid, los)
+        record = {
+            "frame": frame,
+            "area_id": area.area_id,
+            "pass_direction": track.pass_direction,
+            "track": track.orbit,
+            "incidence_deg": track.incidence_deg,
+            "heading_deg": track.heading_deg,
+            "folder": str(folder.relative_to(staging)),
+            "grid": _grid_attrs(grid),
+        }
+        frames[key] = _Frame(frame, grid, record)
+    return frames
+
+
+def _write_licsar_scene(scene: Scene, frames: dict[tuple[str, str], _Frame], staging: Path) -> dict:
+    """The scene's interferogram folder in its frame; its record for region.json (LiCSAR scene id, folder)."""
+    spec = scene.spec
+    frame = frames[(spec.area_id, spec.track.pass_direction)]
+    dates = (spec.first_date, spec.second_date)
+    folder = write_interferogram(
+        staging / LICSAR_DIR, frame.frame, frame.grid, dates, scene.phase, scene.coherence, spec.grid
+    )
+    return {
+        "scene_id": licsar_scene_id(frame.frame, pair_name(*dates)),
+        "folder": str(folder.relative_to(staging)),
+    }
+
+
+def _write_licsar_labels(
+    staging: Path,
+    labels: list[dict[str, Any]],
+    scenes: list[dict[str, Any]],
+    frames: dict[tuple[str, str], _Frame],
+    plan: RegionPlan,
+) -> dict[str, Any]:
+    """``licsar/labels_wgs84.geojson``: the labels with the scene ids ingest gives the LiCSAR products; returns
+    the ``licsar`` part of region.json."""
+    ids = {scene["scene_id"]: scene["licsar"]["scene_id"] for scene in scenes}
+    renamed = []
+    for feature in labels:
+        properties = feature["properties"]
+        seen = [{**s, "scene_id": ids[s["scene_id"]]} for s in properties["scenes"]]
+        visible = [ids[s] for s in properties["visible_scene_ids"]]
+        renamed.append(
+            {**feature, "properties": {**properties, "scenes": seen, "visible_scene_ids": visible}}
+        )
+    path = f"{LICSAR_DIR}/labels_wgs84.geojson"
+    write_geojson_wgs84(staging / path, renamed, plan.config.crs_epsg)
+    return {"folder": LICSAR_DIR, "labels": path, "frames": [f.record for f in frames.values()]}
 
 
 def _listing(root: Path) -> list[str]:
