@@ -33,7 +33,7 @@ CHUNK_PX = 500
 
 PIXEL_SIZE_TOLERANCE = 0.10
 """Relative pixel-size difference within which a model fits a scene; beyond it the scanner refuses the scene
-and ingest multilooks finer data to the model's spacing."""
+and ingest multilooks or resamples finer data to the model's spacing."""
 
 WAVELENGTH_TOLERANCE = 0.10
 """Relative difference in fringe density (phase per metre of line-of-sight motion, per pixel:

@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.cli import main
+from scanner.core.multilook import COMPLEX_AVERAGE, Reduction, complex_average, multilook, source_window
 from scanner.core.phase import wrap
+from scanner.errors import ModelMismatchError
 from scanner.geo import PixelWindow
 from scanner.io import readers
-from scanner.io.store import Store
+from scanner.io.store import Store, check_scannable
 from scanner.pipeline.ingest import (
     IngestConfig,
     IngestRequest,
@@ -80,7 +82,7 @@ def test_cli_ingests_a_synthetic_scene_with_coherence_and_dem(tmp_path, capsys):
     assert "s01: ingested (wrapped, 620 x 530 px, looks 1 x 1)" in capsys.readouterr().out
 
     attrs = _attrs(store_dir, "s01")
-    assert attrs["kind"] == "wrapped" and attrs["multilook"] == [1, 1]
+    assert attrs["kind"] == "wrapped" and attrs["multilook"] == [1, 1] and "resample" not in attrs
     assert (attrs["first_date"], attrs["second_date"]) == ("2010-01-15", "2010-03-02")
     assert attrs["wavelength_m"] == pytest.approx(0.2360571)
     assert (attrs["orbit"], attrs["frame"], attrs["pass_direction"]) == ("21345", "2890", "ascending")
@@ -138,13 +140,15 @@ def test_magnitude_phase_pair_is_ingested(tmp_path):
 
 
 def test_finer_phase_is_multilooked_in_the_complex_domain(tmp_path):
+    """10 m data for a 30 m model: 3 x 3 looks exactly."""
     phase = wrap(ramp_phase(301, 302, cycles=20))
     phase[0:3, 0:2] = np.nan  # 6 of 9 looks missing: invalid; below, 2 of 9 missing: still valid
     phase[3:5, 0] = np.nan
     path = write_raster(tmp_path / "fine.tif", phase, transform=utm_transform(10.0), nodata=float("nan"))
     store = Store.create(tmp_path / "store")
-    result = ingest_scene(store, IngestRequest(phase=path, scene_id="fine"), L_BAND)
-    assert result.multilook == (3, 3) and result.shape == (100, 100)
+    config = IngestConfig(sensor="alos-palsar", model_pixel_size_m=30.0)
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id="fine"), config)
+    assert result.multilook == (3, 3) and result.shape == (100, 100) and result.resample is None
     scene = store.scene("fine")
     assert scene.grid.pixel_size.x_m == pytest.approx(30.0) and scene.grid.transform.c == ORIGIN[0]
     block = np.exp(1j * phase[3:6, 0:3].astype(np.float64))
@@ -157,6 +161,97 @@ def test_finer_phase_is_multilooked_in_the_complex_domain(tmp_path):
     stored = scene.read("phase")
     ok = scene.read("valid") == 1
     assert np.abs(np.angle(np.exp(1j * (stored[ok] - np.angle(blocks)[ok])))).max() < 1e-5
+    assert scene.attrs["multilook"] == [3, 3] and "resample" not in scene.attrs
+
+
+def test_integer_ratio_keeps_the_exact_multilook(tmp_path):
+    """14 m data for the 28 m model: 2 x 2 looks, the block sums of ``multilook`` (no resampling)."""
+    phase = wrap(ramp_phase(81, 64, cycles=9))
+    phase[10:13, 20:23] = np.nan
+    path = write_raster(tmp_path / "f14.tif", phase, transform=utm_transform(14.0), nodata=float("nan"))
+    store = Store.create(tmp_path / "store")
+    result = ingest_scene(store, IngestRequest(phase=path, scene_id="f14"), L_BAND)
+    assert result.multilook == (2, 2) and result.resample is None and result.shape == (40, 32)
+    expected, expected_valid = multilook(phase, np.isfinite(phase), (2, 2))
+    scene = store.scene("f14")
+    np.testing.assert_array_equal(scene.read("valid"), expected_valid.astype(np.uint8))
+    np.testing.assert_array_equal(scene.read("phase"), np.where(expected_valid, wrap(expected), np.nan))
+    assert scene.attrs["multilook"] == [2, 2] and "resample" not in scene.attrs
+
+
+def _fine_scene(tmp_path, pixel_m, shape, name="fine"):
+    """A 20 m-ish ramp of known rate (one fringe per 1300 m north, 900 m east) with an invalid corner."""
+    rate = (2 * np.pi / 1300, 2 * np.pi / 900)
+    y_m, x_m = (np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5) * pixel_m
+    phase = wrap((rate[0] * y_m + rate[1] * x_m).astype(np.float32))
+    phase[:40, :40] = np.nan
+    path = write_raster(
+        tmp_path / f"{name}.tif", phase, transform=utm_transform(pixel_m), nodata=float("nan")
+    )
+    return path, phase, rate
+
+
+def test_20m_data_is_resampled_to_the_models_28m_and_scans(tmp_path, capsys):
+    """Before: round(28 / 20) = 1 look kept 20 m, which the scan refuses (more than 10% off). Now the phase is
+    averaged in the complex domain onto an exact 28 m grid, keeps its fringe rate and passes check_scannable."""
+    path, phase, rate = _fine_scene(tmp_path, 20.0, (230, 240))
+    coherence = write_raster(
+        tmp_path / "fine.cc.tif", np.full(phase.shape, 0.6, np.float32), transform=utm_transform(20.0)
+    )
+    store_dir = tmp_path / "store"
+    assert _ingest(path, "--coherence", coherence, "--store", store_dir, *L_FLAG) == 0
+    assert (
+        "fine: ingested (wrapped, 164 x 171 px, resampled 20 x 20 m to 28 x 28 m)" in capsys.readouterr().out
+    )
+    scene = Store.open(store_dir).scene("fine")
+    assert scene.grid.pixel_size.x_m == pytest.approx(28.0) and scene.grid.transform.c == ORIGIN[0]
+    assert scene.attrs["multilook"] is None
+    assert scene.attrs["resample"] == {
+        "method": "complex_average",
+        "factors": [pytest.approx(1.4), pytest.approx(1.4)],
+        "from_pixel_m": {"x": 20.0, "y": 20.0},
+        "to_pixel_m": {"x": pytest.approx(28.0), "y": pytest.approx(28.0)},
+    }
+    check_scannable(scene, 28.0)
+
+    stored, valid = scene.read("phase"), scene.read("valid") == 1
+    assert not valid[:28, :28].any() and valid[29:, :].all() and valid[:, 29:].all()
+    unwrapped = np.unwrap(np.unwrap(stored[30:, 30:].astype(np.float64), axis=0), axis=1)
+    for axis in (0, 1):
+        slope = np.polyfit(np.arange(unwrapped.shape[axis]) * 28.0, unwrapped.mean(axis=1 - axis), 1)[0]
+        assert slope == pytest.approx(rate[axis], rel=0.005)
+    np.testing.assert_allclose(scene.read("coherence"), 0.6, rtol=1e-6)  # the warp follows the 28 m grid
+
+    kept = ingest_scene(
+        store := Store.create(tmp_path / "kept"),
+        IngestRequest(phase=path, scene_id="kept"),
+        IngestConfig(sensor="alos-palsar", model_pixel_size_m=20.0),
+    )
+    assert kept.multilook == (1, 1)  # at its own 20 m, as every 20 m scene was stored before
+    with pytest.raises(ModelMismatchError, match="expected 28 m"):
+        check_scannable(store.scene("kept"), 28.0)
+
+
+@settings(max_examples=6, deadline=None)
+@given(chunk_px=st.sampled_from([10, 20, 30, 40, 70, 110]))
+def test_resampled_ingest_tiled_equals_untiled(tmp_path_factory, chunk_px):
+    """Chunks read overlapping source windows (a shared row or column at 1.4 px per output pixel): any chunk
+    size stores the untiled ``complex_average`` of the whole raster bit for bit."""
+    folder = tmp_path_factory.mktemp("tiles")
+    path, phase, _ = _fine_scene(folder, 20.0, (173, 150))
+    scene = ingest_scene(
+        store := Store.create(folder / "store"),
+        IngestRequest(phase=path, scene_id="t"),
+        IngestConfig(sensor="alos-palsar", chunk_px=chunk_px),
+    )
+    reduction = Reduction(1.4, 1.4, COMPLEX_AVERAGE)
+    window = PixelWindow(0, 0, *scene.shape)
+    source = source_window(reduction, window, phase.shape)
+    usable = np.isfinite(phase)[source.slices()]
+    expected, expected_valid = complex_average(phase[source.slices()], usable, reduction, window, phase.shape)
+    stored = store.scene("t")
+    np.testing.assert_array_equal(stored.read("valid"), expected_valid.astype(np.uint8))
+    np.testing.assert_array_equal(stored.read("phase"), np.where(expected_valid, wrap(expected), np.nan))
 
 
 def test_gamma_coherence_zero_is_kept_as_data(tmp_path):

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pixel-size-m",
         type=float,
         default=28.0,
-        help="model pixel size; finer phase is multilooked to it (default 28)",
+        help="model pixel size; finer phase is multilooked or resampled to it (default 28)",
     )
     parser.add_argument(
         "--sensor",
@@ -182,7 +182,7 @@ def _ingest_all(args: argparse.Namespace, requests: list, config) -> int:
                     result = ingest_scene(store, request, config, progress)
                 print(
                     f"{result.scene_id}: {result.status} ({result.kind}, {result.shape[0]} x "
-                    f"{result.shape[1]} px, looks {result.multilook[0]} x {result.multilook[1]})"
+                    f"{result.shape[1]} px, {result.spacing})"
                 )
                 for note in result.notes:
                     print(f"{result.scene_id}: note: {note}")

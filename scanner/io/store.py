@@ -584,7 +584,8 @@ def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:
     """Refuse a scene the scanner cannot scan with a model trained at ``model_pixel_size_m``.
 
     InputError when the scene is smaller than one 150 px window; ModelMismatchError when its pixel size
-    differs from the model's by more than 10% (ingest multilooks finer data, but stores coarser data as is).
+    differs from the model's by more than 10% (ingest brings finer data to the model's spacing, but stores coarser
+    data as is).
     """
     grid = scene.grid
     if grid.height < WINDOW_PX or grid.width < WINDOW_PX:
@@ -604,6 +605,6 @@ def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:
                 expected=f"{model_pixel_size_m:g} m +/- {PIXEL_SIZE_TOLERANCE:.0%} (the model's spacing)",
                 found=f"{pixel_m:.1f} m",
                 fix="use a model trained at this spacing, or ingest finer data so that "
-                "ingest multilooks it to the model's spacing",
+                "ingest brings it to the model's spacing",
             )
         )

@@ -1,14 +1,15 @@
 """One ingest: an interferogram GeoTIFF (plus coherence, DEM, masks) into one scene of the store.
 
-The scene grid is the phase raster's grid, multilooked when the phase is finer than the model's pixel size by
-more than 10% (complex averaging of ``exp(i*phase)``; a pixel is valid when at least half its looks are).
+The scene grid is the phase raster's grid, brought to the model's pixel size when the phase is finer than it by
+more than 10%: by integer looks where they land within 5% of it, else resampled to exactly the model's spacing
+(both complex averages of ``exp(i*phase)``; a pixel is valid when at least half its looks, or its area, are).
 Everything streams in 500 x 500 output chunks: each chunk reads its input window, warps the DEM, coherence
 and water mask onto the chunk (``scanner.io.readers``), computes slope and masks, and is written to a staging
 group. Only when every chunk is written are the attributes set and the group renamed into ``scenes/``, so a
 failure leaves the store as it was. Peak memory depends on the chunk size, not on the scene size.
 
 The filter is not applied on ingest (the store holds the wrapped phase). The numerics live in ``scanner.core``:
-multilooking in ``multilook``, slope and the layover/shadow mask in ``dem``.
+multilooking and resampling in ``multilook``, slope and the layover/shadow mask in ``dem``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from scanner import __version__
 from scanner.config import require
 from scanner.core.dem import layover_shadow_from_gradient, slope_from_gradient
 from scanner.core.kernels import horn_gradient
-from scanner.core.multilook import multilook, multilook_factors, multilooked_grid
+from scanner.core.multilook import (
+    Reduction,
+    complex_average,
+    multilook,
+    plan_reduction,
+    reduced_grid,
+    source_window,
+)
 from scanner.core.phase import wrap
 from scanner.errors import InputError, StoreError, UsageError, problem
 from scanner.geo import CHUNK_PX, WINDOW_PX, GeoGrid, PixelWindow
@@ -137,8 +145,18 @@ class IngestResult:
     status: str  # "ingested", "replaced" or "unchanged"
     kind: str
     shape: tuple[int, int]
-    multilook: tuple[int, int]
+    multilook: tuple[int, int] | None
     notes: tuple[str, ...] = field(default=())
+    resample: dict | None = None
+    """The scene attribute ``resample`` when the phase was resampled (``multilook`` is then None)."""
+
+    @property
+    def spacing(self) -> str:
+        """``looks 3 x 3``, or ``resampled 20 x 20 m to 28 x 28 m``: y then x, as the shape."""
+        if self.resample is None:
+            return "looks {} x {}".format(*self.multilook)
+        before, after = self.resample["from_pixel_m"], self.resample["to_pixel_m"]
+        return f"resampled {before['y']:.4g} x {before['x']:.4g} m to {after['y']:.4g} x {after['x']:.4g} m"
 
 
 def product_request(
@@ -206,12 +224,13 @@ class _Stats:
 
 @dataclass
 class _Context:
-    """What every chunk needs: open datasets, grids, looks and masks."""
+    """What every chunk needs: open datasets, grids, the reduction and masks."""
 
     phase_ds: object
     storage: str
     grid: GeoGrid
-    looks: tuple[int, int]
+    reduction: Reduction
+    source_shape: tuple[int, int]
     aux: dict[str, object]
     polygons: list[dict]
     geometry: tuple[float, float] | None
@@ -239,11 +258,13 @@ def ingest_scene(
         in_grid = readers.raster_grid(phase_ds, "phase")
         storage = readers.phase_storage(phase_ds)
         _check_kind(config.kind, storage, request.phase)
-        looks = multilook_factors(in_grid.pixel_size, config.model_pixel_size_m)
-        grid = multilooked_grid(in_grid, looks)
+        reduction = plan_reduction(in_grid.pixel_size, config.model_pixel_size_m)
+        grid = reduced_grid(in_grid, reduction)
         aux = {role: readers.open_raster(path, role) for role, path in _aux_paths(request).items()}
         try:
-            return _ingest_open(store, request, config, progress, phase_ds, storage, grid, looks, aux)
+            return _ingest_open(
+                store, request, config, progress, phase_ds, storage, (in_grid, grid), reduction, aux
+            )
         finally:
             for ds in aux.values():
                 ds.close()
@@ -256,15 +277,17 @@ def _ingest_open(
     progress: ProgressCallback | None,
     phase_ds,
     storage: str,
-    grid: GeoGrid,
-    looks: tuple[int, int],
+    grids: tuple[GeoGrid, GeoGrid],
+    reduction: Reduction,
     aux: dict,
 ) -> IngestResult:
+    in_grid, grid = grids
+    resample = resample_attrs(in_grid, grid, reduction)
     for role, ds in aux.items():
         _check_aux(role, ds, grid)
     polygons = [p for path in request.exclude for p in readers.load_polygons(path)]
     sources = _sources(request)
-    inputs_sha256 = _inputs_sha256(sources, config, looks, request)
+    inputs_sha256 = _inputs_sha256(sources, config, reduction, request)
     meta = scene_metadata(phase_ds.tags(), request, config)
     previous = _previous(store, request, inputs_sha256)
     if previous is not None and previous.get("inputs_sha256") == inputs_sha256:
@@ -274,11 +297,13 @@ def _ingest_open(
             "unchanged",
             previous.get("kind", "?"),
             grid.shape,
-            looks,
+            reduction.looks,
             ("already ingested from the same inputs; the store is unchanged",),
+            resample,
         )
     aligned = frozenset(role for role, ds in aux.items() if readers.on_grid(ds, role, grid))
-    ctx = _Context(phase_ds, storage, grid, looks, aux, polygons, _geometry(config, meta, aux), aligned)
+    geometry = _geometry(config, meta, aux)
+    ctx = _Context(phase_ds, storage, grid, reduction, in_grid.shape, aux, polygons, geometry, aligned)
     ctx.water_is_zero = request.water_is_zero
     if "coherence" in aux:
         ctx.coherence_scale = readers.coherence_scale(aux["coherence"])
@@ -301,11 +326,13 @@ def _ingest_open(
     ):
         _stream(ctx, writer, config.chunk_px, progress)
         kind = _finish_checks(ctx, config, request)
-        attrs = _attrs(request, config, grid, looks, kind, meta, sources, inputs_sha256, previous)
+        attrs = _attrs(request, config, grid, reduction.looks, kind, meta, sources, inputs_sha256, previous)
+        if resample is not None:
+            attrs["resample"] = resample
         if ctx.geometry is not None:
             attrs["layover_shadow"] = {"incidence_deg": ctx.geometry[0], "look_azimuth_deg": ctx.geometry[1]}
         writer.finish(attrs)
-    return _report(store, request, grid, looks, kind, previous, ctx)
+    return _report(store, request, grid, kind, previous, ctx, resample)
 
 
 def scene_metadata(tags: dict[str, str], request: IngestRequest, config: IngestConfig) -> dict:
@@ -404,6 +431,23 @@ def scene_bytes(grid: GeoGrid, names: list[str]) -> int:
     return grid.height * grid.width * sum(np.dtype(ARRAYS[name]).itemsize for name in names)
 
 
+def resample_attrs(in_grid: GeoGrid, grid: GeoGrid, reduction: Reduction) -> dict | None:
+    """The scene attribute ``resample`` (None when multilooked): method, the factors (input pixels per output
+    pixel, y and x) and the pixel sizes in metres before and after."""
+    if reduction.looks is not None:
+        return None
+
+    def metres(g: GeoGrid) -> dict:
+        return {"x": g.pixel_size.x_m, "y": g.pixel_size.y_m}
+
+    return {
+        "method": reduction.method,
+        "factors": [reduction.y, reduction.x],
+        "from_pixel_m": metres(in_grid),
+        "to_pixel_m": metres(grid),
+    }
+
+
 def _aux_paths(request: IngestRequest) -> dict[str, Path]:
     paths = {"coherence": request.coherence, "dem": request.dem, "water": request.water}
     return {role: Path(path) for role, path in paths.items() if path is not None}
@@ -468,13 +512,13 @@ def _sources(request: IngestRequest) -> list[dict]:
 
 
 def _inputs_sha256(
-    sources: list[dict], config: IngestConfig, looks: tuple[int, int], request: IngestRequest
+    sources: list[dict], config: IngestConfig, reduction: Reduction, request: IngestRequest
 ) -> str:
     """Hash of every input file's content and of the options that change the stored arrays or attributes
     (the radar and product options only when given, so scenes ingested before them keep their hash)."""
     key = {
         "sources": [(s["role"], s["sha256"]) for s in sources],
-        "looks": looks,
+        "looks": reduction.looks,
         "kind": config.kind,
         "incidence_deg": config.incidence_deg,
         "look_azimuth_deg": config.look_azimuth_deg,
@@ -485,6 +529,7 @@ def _inputs_sha256(
         "water_is_zero": request.water_is_zero or None,
         "known": request.known or None,
         "product_look_azimuth_deg": request.look_azimuth_deg,
+        "resample": None if reduction.looks else [reduction.method, reduction.y, reduction.x],
     }
     key.update({k: v for k, v in extra.items() if v is not None})
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
@@ -521,13 +566,14 @@ def _stream(ctx: _Context, writer: SceneWriter, chunk_px: int, progress: Progres
 
 def _chunk(ctx: _Context, window: PixelWindow) -> dict[str, np.ndarray]:
     """All arrays of one output chunk."""
-    ly, lx = ctx.looks
-    source = PixelWindow(window.row_off * ly, window.col_off * lx, window.height * ly, window.width * lx)
+    source = source_window(ctx.reduction, window, ctx.source_shape)
     phase, valid = readers.read_phase(ctx.phase_ds, ctx.storage, source)
     if valid.any():
         ctx.stats.max_abs_phase = max(ctx.stats.max_abs_phase, float(np.abs(phase[valid]).max()))
-    if (ly, lx) != (1, 1):
-        phase, valid = multilook(phase, valid, ctx.looks)
+    if ctx.reduction.looks is None:
+        phase, valid = complex_average(phase, valid, ctx.reduction, window, ctx.source_shape)
+    elif ctx.reduction.looks != (1, 1):
+        phase, valid = multilook(phase, valid, ctx.reduction.looks)
     out: dict[str, np.ndarray] = {}
     excluded = _aux_arrays(ctx, window, out)
     if ctx.polygons:
@@ -625,7 +671,7 @@ def _finish_checks(ctx: _Context, config: IngestConfig, request: IngestRequest) 
             )
         )
     kind = config.kind or _detected_kind(ctx.storage, ctx.stats.max_abs_phase)
-    log.info("scene %s: %s phase, %d x %d px, looks %s", request.scene_id, kind, *ctx.grid.shape, ctx.looks)
+    log.info("scene %s: %s phase, %d x %d px, %s", request.scene_id, kind, *ctx.grid.shape, ctx.reduction)
     return kind
 
 
@@ -639,7 +685,7 @@ def _attrs(
     request: IngestRequest,
     config: IngestConfig,
     grid: GeoGrid,
-    looks: tuple[int, int],
+    looks: tuple[int, int] | None,
     kind: str,
     meta: dict,
     sources: list[dict],
@@ -658,7 +704,7 @@ def _attrs(
         "grid": grid.to_attrs(),
         **meta,
         "sources": sources,
-        "multilook": list(looks),
+        "multilook": list(looks) if looks else None,
         "model_pixel_size_m": config.model_pixel_size_m,
         "content_sha256": hashlib.sha256(phase_hashes.encode()).hexdigest(),
         "inputs_sha256": inputs_sha256,
@@ -674,18 +720,20 @@ def _report(
     store: Store,
     request: IngestRequest,
     grid: GeoGrid,
-    looks: tuple[int, int],
     kind: str,
     previous: dict | None,
     ctx: _Context,
+    resample: dict | None,
 ) -> IngestResult:
     status = "replaced" if previous is not None else "ingested"
+    looks = ctx.reduction.looks
     store.log_event(
         "replace" if previous else "ingest",
         scene_id=request.scene_id,
         kind=kind,
         shape=list(grid.shape),
-        multilook=list(looks),
+        multilook=list(looks) if looks else None,
+        **({"resample": resample} if resample else {}),
         source=str(request.phase),
     )
     notes = []
@@ -694,4 +742,4 @@ def _report(
             f"{grid.height} x {grid.width} px is smaller than one {WINDOW_PX} px window: stored, "
             "but the scan will refuse it"
         )
-    return IngestResult(request.scene_id, status, kind, grid.shape, looks, tuple(notes))
+    return IngestResult(request.scene_id, status, kind, grid.shape, looks, tuple(notes), resample)
