@@ -51,49 +51,21 @@ def synth_argv(recipe: Recipe, region: Region, folder: Path) -> list[str]:
     return argv
 
 
-def licsar_products(folder: Path) -> dict[str, Path]:
-    """The region's LiCSAR interferogram folders by the simulator's scene id (``fringescan synth --product
-    licsar`` records them in region.json)."""
-    from scanner.io.products import recognise
-
-    found = {}
-    for pair in sorted((folder / "licsar").glob("*/interferograms/*")):
-        product = recognise(pair)
-        if product is not None:
-            found[product.scene_id] = pair
-    return found
-
-
-def licsar_labels(folder: Path, scene_ids: dict[str, str]) -> Path:
-    """labels_wgs84.geojson with ``visible_scene_ids`` renamed from the simulator's scene ids to the LiCSAR
-    products' (``<frame>_<dates>``): the ids the store knows the scenes by."""
-    path = folder / "licsar" / "labels_wgs84.geojson"
-    if not path.exists():
-        labels = parse_json_file(folder / "labels_wgs84.geojson", "labels")
-        for feature in labels["features"]:
-            props = feature["properties"]
-            props["visible_scene_ids"] = [scene_ids[s] for s in props.get("visible_scene_ids", [])]
-        write_json(path, labels)
-    return path
-
-
 def region_store(out: Path, recipe: Recipe, role: str, region: Region) -> tuple[Path, Path]:
-    """Synth and ingest one region of the recipe; returns (store, labels for evaluation)."""
+    """Synth and ingest one region of the recipe; returns (store, labels for dataset and evaluation).
+
+    LiCSAR regions are ingested folder by folder as a LiCSAR user would (``fringescan ingest FOLDER``: scene id
+    ``<frame>_<dates>``, coherence, the frame's heights as DEM), with the labels that name those scene ids."""
     folder, store = out / f"{role}-region", out / f"{role}-store"
     step(out, f"{role}-synth", synth_argv(recipe, region, folder))
-    scenes = read_region(folder)["scenes"]
+    described = read_region(folder)
     if recipe.product == "licsar":
-        products = licsar_products(folder)
-        ids = {}
-        for sim in scenes:
-            match = [sid for sid in products if sid.endswith(sim["first_date"].replace("-", "") + "_"
-                                                             + sim["second_date"].replace("-", ""))]
-            frame_match = [sid for sid in match if products[sid].parts[-3] == sim["licsar_frame"]]
-            ids[sim["scene_id"]] = (frame_match or match)[0]
-        for sim_id, product_id in ids.items():
-            step(out, f"{role}-ingest-{sim_id}", ["ingest", str(products[product_id]), "--store", str(store)])
-        return store, licsar_labels(folder, ids)
-    for scene in scenes:
+        for scene in described["scenes"]:
+            product = scene["licsar"]
+            step(out, f"{role}-ingest-{product['scene_id']}", ["ingest", str(folder / product["folder"]),
+                                                                "--store", str(store)])
+        return store, folder / described["licsar"]["labels"]
+    for scene in described["scenes"]:
         step(out, f"{role}-ingest-{scene['scene_id']}", ingest_argv(folder, scene, store))
     return store, folder / "labels_wgs84.geojson"
 

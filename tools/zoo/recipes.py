@@ -61,7 +61,7 @@ RECIPES = {
             synth_config="sim_sentinel1_licsar",
             synth_sets=(),
             product="licsar",
-            train_config="demo",
+            train_config="licsar",
             needs="LiCSAR interferogram folders (geo.diff_pha + geo.cc, with the frame's geo.hgt) ingested as "
             "they come: 0.001 deg pixels, about 100 m +-10% (latitudes 24-45 N)",
             train=Region(seed=4000, scenes=12, areas=3),
