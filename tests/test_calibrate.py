@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from scanner.core.detect import min_area_for_cells
+from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, min_area_for_cells
 from scanner.errors import UsageError
 from scanner.eval.calibrate import (
     apply_platt,
@@ -218,6 +218,7 @@ def val(tmp_path_factory):
 
 
 PIXELS = [(160, 150), (60, 60), (100, 100), (220, 120)]
+THRESHOLDS = [0.3, 0.505, 0.508, 0.51, 0.512, 0.515, 0.52]
 
 
 def _calibrate(*args: str) -> list[str]:
@@ -233,15 +234,24 @@ def test_the_verb_picks_what_select_setting_picks_from_the_same_sweep(val, capsy
     capsys.readouterr()
     assert main(_calibrate(*base, "--min-recall", "0.6", "--json")) == 0
     report = json.loads(capsys.readouterr().out)
-    rows = calibrate_store(
-        store, labels, [0.3, 0.505, 0.508, 0.51, 0.512, 0.515, 0.52], [1, 2, 4, 8], 0.6
-    ).rows
+    rows = calibrate_store(store, labels, THRESHOLDS, [1, 2, 4, 8], 0.6).rows
     assert report["rows"] == json.loads(json.dumps(rows))  # NaN precision rows compare as JSON
     small = [r for r in rows if not r["median_cells"] > 225]
     picked = select_setting(small, [r["recall"] for r in small], [r["precision"] for r in small], 0.6)
     assert picked is not None and report["chosen"] == picked
     assert report["operating_point"] == {"threshold": picked["threshold"], "min_cells": picked["min_cells"]}
     assert report["written"] == [] and read_meta_point(ckpt) is None
+    # The sweep detects sites as `detect` does: split at saddles (the random model's probabilities span
+    # 0.499 to 0.543, so only a small prominence splits anything), or whole components with --no-split.
+    assert report["split_prominence"] == DEFAULT_SPLIT_PROMINENCE
+    for flags, prominence in ((["--split-prominence", "0.005"], 0.005), (["--no-split"], None)):
+        assert main(_calibrate(*base, "--min-recall", "0.6", "--json", *flags)) == 0
+        other = json.loads(capsys.readouterr().out)
+        expected = calibrate_store(store, labels, THRESHOLDS, [1, 2, 4, 8], 0.6, split_prominence=prominence)
+        assert other["split_prominence"] == prominence and other["rows"] == json.loads(
+            json.dumps(expected.rows)
+        )
+        assert (other["rows"] != report["rows"]) == (prominence is not None)
     # The table: one row per setting, the chosen one marked, and the choice spelled out.
     assert main(_calibrate(*base, "--min-recall", "0.6")) == 0
     out = capsys.readouterr().out

@@ -4,8 +4,11 @@ import json
 
 import pytest
 from scan_helpers import make_checkpoint, make_store
+from shapely import unary_union
+from shapely.geometry import Point, shape
 
 from scanner.cli import main
+from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE
 from scanner.io.cog import validate_cog
 from scanner.io.probgrid import read_prob
 
@@ -102,6 +105,80 @@ def test_evaluate_expects_only_positive_labels(scanned, capsys):
     assert counts["positive"]["with_size_filter"]["tp"] == 1
     assert counts["positive"]["with_size_filter"]["fp"] == len(sites) - 1
     capsys.readouterr()
+
+
+def test_detect_and_evaluate_split_or_not(scanned, capsys):
+    """--no-split keeps whole components; a prominence no saddle reaches gives the same layer; a small one
+    splits them (the random model's probabilities span 0.499 to 0.543) into sites that tile the same cells,
+    each point on its own outline."""
+    root, store, _ = scanned
+    layers = {}
+    for name, flags in (
+        ("whole", ["--no-split"]),
+        ("never", ["--split-prominence", "1"]),
+        ("split", ["--split-prominence", "0.005"]),
+        ("default", []),
+    ):
+        out = root / f"{name}.geojson"
+        args = ["--store", str(store.root), "--threshold", "0.51", "--min-area-m2", "0", "--out", str(out)]
+        assert main(["detect", *args, *flags]) == 0
+        layers[name] = json.loads(out.read_text())
+    assert "no split" in capsys.readouterr().out
+    assert layers["whole"]["fringescan"]["split_prominence"] is None
+    assert layers["default"]["fringescan"]["split_prominence"] == DEFAULT_SPLIT_PROMINENCE
+    assert layers["never"]["features"] == layers["whole"]["features"]
+    by_scene = {
+        name: {
+            sid: [f for f in layer["features"] if f["properties"]["scene_id"] == sid] for sid in ("s1", "s2")
+        }
+        for name, layer in layers.items()
+    }
+    for sid in ("s1", "s2"):
+        whole, split = by_scene["whole"][sid], by_scene["split"][sid]
+        assert len(split) > len(whole)
+        assert sum(f["properties"]["n_cells"] for f in split) == sum(
+            f["properties"]["n_cells"] for f in whole
+        )
+        outlines = [shape(f["geometry"]) for f in split]
+        cells = unary_union([shape(f["geometry"]) for f in whole])
+        assert unary_union(outlines).symmetric_difference(cells).area < 1e-6 * cells.area
+        for feature, outline in zip(split, outlines, strict=True):
+            props = feature["properties"]
+            assert outline.covers(Point(props["centroid_lon"], props["centroid_lat"]))
+    labels = root / "split-labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": layers["whole"]["features"][:1]}))
+    args = ["--labels", str(labels), "--threshold", "0.51", "--no-split", "--json"]
+    assert main(["evaluate-scan", "--store", str(store.root), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["split_prominence"] is None and "no split" in report["operating_point"][0]
+
+
+def test_split_help_names_the_default(capsys):
+    for verb in ("detect", "evaluate-scan", "calibrate"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"(default {DEFAULT_SPLIT_PROMINENCE:g};" in text and "--no-split" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--no-split", "--split-prominence", "0.2"], "not allowed with"),
+        (["--split-prominence", "0"], "prominence"),
+    ],
+)
+def test_bad_split_flags_are_refused(scanned, capsys, flags, words):
+    """Both flags at once: argparse's usage error; a prominence out of range: the one-line error (exit 2)."""
+    _, store, _ = scanned
+    for verb in (["detect"], ["evaluate-scan", "--labels", "x.geojson"]):
+        capsys.readouterr()
+        try:
+            code = main([*verb, "--store", str(store.root), *flags])
+        except SystemExit as stop:
+            code = stop.code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and words in err[-1]
 
 
 @pytest.mark.parametrize(

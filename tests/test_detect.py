@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.core.detect import DetectConfig, detect, geohash, label_candidates, rank, site_ids
+from scanner.core.detect import (
+    DetectConfig,
+    detect,
+    geohash,
+    label_candidates,
+    min_area_for_cells,
+    rank,
+    site_ids,
+)
 from scanner.errors import UsageError
 
 CELL_M2 = 280.0 * 280.0
@@ -76,3 +84,147 @@ def test_site_id_depends_only_on_place(lat, lon):
     fine = geohash(lat, lon, 9)
     assert geohash(lat, lon, 7) == fine[:7]
     assert site_ids([(lon, lat)]) == [f"fs-{fine[:7]}"]
+
+
+# ---------------------------------------------------------------------------------------- split at saddles
+
+
+def bumps(centres, shape=(24, 36), sigma=3.0, height=0.95):
+    """Sum of Gaussian bumps of the given (row, col) centres on the cell grid."""
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    out = np.zeros(shape)
+    for r, c in centres:
+        out += height * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * sigma**2))
+    return out.astype(np.float32)
+
+
+def cells_of(labels, site):
+    return set(zip(*np.nonzero(labels == site.label), strict=True))
+
+
+def test_two_bumps_joined_by_a_saddle_are_two_sites():
+    prob = bumps([(12, 12), (12, 23)])  # saddle at columns 17 and 18: 0.37, peaks 0.95
+    assert 0.3 < prob[12, 17] < 0.95 - 0.1 and (prob[12, 10:26] >= 0.3).all()  # one component at 0.3
+    found, labels = detect(prob, DetectConfig(threshold=0.3), CELL_M2)
+    assert len(found) == 2 and sorted(c.peak_cell for c in found) == [(12, 12), (12, 23)]
+    for site in found:
+        own = cells_of(labels, site)
+        row, col = (int(np.floor(v)) for v in site.point_cell)
+        assert (row, col) in own and site.peak_cell in own
+        assert abs(row - site.peak_cell[0]) <= 1 and abs(col - site.peak_cell[1]) <= 1  # at its own peak
+        assert site.prob_max == pytest.approx(float(prob[site.peak_cell])) and site.component_sites == 2
+    left, right = sorted(found, key=lambda c: c.peak_cell[1])
+    assert max(c for _, c in cells_of(labels, left)) < min(c for _, c in cells_of(labels, right))
+    assert left.n_cells + right.n_cells == int((prob >= 0.3).sum())
+
+
+def test_no_split_keeps_the_whole_component():
+    prob = bumps([(12, 12), (12, 23)])
+    found, labels = detect(prob, DetectConfig(threshold=0.3, split_prominence=None), CELL_M2)
+    rows, cols = np.nonzero(prob >= 0.3)
+    assert len(found) == 1 and found[0].n_cells == rows.size and found[0].component_sites == 1
+    assert found[0].centroid_cell == pytest.approx((rows.mean() + 0.5, cols.mean() + 0.5))
+    assert found[0].prob_max == pytest.approx(float(prob.max()))
+    assert found[0].prob_mean == pytest.approx(float(prob[rows, cols].mean()))
+    assert (labels > 0).sum() == rows.size
+    # a saddle shallower than the prominence does not split either (0.95 - 0.37 = 0.58)
+    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=0.6), CELL_M2)[0]) == 1
+    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=0.55), CELL_M2)[0]) == 2
+
+
+def test_a_bump_with_noise_below_the_prominence_is_one_site():
+    prob = np.minimum(bumps([(12, 18)], sigma=4.0, height=1.5), 0.9)  # a flat top of 0.9
+    inside = prob > 0.5  # noise only there, so the thresholded cells (0.3) are the bump's
+    noise = np.random.default_rng(3).uniform(-0.04, 0.04, prob.shape).astype(np.float32)
+    noisy = np.where(inside, prob + noise, prob)  # a noise peak rises at most 0.08 above its saddle
+    assert len(detect(noisy, DetectConfig(threshold=0.3, split_prominence=0.005), CELL_M2)[0]) > 1  # it has
+    found, labels = detect(noisy, DetectConfig(threshold=0.3, split_prominence=0.1), CELL_M2)  # noise peaks
+    assert len(found) == 1 and found[0].n_cells == int((noisy >= 0.3).sum()) and found[0].component_sites == 1
+
+
+@pytest.mark.parametrize(("saddle", "sites"), [(0.97, 1), (0.8, 2)])
+def test_saturated_plateaus_split_only_at_a_deep_saddle(saddle, sites):
+    prob = np.full((5, 9), 0.1, np.float32)
+    prob[1:4, 1:4] = 1.0  # two equal plateaus: equal peaks split only where the saddle between them is deep
+    prob[1:4, 5:8] = 1.0
+    prob[2, 4] = saddle
+    found, labels = detect(prob, DetectConfig(threshold=0.5, split_prominence=0.1), CELL_M2)
+    assert len(found) == sites and sum(c.n_cells for c in found) == 19
+    assert all(labels[c.peak_cell] == c.label and prob[c.peak_cell] == 1.0 for c in found)
+
+
+def test_size_filter_applies_to_split_sites():
+    prob = bumps([(12, 12)], sigma=3.0)
+    prob[12, 18] = 0.6  # a peak on the bump's flank (0.13 there): rises 0.15 above the 0.45 that joins it
+    prob[12, 17] = 0.45  # (0.24 there) to the bump's 0.39 at column 16; a site of 2 cells
+    config = DetectConfig(threshold=0.3, min_area_m2=min_area_for_cells(3, CELL_M2), split_prominence=0.1)
+    every, _ = detect(prob, config, CELL_M2, size_filtered=False)
+    assert sorted(c.n_cells for c in every)[0] == 2 and len(every) == 2
+    kept, _ = detect(prob, config, CELL_M2)
+    assert [c.peak_cell for c in kept] == [(12, 12)] and kept[0].component_sites == 2
+    whole, _ = detect(prob, DetectConfig(threshold=0.3, split_prominence=None), CELL_M2)
+    assert [c.n_cells for c in whole] == [sum(c.n_cells for c in every)]
+
+
+def test_split_prominence_is_validated():
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(UsageError, match="split prominence"):
+            DetectConfig(split_prominence=bad)
+
+
+@pytest.mark.parametrize("prominence", [None, 0.1])
+def test_known_components_do_not_depend_on_splitting(prominence):
+    """grid()'s components are flat: splitting leaves them as they are."""
+    found, labels = detect(grid(), DetectConfig(min_area_m2=0, split_prominence=prominence), CELL_M2)
+    plain, count = label_candidates(grid(), 0.5)
+    np.testing.assert_array_equal(labels, plain)
+    assert count == 3 and sorted(c.n_cells for c in found) == [1, 2, 6]
+    assert all(c.component_sites == 1 for c in found)
+
+
+# Grids whose values come from a small set, so that ties and plateaus are common, with NaN holes.
+prob_grids = st.lists(
+    st.lists(
+        st.sampled_from([np.nan, 0.0, 0.2, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]), min_size=7, max_size=7
+    ),
+    min_size=6,
+    max_size=6,
+).map(lambda rows: np.array(rows, np.float32))
+smooth_grids = st.integers(0, 2**32 - 1).map(
+    lambda seed: np.clip(
+        bumps(np.random.default_rng(seed).uniform(0, 16, (4, 2)), shape=(16, 16), sigma=2.0, height=0.7)
+        + np.random.default_rng(seed + 1).uniform(0, 0.05, (16, 16)).astype(np.float32),
+        0,
+        1,
+    )
+)
+
+
+@given(
+    st.one_of(prob_grids, smooth_grids),
+    st.sampled_from([0.3, 0.5, 0.9]),
+    st.sampled_from([0.01, 0.05, 0.1, 0.3]),
+)
+def test_split_sites_partition_each_component(prob, threshold, prominence):
+    found, labels = detect(
+        prob, DetectConfig(threshold=threshold, split_prominence=prominence), 1.0, size_filtered=False
+    )
+    components, _ = label_candidates(prob, threshold)
+    np.testing.assert_array_equal(labels > 0, components > 0)  # no candidate cell lost, none added
+    assert sorted(c.label for c in found) == list(range(1, len(found) + 1))  # each cell in one site
+    assert sum(c.n_cells for c in found) == int((components > 0).sum())
+    for site in found:
+        parent = np.unique(components[labels == site.label])
+        assert parent.size == 1  # a site lies in one component
+        assert site.component_sites == len(np.unique(labels[components == parent[0]]))
+        row, col = (int(np.floor(v)) for v in site.point_cell)
+        assert labels[row, col] == site.label  # the point lies in its own cells
+        assert labels[site.peak_cell] == site.label and prob[site.peak_cell] == site.prob_max
+
+
+@given(st.one_of(prob_grids, smooth_grids), st.sampled_from([0.3, 0.5, 0.9]))
+def test_a_huge_prominence_equals_no_splitting(prob, threshold):
+    never, never_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=1.0), 1.0)
+    whole, whole_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=None), 1.0)
+    np.testing.assert_array_equal(never_labels, whole_labels)
+    assert never == whole

@@ -14,7 +14,7 @@ from shapely.geometry import Point, mapping
 
 from scanner.cli import main
 from scanner.config import load_config
-from scanner.core.detect import DetectConfig, OperatingPoint, resolve_config
+from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, OperatingPoint, resolve_config
 from scanner.errors import UsageError
 from scanner.io.checkpoint import ModelMeta, checkpoint_hash, load_checkpoint, read_meta, save_checkpoint
 from scanner.io.probgrid import read_prob
@@ -61,6 +61,18 @@ def test_explicit_values_win_over_the_recorded_point(
     assert ("--min-area-m2" in origin) == (flag_area is not None)
     default, origin = resolve_config(None, cell_area)
     assert default == DetectConfig(threshold=0.5, min_area_m2=1.5 * cell_area) and "default" in origin
+
+
+def test_the_split_setting_is_the_given_one_and_is_named() -> None:
+    recorded = {"threshold": 0.9, "min_cells": 3}
+    default, origin = resolve_config(recorded, 100.0)
+    assert default.split_prominence == DEFAULT_SPLIT_PROMINENCE
+    assert f"prominence {DEFAULT_SPLIT_PROMINENCE:g} (default)" in origin
+    off, origin = resolve_config(recorded, 100.0, split_prominence=None)
+    assert off == DetectConfig(threshold=0.9, min_area_m2=250.0, split_prominence=None)
+    assert "no split" in origin
+    given, origin = resolve_config(recorded, 100.0, split_prominence=0.25)
+    assert given.split_prominence == 0.25 and "prominence 0.25" in origin and "default)" not in origin
 
 
 def test_checkpoint_records_the_point_and_old_ones_still_load(tmp_path: Path) -> None:

@@ -1,11 +1,11 @@
 """Hard-negative mining (docs/training.md, docs/accuracy.md (e)): where a trained model fires on no label.
 
-One round: scan the training scenes with a first model, take every component of cells at ``>= threshold``
-(0.5) of at least 2 cells that overlaps no labelled candidate and whose peak cell lies more than
-``exclusion_px`` from every label centre, and add the window at its peak cell as an "other" (strongest
-first, at most ``max_windows`` per scene); then train again. Stratified valley fringes and turbulent patches
-are what fools the model, so this adds exactly those. Pure: no file I/O (``train.dataset_store`` reads the
-scenes and writes the dataset).
+One round: scan the training scenes with a first model, take every site of cells at ``>= threshold`` (0.5;
+components split at saddles, as ``fringescan detect`` does) of at least 2 cells that overlaps no labelled
+candidate and whose peak cell lies more than ``exclusion_px`` from every label centre, and add the window at
+its peak cell as an "other" (strongest first, at most ``max_windows`` per scene); then train again. Stratified
+valley fringes and turbulent patches are what fools the model, so this adds exactly those. Pure: no file I/O
+(``train.dataset_store`` reads the scenes and writes the dataset).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def hard_negative_windows(
     for comp in found:
         if any(polygons[comp.label].intersection(g).area > 0 for g in labels):
             continue
-        r, c = np.unravel_index(np.argmax(np.where(grid == comp.label, prob, -1.0)), prob.shape)
-        row, col = STRIDE_PX * int(r) + STRIDE_PX // 2, STRIDE_PX * int(c) + STRIDE_PX // 2
+        r, c = comp.peak_cell
+        row, col = STRIDE_PX * r + STRIDE_PX // 2, STRIDE_PX * c + STRIDE_PX // 2
         if (
             centres_px.size
             and np.min(np.hypot(centres_px[:, 0] - row, centres_px[:, 1] - col)) <= exclusion_px

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from scanner.cli.common import add_split_args, split_prominence
+
 
 def numbers(text: str) -> list[float]:
     return [float(v) for v in text.replace(",", " ").split()]
@@ -19,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibrate",
         help="choose a model's threshold and minimum site size on a labelled VAL store",
         description="Sweep thresholds x minimum site sizes over a store scanned with the model, count site-level "
-        "TP / FN / FP against the labels (the matching of evaluate-scan) and choose the setting of highest "
+        "TP / FN / FP against the labels (the sites and matching of detect and evaluate-scan, split at saddles "
+        "unless --no-split) and choose the setting of highest "
         "precision at recall >= --min-recall (docs/accuracy.md, 'Raising precision'). --write records it "
         "as the model's operating point.",
     )
@@ -58,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
     )
+    add_split_args(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -95,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     args.min_cells = CALIBRATION_MIN_CELLS if args.min_cells is None else args.min_cells
     args.min_recall = VAL_MIN_RECALL if args.min_recall is None else args.min_recall
     _check_sweep(args, UsageError, problem)
+    prominence = split_prominence(args)
     store = Store.open(args.store)
     ids = scanned_scenes(store, args.scenes)
     grids = {s: read_prob(store.root, s)[1] for s in ids}
@@ -135,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
                     fix=f"run `fringescan scan --store {args.store} --model {model}` first",
                 )
             )
-    result = calibrate_store(store, args.labels, args.thresholds, args.min_cells, args.min_recall, ids)
+    result = calibrate_store(
+        store, args.labels, args.thresholds, args.min_cells, args.min_recall, ids, split_prominence=prominence
+    )
     if result.chosen is None:
         best = max((r["recall"] for r in result.rows), default=0.0)
         small = [r["recall"] for r in result.rows if not r["median_cells"] > MAX_MEDIAN_CELLS]
@@ -177,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         "min_recall": args.min_recall,
         "rule": f"highest precision at recall >= {args.min_recall:g}; median site <= {MAX_MEDIAN_CELLS} cells",
         "matching": "overlap",
+        "split_prominence": prominence,
         "rows": result.rows,
         "chosen": chosen,
         "operating_point": {"threshold": point.threshold, "min_cells": point.min_cells},

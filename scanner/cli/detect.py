@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import argparse
 
-from scanner.cli.common import add_operating_point_args, add_overwrite_arg, add_scene_args
+from scanner.cli.common import (
+    add_operating_point_args,
+    add_overwrite_arg,
+    add_scene_args,
+    add_split_args,
+    split_prominence,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="candidate sites from probability grids (GeoJSON, WGS84)",
-        description="Threshold, 8-connected components, size filter, at the model's operating point unless "
+        description="Threshold, 8-connected components split at probability saddles (one site per peak; "
+        "--no-split keeps whole components), size filter, at the model's operating point unless "
         "--threshold / --min-area-m2 are given (the same detection as `fringescan nightly`); writes "
         "STORE/sites/<scene_id>.geojson, and with --out also all sites in one GeoJSON file.",
     )
     parser.add_argument("--store", required=True, help="scene store directory")
     add_scene_args(parser)
     add_operating_point_args(parser)
+    add_split_args(parser)
     parser.add_argument(
         "--out",
         help="also write every scene's sites, in priority order, into this GeoJSON file "
@@ -36,12 +44,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         check_target(args.out, "geojson", overwrite=args.overwrite)  # before any site layer is written
+    prominence = split_prominence(args)
     store = Store.open(args.store)
     scene_ids = scanned_scenes(store, args.scenes)
     everything, used = [], {}
     with store_lock(store.root, "detect"):
         for scene_id in scene_ids:
-            found = detect_scene(store, scene_id, threshold=args.threshold, min_area_m2=args.min_area_m2)
+            found = detect_scene(
+                store,
+                scene_id,
+                threshold=args.threshold,
+                min_area_m2=args.min_area_m2,
+                split_prominence=prominence,
+            )
             used[scene_id] = found.config
             print(f"{scene_id}: operating point: {found.origin}")
             everything.extend(found.features)
@@ -57,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             everything,
             threshold=_common([c.threshold for c in used.values()]),
             min_area_m2=_common([c.min_area_m2 for c in used.values()]),
+            split_prominence=prominence,
             scenes=list(scene_ids),
         ),
     )

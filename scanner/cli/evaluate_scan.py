@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scanner.cli.common import add_operating_point_args, add_overwrite_arg, add_scene_args
+from scanner.cli.common import (
+    add_operating_point_args,
+    add_overwrite_arg,
+    add_scene_args,
+    add_split_args,
+    split_prominence,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_scene_args(parser)
     add_operating_point_args(parser)
+    add_split_args(parser)
     parser.add_argument("--out", type=Path, default=None, help="also write the report as a JSON file here")
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON on stdout instead of the table"
@@ -42,12 +49,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         check_target(args.out, "scan-report", overwrite=args.overwrite)
+    prominence = split_prominence(args)
     store = Store.open(args.store)
     ids = scanned_scenes(store, args.scenes)
     per_scene, used = {}, {}
     for scene_id in ids:
         config, origin = operating_config(
-            store, scene_id, threshold=args.threshold, min_area_m2=args.min_area_m2
+            store,
+            scene_id,
+            threshold=args.threshold,
+            min_area_m2=args.min_area_m2,
+            split_prominence=prominence,
         )
         used[config] = origin
         per_scene.update(evaluate_store(store, args.labels, config, [scene_id])[1])
@@ -59,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "threshold": configs[0].threshold if len(configs) == 1 else [c.threshold for c in configs],
         "min_area_m2": configs[0].min_area_m2 if len(configs) == 1 else [c.min_area_m2 for c in configs],
+        "split_prominence": prominence,
         "operating_point": list(dict.fromkeys(used.values())),
         "matching": "overlap",
         "total": {k: v.to_dict() for k, v in rows.items()},

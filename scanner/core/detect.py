@@ -1,6 +1,7 @@
-"""Candidate detection on a probability grid: threshold, connected components, size filter, attributes.
+"""Candidate detection on a probability grid: threshold, connected components, split at saddles, size filter,
+attributes.
 
-Pure numpy/scipy, no I/O (polygons and WGS84 output are made in ``scanner.pipeline.sites``).
+Pure numpy, scipy and scikit-image, no I/O (polygons and WGS84 output are made in ``scanner.pipeline.sites``).
 
 Rules (docs/scanning.md explains them):
 
@@ -8,6 +9,13 @@ Rules (docs/scanning.md explains them):
   two-class softmax); NaN cells never are.
 - **Connectivity:** 8-connected. A landslide fringe is a ring or arc of phase cycles; on a 10 px grid its
   cells often touch only at corners, and 4-connectivity would split one fringe into several sites.
+- **Split at saddles** (one site per landslide): neighbouring landslides whose candidate cells touch form one
+  component. Within a component, a peak is its own site when it rises more than ``split_prominence`` (default
+  0.1 in probability) above the highest saddle that joins it to a higher peak; every cell then goes to the
+  peak it is reached from without descending below it (a watershed on the probability, flooded from the
+  peaks). ``split_prominence=None`` keeps whole components (the rule before issue 18).
+- **Site point:** the probability-weighted centre of the site's cells when that falls in one of them, else
+  the centre of its peak cell; never a point outside its own cells.
 - **Size filter:** the paper removes candidates "smaller than 10x10 px" (about 0.078 km^2 at 28 m). On the
   10 px cell grid a component of one cell is exactly 10x10 px, the smallest thing the map can hold, so the
   filter removes every component whose area is at most ``min_area_m2``, by default one cell's area. No
@@ -29,17 +37,21 @@ from scipy import ndimage
 from scanner.config import require
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+DEFAULT_SPLIT_PROMINENCE = 0.1
 SLOPE_THRESHOLD_DEG = 15.0
 _TERRAIN_RANK = {"slope": 0, None: 1, "flat": 2}
 
 
 @dataclass(frozen=True, kw_only=True)
 class DetectConfig:
-    """``threshold``: probability a cell needs; ``min_area_m2``: components of at most this area are removed
-    (None = one cell's area, the paper's 10x10 px; 0 = no size filter)."""
+    """``threshold``: probability a cell needs; ``min_area_m2``: sites of at most this area are removed
+    (None = one cell's area, the paper's 10x10 px; 0 = no size filter); ``split_prominence``: how far (in
+    probability) a peak must rise above the saddle to a higher peak to be a site of its own (None = no split:
+    one site per 8-connected component)."""
 
     threshold: float = 0.5
     min_area_m2: float | None = None
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE
 
     def __post_init__(self) -> None:
         require(
@@ -55,6 +67,13 @@ class DetectConfig:
             expected="None or >= 0 m^2",
             found=self.min_area_m2,
             fix="use e.g. --min-area-m2 78400",
+        )
+        require(
+            self.split_prominence is None or 0.0 < self.split_prominence <= 1.0,
+            "split prominence",
+            expected="None (no split) or 0 < P <= 1 (probability)",
+            found=self.split_prominence,
+            fix=f"use e.g. --split-prominence {DEFAULT_SPLIT_PROMINENCE}, or --no-split",
         )
 
 
@@ -110,27 +129,38 @@ def resolve_config(
     cell_area_m2: float,
     threshold: float | None = None,
     min_area_m2: float | None = None,
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
 ) -> tuple[DetectConfig, str]:
     """The detection settings of one grid: explicit values win, else the grid's recorded operating point
-    (``attrs["operating_point"]``), else ``OperatingPoint()``; also a one-line account of where each came from."""
+    (``attrs["operating_point"]``), else ``OperatingPoint()``; also a one-line account of where each came from.
+    ``split_prominence`` is not part of a model's operating point: the value given (None = no split) is used."""
     point = OperatingPoint(**recorded) if recorded else OperatingPoint()
     origin = "model's operating point" if recorded else "default, the model records none"
     config = DetectConfig(
         threshold=point.threshold if threshold is None else threshold,
         min_area_m2=point.min_area_m2(cell_area_m2) if min_area_m2 is None else min_area_m2,
+        split_prominence=split_prominence,
     )
     parts = [
         f"threshold {config.threshold:g} ({'--threshold' if threshold is not None else origin})",
         f"min area {config.min_area_m2:g} m2 "
         + ("(--min-area-m2)" if min_area_m2 is not None else f"({point.min_cells} cells, {origin})"),
+        "no split at saddles"
+        if split_prominence is None
+        else f"split at saddles of prominence {split_prominence:g}"
+        + (" (default)" if split_prominence == DEFAULT_SPLIT_PROMINENCE else ""),
     ]
     return config, "; ".join(parts)
 
 
 @dataclass(frozen=True)
 class Component:
-    """One connected group of candidate cells. ``label`` indexes the label grid; cell coordinates are
-    (row, col) on the probability grid, ``centroid_cell`` is fractional (cell centres at ``i + 0.5``)."""
+    """One site: a group of candidate cells (an 8-connected component, or a part of one split at a saddle).
+    ``label`` indexes the label grid; cell coordinates are (row, col) on the probability grid, fractional ones
+    with cell centres at ``i + 0.5``. ``centroid_cell`` is the plain centre of the cells (it can fall outside
+    them), ``point_cell`` the site's point (always inside its cells; module docstring), ``peak_cell`` the cell
+    of ``prob_max`` (the first in row order on a tie), ``component_sites`` the number of sites the site's
+    8-connected component was split into (1: not split)."""
 
     label: int
     n_cells: int
@@ -141,6 +171,9 @@ class Component:
     bbox_cells: tuple[int, int, int, int]
     slope_class: str | None
     slope_mean_deg: float | None
+    peak_cell: tuple[int, int]
+    point_cell: tuple[float, float]
+    component_sites: int
 
 
 def label_candidates(prob: np.ndarray, threshold: float) -> tuple[np.ndarray, int]:
@@ -150,8 +183,55 @@ def label_candidates(prob: np.ndarray, threshold: float) -> tuple[np.ndarray, in
     return labels.astype(np.int32), int(count)
 
 
+def split_at_saddles(prob: np.ndarray, components: np.ndarray, prominence: float) -> tuple[np.ndarray, int]:
+    """Split labelled components at probability saddles: one label per peak that rises more than
+    ``prominence`` above the highest saddle joining it to a higher peak; labels in row order of their first
+    cell (as ``label_candidates``), so a component that does not split keeps its label.
+
+    The peaks are the regional maxima of the h-maxima transform (the grey reconstruction by dilation of
+    ``prob - prominence`` under ``prob``), whose plateau joins equal peaks that no deep enough saddle
+    separates (``skimage.morphology.h_maxima`` marks each of two equal peaks whatever the saddle between
+    them, so it would split saturated 1.0 plateaus); the cells go to the peaks by a watershed on ``-prob``
+    masked to the components. Every component holds one such maximum at least (its highest cells), so the
+    sites partition its cells. scikit-image is imported here, not at module level: loading a checkpoint
+    imports this module and needs none of it.
+    """
+    from skimage.morphology import local_maxima, reconstruction
+    from skimage.segmentation import watershed
+
+    inside = components > 0
+    if not inside.any():
+        return components, 0
+    floor = float(prob[inside].min()) - prominence - 1.0  # below every seed: components never interact
+    height = np.where(inside, prob, floor).astype(np.float64)
+    raised = reconstruction(height - prominence, height, method="dilation", footprint=EIGHT_CONNECTED)
+    peaks = local_maxima(raised, connectivity=2, allow_borders=True) & inside
+    markers, _ = ndimage.label(peaks, structure=EIGHT_CONNECTED)
+    sites = watershed(-height, markers, connectivity=2, mask=inside)
+    return _in_row_order(sites)
+
+
+def _in_row_order(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Relabel 1..n in row-major order of each label's first cell (0 stays 0)."""
+    values, first = np.unique(labels.ravel(), return_index=True)
+    order = values[values > 0][np.argsort(first[values > 0], kind="stable")]
+    lookup = np.zeros(int(labels.max()) + 1, np.int32)
+    lookup[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    return lookup[labels], int(order.size)
+
+
+def label_sites(prob: np.ndarray, config: DetectConfig) -> tuple[np.ndarray, int, np.ndarray]:
+    """Site labels, their count and the 8-connected component labels they come from (the same grid when
+    ``config.split_prominence`` is None)."""
+    components, count = label_candidates(prob, config.threshold)
+    if config.split_prominence is None:
+        return components, count, components
+    sites, count = split_at_saddles(prob, components, config.split_prominence)
+    return sites, count, components
+
+
 def size_limit_m2(config: DetectConfig, cell_area_m2: float) -> float:
-    """Area at or below which a component is removed (one cell by default)."""
+    """Area at or below which a site is removed (one cell by default)."""
     return cell_area_m2 if config.min_area_m2 is None else float(config.min_area_m2)
 
 
@@ -161,17 +241,23 @@ def components(
     count: int,
     cell_area_m2: float,
     slope_cells: np.ndarray | None = None,
+    parents: np.ndarray | None = None,
 ) -> list[Component]:
-    """Attributes of every labelled component; ``slope_cells`` (mean slope per cell in degrees, NaN where
-    unknown) is an optional grid of the probability grid's shape, given when a DEM was ingested."""
+    """Attributes of every labelled site; ``slope_cells`` (mean slope per cell in degrees, NaN where
+    unknown) is an optional grid of the probability grid's shape, given when a DEM was ingested;
+    ``parents``: the 8-connected component labels the sites were split from (None: ``labels`` are those)."""
     found = []
     index = np.arange(1, count + 1)
     if count == 0:
         return found
+    weights = np.where(labels > 0, prob, 0.0)
     sizes = ndimage.sum_labels(np.ones_like(prob), labels, index)
     maxima = ndimage.maximum(prob, labels, index)
     means = ndimage.mean(prob, labels, index)
     centres = ndimage.center_of_mass(np.ones_like(prob), labels, index)
+    peaks = _peak_cells(prob, labels)
+    weighted = ndimage.center_of_mass(weights, labels, index)
+    split_into = _split_counts(labels, parents, index)
     boxes = ndimage.find_objects(labels)
     for k, lab in enumerate(index):
         rows, cols = boxes[k]
@@ -187,9 +273,42 @@ def components(
                 bbox_cells=(rows.start, cols.start, rows.stop, cols.stop),
                 slope_class=slope_class,
                 slope_mean_deg=slope_mean,
+                peak_cell=(int(peaks[k][0]), int(peaks[k][1])),
+                point_cell=_site_point(labels, int(lab), weighted[k], peaks[k]),
+                component_sites=int(split_into[k]),
             )
         )
     return found
+
+
+def _peak_cells(prob: np.ndarray, labels: np.ndarray) -> list[tuple[int, int]]:
+    """(row, col) of each label's highest cell, the first in row order on a tie (``ndimage.maximum_position``
+    does not say which tie it returns)."""
+    rows, cols = np.nonzero(labels)
+    labs = labels[rows, cols]
+    order = np.lexsort((np.arange(rows.size), -prob[rows, cols], labs))
+    _, first = np.unique(labs[order], return_index=True)
+    return [(int(rows[order[i]]), int(cols[order[i]])) for i in first]
+
+
+def _site_point(
+    labels: np.ndarray, lab: int, weighted: tuple[float, float], peak: tuple[int, int]
+) -> tuple[float, float]:
+    """The probability-weighted centre (cell units, centres at ``i + 0.5``) when it lies in one of the
+    site's cells, else the centre of its peak cell."""
+    point = (float(weighted[0]) + 0.5, float(weighted[1]) + 0.5)
+    row, col = int(np.floor(point[0])), int(np.floor(point[1]))
+    if 0 <= row < labels.shape[0] and 0 <= col < labels.shape[1] and labels[row, col] == lab:
+        return point
+    return (int(peak[0]) + 0.5, int(peak[1]) + 0.5)
+
+
+def _split_counts(labels: np.ndarray, parents: np.ndarray | None, index: np.ndarray) -> np.ndarray:
+    """How many sites each site's 8-connected component was split into (all ones without ``parents``)."""
+    if parents is None:
+        return np.ones(index.size, np.int64)
+    parent_of = ndimage.maximum(parents, labels, index).astype(np.int64)
+    return np.bincount(parent_of)[parent_of]
 
 
 def _slope_attributes(
@@ -211,12 +330,12 @@ def _crop(grid: np.ndarray | None, rows: slice, cols: slice) -> np.ndarray | Non
 
 
 def size_filter(found: list[Component], limit_m2: float) -> list[Component]:
-    """Keep the components larger than ``limit_m2`` (relative tolerance 1e-9 for float areas)."""
+    """Keep the sites larger than ``limit_m2`` (relative tolerance 1e-9 for float areas)."""
     return [c for c in found if c.area_m2 > limit_m2 * (1 + 1e-9)]
 
 
 def rank(found: list[Component]) -> list[Component]:
-    """Components in priority order: slope terrain first, then higher prob_max, then larger area."""
+    """Sites in priority order: slope terrain first, then higher prob_max, then larger area."""
     return sorted(found, key=lambda c: (_TERRAIN_RANK[c.slope_class], -c.prob_max, -c.area_m2, c.label))
 
 
@@ -228,9 +347,11 @@ def detect(
     slope_cells: np.ndarray | None = None,
     size_filtered: bool = True,
 ) -> tuple[list[Component], np.ndarray]:
-    """Threshold -> 8-connected components -> (size filter) -> priority order; also returns the labels."""
-    labels, count = label_candidates(prob, config.threshold)
-    found = components(prob, labels, count, cell_area_m2, slope_cells)
+    """Threshold -> 8-connected components -> split at saddles -> (size filter) -> priority order; also
+    returns the site labels."""
+    labels, count, parents = label_sites(prob, config)
+    split = None if config.split_prominence is None else parents
+    found = components(prob, labels, count, cell_area_m2, slope_cells, split)
     if size_filtered:
         found = size_filter(found, size_limit_m2(config, cell_area_m2))
     return rank(found), labels

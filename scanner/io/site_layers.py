@@ -60,12 +60,15 @@ def site_features(
     second_date: str | None,
     checkpoint_sha256: str | None,
 ) -> list[dict]:
-    """GeoJSON features (WGS84) of ``found`` in the given (priority) order, with stable site IDs."""
+    """GeoJSON features (WGS84) of ``found`` in the given (priority) order, with stable site IDs.
+
+    ``centroid_lon`` / ``centroid_lat`` carry the site's point (``Component.point_cell``: inside its own
+    cells), from which the site ID is derived; the name is kept from when it was the cells' plain centroid."""
     polygons = component_polygons(labels, cell_transform)
     transformer = Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
     centroids = []
     for c in found:
-        x, y = cell_transform @ (c.centroid_cell[1], c.centroid_cell[0])
+        x, y = cell_transform @ (c.point_cell[1], c.point_cell[0])
         centroids.append(transformer.transform(x, y))
     by_label = sorted(range(len(found)), key=lambda k: found[k].label)
     ids = dict(zip(by_label, site_ids([centroids[k] for k in by_label]), strict=True))
@@ -83,6 +86,7 @@ def site_features(
             "prob_max": c.prob_max,
             "prob_mean": c.prob_mean,
             "n_cells": c.n_cells,
+            "component_sites": c.component_sites,
             "slope_class": c.slope_class,
             "slope_mean_deg": c.slope_mean_deg,
             "priority": k + 1,

@@ -19,7 +19,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from scanner.core import kernels
-from scanner.core.detect import DetectConfig, detect, resolve_config
+from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, detect, resolve_config
 from scanner.errors import InputError, problem
 from scanner.eval.calibrate import (
     CALIBRATION_MIN_CELLS,
@@ -92,14 +92,24 @@ class SceneDetection:
 
 
 def detect_scene(
-    store: Store, scene_id: str, *, threshold: float | None = None, min_area_m2: float | None = None
+    store: Store,
+    scene_id: str,
+    *,
+    threshold: float | None = None,
+    min_area_m2: float | None = None,
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
 ) -> SceneDetection:
     """The one detection path (``fringescan detect`` and ``nightly``): the operating point of the scene's grid
-    (the model's, unless ``threshold`` / ``min_area_m2`` are given; :func:`operating_config`), detection, and
-    the site layer ``sites/<scene_id>.geojson`` published atomically."""
+    (the model's, unless ``threshold`` / ``min_area_m2`` are given; :func:`operating_config`), detection
+    (split at saddles of ``split_prominence``; None = whole components), and the site layer
+    ``sites/<scene_id>.geojson`` published atomically."""
     prob, attrs = read_prob(store.root, scene_id)
     config, origin = resolve_config(
-        attrs.get("operating_point"), store.scene(scene_id).grid.cell_area_m2, threshold, min_area_m2
+        attrs.get("operating_point"),
+        store.scene(scene_id).grid.cell_area_m2,
+        threshold,
+        min_area_m2,
+        split_prominence,
     )
     features = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)
     path = write_scene_sites(store, scene_id, features, config)
@@ -122,19 +132,31 @@ def scanned_scenes(store: Store, scene_ids: Sequence[str] | None = None) -> list
 
 
 def operating_config(
-    store: Store, scene_id: str, *, threshold: float | None = None, min_area_m2: float | None = None
+    store: Store,
+    scene_id: str,
+    *,
+    threshold: float | None = None,
+    min_area_m2: float | None = None,
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
 ) -> tuple[DetectConfig, str]:
     """(DetectConfig, where its values came from) for one scanned scene: explicit values win over the
-    operating point its grid records (the model's), which wins over the defaults."""
+    operating point its grid records (the model's), which wins over the defaults; ``split_prominence`` as
+    given (None = no split)."""
     _, attrs = read_prob(store.root, scene_id)
     cell_area_m2 = store.scene(scene_id).grid.cell_area_m2
-    return resolve_config(attrs.get("operating_point"), cell_area_m2, threshold, min_area_m2)
+    return resolve_config(
+        attrs.get("operating_point"), cell_area_m2, threshold, min_area_m2, split_prominence
+    )
 
 
 def write_scene_sites(store: Store, scene_id: str, features: list[dict], config: DetectConfig) -> Path:
     """Publish ``sites/<scene_id>.geojson`` in the store (atomic replace)."""
     collection = feature_collection(
-        features, scene_id=scene_id, threshold=config.threshold, min_area_m2=config.min_area_m2
+        features,
+        scene_id=scene_id,
+        threshold=config.threshold,
+        min_area_m2=config.min_area_m2,
+        split_prominence=config.split_prominence,
     )
     return write_geojson(store.layout.site_layer(scene_id), collection)
 
@@ -223,13 +245,14 @@ def calibrate_store(
     min_cells: Sequence[int] = CALIBRATION_MIN_CELLS,
     min_recall: float = VAL_MIN_RECALL,
     scene_ids: Sequence[str] | None = None,
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
 ) -> Calibration:
     """Site-level recall and precision of every (threshold, minimum size) setting over scanned scenes, and the
     operating point ``scanner.eval.calibrate.choose_setting`` picks from them.
 
     Detection and matching are those of ``evaluate_store`` (and so of ``fringescan evaluate-scan`` and
-    ``detect``): a setting keeps the components of at least ``min_cells`` cells, as ``detect`` does with
-    ``OperatingPoint(threshold, min_cells)``. Labels with no positive one inside the scanned scenes are
+    ``detect``): a setting keeps the sites (split at saddles of ``split_prominence``, None = whole components)
+    of at least ``min_cells`` cells, as ``detect`` does with ``OperatingPoint(threshold, min_cells)``. Labels with no positive one inside the scanned scenes are
     refused as there."""
     labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
     ids = scanned_scenes(store, scene_ids)
@@ -245,7 +268,8 @@ def calibrate_store(
         expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
         hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
         for t in thresholds:
-            found = _grid_sites(store, scene_id, prob, attrs, DetectConfig(threshold=t), size_filtered=False)
+            config = DetectConfig(threshold=t, split_prominence=split_prominence)
+            found = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False)
             sites = [(shape(f["geometry"]), int(f["properties"]["n_cells"])) for f in found]
             sizes[t].append([n for _, n in sites])
             for m in min_cells:
