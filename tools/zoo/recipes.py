@@ -49,7 +49,7 @@ RECIPES = {
             product="geotiff",
             train_config="demo",
             needs="scenes ingested with --coherence and --dem, at about 28 m pixels, C band",
-            train=Region(seed=3000, scenes=12, areas=3),
+            train=Region(seed=3000, scenes=24, areas=6),
             val=Region(seed=3100, scenes=8, areas=2),
             holdout=Region(seed=3200, scenes=8, areas=2),
         ),
