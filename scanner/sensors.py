@@ -76,7 +76,7 @@ SENSORS: tuple[Sensor, ...] = (
         band=L_BAND,
         incidence_deg=(30.0, 45.0),
         revisit_days=14,
-        typical_spacing_m="3-10 m stripmap, 25-100 m ScanSAR (multilook to the model's spacing)",
+        typical_spacing_m="3-10 m stripmap, 25-100 m ScanSAR (multilooked or resampled to the model's spacing on ingest)",
     ),
     Sensor(
         name="alos4-palsar3",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from scanner.cli import main as fringescan
 from scanner.errors import FringescanError, UsageError
 from scanner.io.checkpoint import load_checkpoint, read_meta
+from scanner.io.store import Store
 from scanner.io.zoo import DEFAULT_MODEL, resolve_model, zoo_models
 
 CARD_FIELDS = {
@@ -58,28 +60,46 @@ def test_models_verb_lists_the_cards(capsys: pytest.CaptureFixture[str]) -> None
     assert f"{DEFAULT_MODEL} (default)" in capsys.readouterr().out
 
 
-def test_scan_without_model_uses_the_zoo_per_scene_and_refuses_what_no_model_fits(tmp_path, capsys) -> None:
-    """An L-band scene is scanned with lband-28m (recorded in its grid); a C-band scene, which no shipped
-    model fits, is refused with the reason while the L-band one is still scanned (exit 5)."""
-    from scanner.io.probgrid import read_prob
+def _ingest_one(region: Path, store: Path, scene_id: str, product: bool = False) -> None:
+    """Ingest the single scene of a synthetic region under ``scene_id`` (its LiCSAR folder when ``product``)."""
     from scanner.sim.files import ingest_argv, read_region
 
+    (scene,) = read_region(region)["scenes"]
+    if product:
+        assert fringescan(["ingest", str(region / scene["licsar"]["folder"]), "--store", str(store)]) == 0
+        return
+    argv = ingest_argv(region, scene, store)
+    argv[argv.index("--id") + 1] = scene_id
+    assert fringescan(argv) == 0
+
+
+def test_scan_without_model_uses_the_zoo_per_scene_and_refuses_what_no_model_fits(tmp_path, capsys) -> None:
+    """A store mixing L band at 28 m, Sentinel-1 at 28 m, a LiCSAR product on its 0.001 deg grid and a C-band
+    scene at 50 m: ``scan`` without ``--model`` scores each of the first three with the zoo model that fits it
+    (recorded in its grid) and refuses the fourth with the reason (exit 5), scanning the others."""
+    from scanner.io.probgrid import read_prob
+
     store = tmp_path / "store"
-    for name, extra in (("lband", []), ("cband", ["--set", "wavelength_m=0.0555"])):
-        region = tmp_path / name
-        synth = ["synth", "--out", str(region), "--scenes", "1", "--size", "300", "--seed", "7", *extra]
-        assert fringescan(synth) == 0
-        (scene,) = read_region(region)["scenes"]
-        argv = ingest_argv(region, scene, store)
-        argv[argv.index("--id") + 1] = name
-        assert fringescan(argv) == 0
+    small = ["--scenes", "1", "--size", "300", "--seed", "7"]
+    regions = {
+        "lband": [],
+        "cband": ["--config", "sim_sentinel1"],
+        "licsar": ["--config", "sim_sentinel1_licsar", "--product", "licsar"],
+        "cband50": ["--config", "sim_sentinel1", "--set", "pixel_size_m=50"],
+    }
+    for name, extra in regions.items():
+        assert fringescan(["-q", "synth", "--out", str(tmp_path / name), *small, *extra]) == 0
+        _ingest_one(tmp_path / name, store, name, product=name == "licsar")
+    (licsar_id,) = set(Store.open(store).scene_ids()) - set(regions)
     capsys.readouterr()
     assert fringescan(["scan", "--store", str(store)]) == 5
     captured = capsys.readouterr()
     refusals = [line for line in captured.err.splitlines() if line.startswith("fringescan: error:")]
-    assert len(refusals) == 1 and "scene cband not scanned" in refusals[0] and "4.2" in refusals[0]
-    assert "lband-28m (zoo) for lband" in captured.out
-    _, attrs = read_prob(store, "lband")
-    assert attrs["model"]["zoo_model"] == DEFAULT_MODEL
+    assert len(refusals) == 1 and "scene cband50 not scanned" in refusals[0], refusals
+    expected = {"lband": DEFAULT_MODEL, "cband": "cband-28m", licsar_id: "cband-licsar"}
+    for scene_id, model in expected.items():
+        assert f"model: {model} (zoo) for {scene_id}\n" in captured.out, captured.out
+        _, attrs = read_prob(store, scene_id)
+        assert attrs["model"]["zoo_model"] == model, (scene_id, attrs["model"])
     with pytest.raises(FringescanError):
-        read_prob(store, "cband")
+        read_prob(store, "cband50")

@@ -41,6 +41,11 @@ class Reduction:
         """Integer (y, x) looks, or None when resampled."""
         return (int(self.y), int(self.x)) if self.method == MULTILOOK else None
 
+    def __str__(self) -> str:
+        if self.method == MULTILOOK:
+            return f"looks {int(self.y)} x {int(self.x)}"
+        return f"complex-average resampling by {self.y:.3g} x {self.x:.3g}"
+
 
 def plan_reduction(pixel: PixelSize, model_pixel_size_m: float) -> Reduction:
     """An axis finer than the model by more than 10% is reduced, the others kept; integer looks when they fit

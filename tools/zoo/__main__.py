@@ -114,7 +114,7 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict) -> None:
         "summary": recipe.summary,
         "sensor": recipe.sensor,
         "wavelength_m": meta.wavelength_m,
-        "pixel_size_m": round(meta.pixel_size_m, 1),
+        "pixel_size_m": meta.pixel_size_m,
         "channels": list(meta.preprocess.channels),
         "needs": recipe.needs,
         "recipe": f"configs/{recipe.train_config}.py (SGD with momentum, one round of hard-negative mining), "
