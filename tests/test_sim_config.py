@@ -48,3 +48,11 @@ def test_seeded_generators_depend_on_seed_and_path_only():
     assert not np.array_equal(first, seeded_rng(config, 0, 2).random(3))
     assert not np.array_equal(first, seeded_rng(SynthConfig(seed=5), 0, 1).random(3))
     assert config.first_acquisition_date.isoformat() == config.first_acquisition
+
+
+def test_an_override_is_checked_against_the_flags():
+    """``--scenes 24 --set areas=6`` is valid: the override is checked with 24 scenes, not the default 4."""
+    config = load_synth_config(None, ["areas=6"], scenes=24)
+    assert (config.scenes, config.areas) == (24, 6)
+    with pytest.raises(UsageError, match="areas"):
+        load_synth_config(None, ["areas=6"], scenes=5)

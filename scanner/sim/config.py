@@ -219,10 +219,8 @@ def load_synth_config(
 ) -> SynthConfig:
     """``SynthConfig`` from a ``configs/<name>.py`` (or the defaults) with ``a=value`` overrides, then
     ``scenes``, ``size_px`` and ``seed`` where given (validated)."""
-    config = (
-        load_config(path, overrides, expect=SynthConfig)
-        if path
-        else apply_overrides(SynthConfig(), overrides)
-    )
-    flags = {"scenes": scenes, "size_px": size_px, "seed": seed}
-    return dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
+    base = load_config(path, (), expect=SynthConfig) if path else SynthConfig()
+    flags = {k: v for k, v in {"scenes": scenes, "size_px": size_px, "seed": seed}.items() if v is not None}
+    # The flags first, so that an override is checked against them (``--scenes 24 --set areas=6``), and again
+    # last, so that they win over an override of the same field.
+    return dataclasses.replace(apply_overrides(dataclasses.replace(base, **flags), overrides), **flags)
