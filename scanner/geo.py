@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from affine import Affine
-from pyproj import CRS, Geod
+from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
 
 from scanner.errors import InputError, problem
@@ -150,6 +150,18 @@ class GeoGrid:
             return PixelSize(x_m=float(dx), y_m=float(dy))
         unit = self.crs.axis_info[0].unit_conversion_factor if self.crs.axis_info else 1.0
         return PixelSize(x_m=abs(t.a) * unit, y_m=abs(t.e) * unit)
+
+    @cached_property
+    def metric_crs_wkt(self) -> str:
+        """A CRS in metres for distances on this grid: its own when projected in metres, else the UTM zone of
+        its centre (WGS84 datum)."""
+        axis = self.crs.axis_info[0] if self.crs.axis_info else None
+        if self.crs.is_projected and axis is not None and axis.unit_conversion_factor == 1.0:
+            return self.crs_wkt
+        x, y = self.transform @ (self.width / 2, self.height / 2)
+        lon, lat = Transformer.from_crs(self.crs, WGS84, always_xy=True).transform(x, y)
+        zone = min(int((lon + 180.0) // 6.0) + 1, 60)
+        return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone).to_wkt()
 
     @property
     def cell_area_m2(self) -> float:

@@ -99,3 +99,62 @@ def make_checkpoint(
     )
     save_checkpoint(path, model, meta)
     return path
+
+
+BLOB_CELLS = {"A": (15, 5), "B": (15, 14), "C": (25, 25)}
+"""Centre cells (row, col) of the known grid's three 3 x 3 blobs of 0.95; a 0.7 bridge joins A and B."""
+
+
+def blob_prob() -> np.ndarray:
+    """A 30 x 30 cell grid (280 m cells) of 0.1 with blobs A and B (9 cells of 0.95 each) joined by a bridge
+    of 0.7 (row 15, cols 7-12), and blob C apart. Above 0.7 A and B are two components; at or below it they
+    are one, whose probability-weighted centre lies on the bridge, 1260 m from each blob's centre, and which
+    splits at the 0.7 saddle (prominence 0.25)."""
+    prob = np.full((30, 30), 0.1, np.float32)
+    for row, col in BLOB_CELLS.values():
+        prob[row - 1 : row + 2, col - 1 : col + 2] = 0.95
+    prob[15, 7:13] = 0.7
+    return prob
+
+
+def blob_store(root: Path) -> tuple[Store, Path]:
+    """A store with scene ``s`` (300 x 300 px of 28 m) whose grid is :func:`blob_prob` (no operating point
+    recorded: the default 0.5 and 2 cells), and labels: 300 m discs on A and B (visible in ``s``, with
+    ``fringescan synth``'s ``area_m2`` and ``los_peak_m`` 0.04 m and 0.15 m: 0.34 and 1.27 L-band fringes)
+    and on C (visible in no scene)."""
+    import json
+
+    import zarr
+    from shapely.geometry import Point, mapping
+
+    from scanner.io.probgrid import prepare_staging, publish_grid
+    from scanner.io.site_layers import to_wgs84
+
+    store = Store.create(root / "store")
+    add_scene(store, "s", *scene_arrays(300, 300, seed=3))
+    grid = store.scene("s").grid
+    cells = grid.cell_grid()
+    staging = store.root / ".staging" / "scan-s-blobs"
+    attrs = {
+        "scene_id": "s",
+        "grid": cells.to_attrs(),
+        "model": {"name": "alexnet_scan", "checkpoint_sha256": "b"},
+    }
+    prepare_staging(staging, cells.shape, attrs)
+    zarr.open_group(staging / "grid", mode="r+")["prob"][...] = blob_prob()
+    publish_grid(store.root, "s", staging)
+    features = []
+    for name, peak in (("A", 0.04), ("B", 0.15), ("C", 0.3)):
+        row, col = BLOB_CELLS[name]
+        disc = Point(cells.transform * (col + 0.5, row + 0.5)).buffer(300.0, quad_segs=32)
+        properties = {
+            "body_id": name,
+            "area_m2": round(disc.area, 1),
+            "scenes": [{"scene_id": "s", "los_peak_m": peak, "visible": name != "C"}],
+            "visible_scene_ids": ["s"] if name != "C" else [],
+        }
+        geometry = mapping(to_wgs84(disc, grid.crs_wkt))
+        features.append({"type": "Feature", "id": name, "geometry": geometry, "properties": properties})
+    labels = root / "blob-labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return store, labels

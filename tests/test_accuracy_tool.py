@@ -83,3 +83,32 @@ def test_step_schedule_scaling():
         "--set",
         "train.checkpoint_every=75",
     ]
+
+
+def test_curves_tool_draws_and_tabulates_split_and_unsplit_on_a_known_grid(tmp_path, capsys):
+    """``tools.accuracy.curves`` on scan_helpers.blob_store: two labelled blobs that merge through a 0.7 bridge
+    at thresholds <= 0.7; point matching finds neither unsplit, both split; overlap finds both either way."""
+    from scan_helpers import blob_store
+
+    from tools.accuracy.curves import THRESHOLDS, main
+
+    store, labels = blob_store(tmp_path)
+    out = tmp_path / "img" / "curves.png"
+    argv = ["--store", str(store.root), "--labels", str(labels), "--out", str(out), "--min-cells", "1"]
+    assert main([*argv, "--match", "both", "--by-motion"]) == 0
+    text = capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    overlap, point = text.split("### matching: ")[1:]
+    assert overlap.startswith("polygon overlap") and point.startswith("site point within 300 m")
+    # threshold | TP/FN/FP, recall, precision split | the same unsplit
+    assert "| 0.6 | 2/0/0 | 1.00 | 1.00 | 2/0/0 | 1.00 | 1.00 |" in overlap
+    assert "| 0.6 | 2/0/0 | 1.00 | 1.00 | 0/2/1 | 0.00 | 0.00 |" in point
+    assert "| 0.8 | 2/0/0 | 1.00 | 1.00 | 2/0/0 | 1.00 | 1.00 |" in point
+    assert "| 0.99 | 0/2/0 | 0.00 | n/a | 0/2/0 | 0.00 | n/a |" in point  # no site: precision undefined
+    assert sum(line.startswith("| 0.") for line in point.splitlines()) >= len(THRESHOLDS)
+    # At the operating point (0.5, 2 cells): label A moves 0.34 fringes, B 1.27; both 0.28 km2.
+    assert (
+        "| 0.25-0.5 | 1 | 1 | 1.00 | 0 | 0.00 |" in point and "| 1-1.5 | 1 | 1 | 1.00 | 0 | 0.00 |" in point
+    )
+    assert "| 0.16-0.3 | 2 | 2 | 1.00 | 0 | 0.00 |" in point
+    assert "| 0.16-0.3 | 2 | 2 | 1.00 | 2 | 1.00 |" in overlap

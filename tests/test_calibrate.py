@@ -380,3 +380,28 @@ def test_calibrate_store_counts_as_the_accuracy_tool_does(val):
         for m in sizes
     ]
     assert json.dumps(rows) == json.dumps(tool)
+
+
+def test_the_verb_matches_by_point_when_asked(val, capsys):
+    """--match point / --within-m reach calibrate_store's rule and the report records them."""
+    from scanner.cli import main
+    from scanner.eval.matching import MatchRule
+    from scanner.pipeline.sites import calibrate_store
+
+    root, store, ckpt, labels = val
+    base = ["--store", str(store.root), "--labels", str(labels), "--model", str(ckpt), *SWEEP]
+    for flags, rule in (
+        (["--match", "point"], MatchRule(method="point")),
+        (["--match", "point", "--within-m", "0"], MatchRule(method="point", within_m=0.0)),
+    ):
+        capsys.readouterr()
+        assert main(_calibrate(*base, "--min-recall", "0.0", "--json", *flags)) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["matching"], report["within_m"]) == ("point", rule.within_m)
+        expected = calibrate_store(store, labels, THRESHOLDS, [1, 2, 4, 8], 0.0, rule=rule).rows
+        assert report["rows"] == json.loads(json.dumps(expected))
+        overlap = calibrate_store(store, labels, THRESHOLDS, [1, 2, 4, 8], 0.0).rows
+        assert [r["tp"] for r in expected] != [r["tp"] for r in overlap]  # so the flags are seen to arrive
+    assert main(_calibrate(*base, "--min-recall", "0.0", "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["matching"], report["within_m"]) == ("overlap", None)

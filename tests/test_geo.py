@@ -60,3 +60,12 @@ def test_pixel_window_grow_and_slices():
     window = PixelWindow(10, 20, 30, 40).grown(5)
     assert window == PixelWindow(5, 15, 40, 50)
     assert window.slices() == (slice(5, 45), slice(15, 65))
+
+
+def test_metric_crs_is_the_grids_own_when_projected_else_the_utm_zone_of_its_centre():
+    projected = GeoGrid(10, 10, Affine(28.0, 0, 500_000, 0, -28.0, 4_000_000), UTM54)
+    assert projected.metric_crs_wkt == UTM54
+    tokyo = GeoGrid(10, 10, Affine(0.001, 0, 139.7, 0, -0.001, 35.7), WGS84)  # zone 54 north
+    assert CRS.from_wkt(tokyo.metric_crs_wkt).to_epsg() == 32654
+    santiago = GeoGrid(10, 10, Affine(0.001, 0, -70.7, 0, -0.001, -33.4), WGS84)  # zone 19 south
+    assert CRS.from_wkt(santiago.metric_crs_wkt).to_epsg() == 32719

@@ -10,12 +10,20 @@ from pyproj import CRS
 from scan_helpers import UTM54, add_scene, scene_arrays
 from shapely.geometry import Point, shape
 
-from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, detect
+from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, OperatingPoint, detect
+from scanner.eval.matching import OVERLAP, DetectionCounts, MatchRule
 from scanner.io.probgrid import prepare_staging, publish_grid
 from scanner.io.readers import read_geojson
 from scanner.io.site_layers import component_polygons, from_wgs84, site_features
 from scanner.io.store import Store
-from scanner.pipeline.sites import scene_sites, write_scene_sites
+from scanner.pipeline.sites import (
+    calibrate_store,
+    evaluate_store,
+    found_labels,
+    recorded_point,
+    scene_sites,
+    write_scene_sites,
+)
 
 CELL = Affine(280.0, 0, 500_000.0, 0, -280.0, 4_000_000.0)
 PROPERTIES = {
@@ -152,3 +160,93 @@ def test_split_sites_each_keep_their_outline_and_point():
         assert outline.covers(point) and props["component_sites"] == 2
         assert props["area_m2"] == pytest.approx(outline.area, rel=1e-6)
     assert len({f["properties"]["site_id"] for f in split}) == 2
+
+
+# ---------------------------------------------------------------------------------------------- matching rules
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    from scan_helpers import blob_store
+
+    return blob_store(tmp_path_factory.mktemp("blobs"))
+
+
+POINT = MatchRule(method="point")
+
+
+def counts(tp, fn, fp):
+    return DetectionCounts(tp, fn, fp)
+
+
+def test_a_merged_blob_finds_both_labels_by_overlap_and_none_by_point_until_it_is_split(blobs):
+    """Issue 18 on a known grid: at 0.6 blobs A and B merge through the bridge; the merged site overlaps both
+    labels, but its point lies on the bridge, 960 m from either. Split at the saddle, each part is found. The
+    site on label C (visible in no scene) is neither a TP nor an FP."""
+    store, labels = blobs
+    cases = [
+        # threshold, split prominence, rule: (TP, FN, FP)
+        (0.6, None, OVERLAP, counts(2, 0, 0)),
+        (0.6, None, POINT, counts(0, 2, 1)),
+        (0.6, None, MatchRule(method="point", within_m=1000.0), counts(1, 1, 0)),  # one to one
+        (0.6, DEFAULT_SPLIT_PROMINENCE, POINT, counts(2, 0, 0)),
+        (0.6, DEFAULT_SPLIT_PROMINENCE, OVERLAP, counts(2, 0, 0)),
+        (0.8, None, POINT, counts(2, 0, 0)),  # above the bridge: two components
+        (0.8, None, OVERLAP, counts(2, 0, 0)),
+    ]
+    for threshold, prominence, rule, expected in cases:
+        config = DetectConfig(threshold=threshold, min_area_m2=0, split_prominence=prominence)
+        totals, per_scene = evaluate_store(store, labels, config, rule=rule)
+        assert totals["with_size_filter"] == expected, (threshold, prominence, rule)
+        assert per_scene["s"]["without_size_filter"] == expected
+    # calibrate_store's sweep counts as evaluate_store does: recall falls with the threshold only unsplit.
+    for prominence, recall in ((None, [0.0, 1.0]), (DEFAULT_SPLIT_PROMINENCE, [1.0, 1.0])):
+        rows = calibrate_store(
+            store, labels, [0.6, 0.8], [1], 0.0, split_prominence=prominence, rule=POINT
+        ).rows
+        assert [r["recall"] for r in rows] == recall
+        assert [
+            r["recall"] for r in calibrate_store(store, labels, [0.6, 0.8], [1], 0.0, rule=OVERLAP).rows
+        ] == [
+            1.0,
+            1.0,
+        ]
+
+
+def test_found_labels_at_the_operating_point_carry_their_properties(blobs):
+    store, labels = blobs
+    assert recorded_point(store) == OperatingPoint()  # the grid records none: 0.5 and 2 cells
+    for prominence, rule, found in (
+        (DEFAULT_SPLIT_PROMINENCE, POINT, {"A": True, "B": True}),
+        (None, POINT, {"A": False, "B": False}),
+        (None, OVERLAP, {"A": True, "B": True}),
+    ):
+        pairs = found_labels(store, labels, rule=rule, split_prominence=prominence)
+        assert {lab.label_id: hit for _, lab, hit in pairs} == found  # C is visible in no scene
+        assert {s for s, _, _ in pairs} == {"s"}
+        assert [lab.properties["scenes"][0]["los_peak_m"] for _, lab, _ in pairs] == [0.04, 0.15]
+
+
+def test_evaluate_scan_match_flags_round_trip(blobs, tmp_path, capsys):
+    from scanner.cli import main
+
+    store, labels = blobs
+    base = ["evaluate-scan", "--store", str(store.root), "--labels", str(labels), "--threshold", "0.6"]
+    cases = [
+        ([], "overlap", None, (2, 0, 0)),
+        (["--no-split", "--match", "point"], "point", 300.0, (0, 2, 1)),
+        (["--no-split", "--match", "point", "--within-m", "1000"], "point", 1000.0, (1, 1, 0)),
+        (["--match", "point"], "point", 300.0, (2, 0, 0)),
+    ]
+    for flags, method, within_m, (tp, fn, fp) in cases:
+        out = tmp_path / f"report-{len(flags)}.json"
+        assert main([*base, *flags, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        report = json.loads(out.read_text())
+        assert (report["matching"], report["within_m"]) == (method, within_m)
+        total = report["total"]["with_size_filter"]
+        assert (total["tp"], total["fn"], total["fp"]) == (tp, fn, fp), flags
+        assert ("site point within" in printed) == (method == "point")
+    assert main([*base, "--within-m", "200"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fringescan: error:") and "--match point" in err and "\n" not in err

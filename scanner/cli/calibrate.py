@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from scanner.cli.common import add_split_args, split_prominence
+from scanner.cli.common import add_match_args, add_split_args, match_rule, split_prominence
 
 
 def numbers(text: str) -> list[float]:
@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
     )
     add_split_args(parser)
+    add_match_args(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     args.min_recall = VAL_MIN_RECALL if args.min_recall is None else args.min_recall
     _check_sweep(args, UsageError, problem)
     prominence = split_prominence(args)
+    rule = match_rule(args)
     store = Store.open(args.store)
     ids = scanned_scenes(store, args.scenes)
     grids = {s: read_prob(store.root, s)[1] for s in ids}
@@ -141,7 +143,14 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     result = calibrate_store(
-        store, args.labels, args.thresholds, args.min_cells, args.min_recall, ids, split_prominence=prominence
+        store,
+        args.labels,
+        args.thresholds,
+        args.min_cells,
+        args.min_recall,
+        ids,
+        split_prominence=prominence,
+        rule=rule,
     )
     if result.chosen is None:
         best = max((r["recall"] for r in result.rows), default=0.0)
@@ -183,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         "scenes": ids,
         "min_recall": args.min_recall,
         "rule": f"highest precision at recall >= {args.min_recall:g}; median site <= {MAX_MEDIAN_CELLS} cells",
-        "matching": "overlap",
+        **rule.to_dict(),
         "split_prominence": prominence,
         "rows": result.rows,
         "chosen": chosen,
@@ -193,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=True))
         return 0
-    print(f"scenes: {', '.join(ids)}; matching: polygon overlap; model {model}")
+    print(f"scenes: {', '.join(ids)}; matching: {rule.describe()}; model {model}")
     print(
         f"{'threshold':>10}{'min cells':>10}{'median':>8}{'TP':>6}{'FN':>6}{'FP':>6}{'recall':>9}{'precision':>11}"
     )

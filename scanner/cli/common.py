@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.eval.matching import MatchRule
 
 
 def add_scene_args(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +60,43 @@ def split_prominence(args: argparse.Namespace) -> float | None:
         return None
     value = DEFAULT_SPLIT_PROMINENCE if args.split_prominence is None else args.split_prominence
     return DetectConfig(split_prominence=value).split_prominence
+
+
+def add_match_args(parser: argparse.ArgumentParser) -> None:
+    """--match {overlap,point} and --within-m M: how sites are matched to labels; read them with
+    :func:`match_rule`."""
+    parser.add_argument(
+        "--match",
+        choices=("overlap", "point"),
+        default="overlap",
+        help="overlap: a label is found when a site's polygon overlaps it (default); point: when a site's point "
+        "lies inside it or within --within-m, each label and site matched at most once (docs/accuracy.md)",
+    )
+    parser.add_argument(
+        "--within-m",
+        type=float,
+        default=None,
+        metavar="M",
+        help="with --match point: how far (metres) a site's point may lie outside the label (default 300)",
+    )
+
+
+def match_rule(args: argparse.Namespace) -> MatchRule:
+    """The ``scanner.eval.matching.MatchRule`` :func:`add_match_args` asked for, validated (``--within-m``
+    without ``--match point`` is refused: it would change nothing)."""
+    from scanner.errors import UsageError, problem
+    from scanner.eval.matching import WITHIN_M, MatchRule
+
+    if args.within_m is not None and args.match != "point":
+        raise UsageError(
+            problem(
+                "--within-m",
+                expected="--match point (overlap matching has no distance)",
+                found=f"--match {args.match}",
+                fix=f"add --match point, or drop --within-m {args.within_m:g}",
+            )
+        )
+    return MatchRule(method=args.match, within_m=WITHIN_M if args.within_m is None else args.within_m)
 
 
 def add_overwrite_arg(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from scanner.cli.common import (
+    add_match_args,
     add_operating_point_args,
     add_overwrite_arg,
     add_scene_args,
     add_split_args,
+    match_rule,
     split_prominence,
 )
 
@@ -18,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate-scan",
         help="site-level recall and precision against labels",
-        description="Match detected sites to labelled candidates by polygon overlap, "
-        "with and without the size filter (Table 7).",
+        description="Match detected sites to labelled candidates by polygon overlap (or with --match point, "
+        "by the site's point within --within-m of the label), with and without the size filter (Table 7).",
     )
     parser.add_argument("--store", required=True, help="scene store directory (scanned)")
     parser.add_argument(
@@ -30,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_scene_args(parser)
     add_operating_point_args(parser)
     add_split_args(parser)
+    add_match_args(parser)
     parser.add_argument("--out", type=Path, default=None, help="also write the report as a JSON file here")
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON on stdout instead of the table"
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_target(args.out, "scan-report", overwrite=args.overwrite)
     prominence = split_prominence(args)
+    rule = match_rule(args)
     store = Store.open(args.store)
     ids = scanned_scenes(store, args.scenes)
     per_scene, used = {}, {}
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             split_prominence=prominence,
         )
         used[config] = origin
-        per_scene.update(evaluate_store(store, args.labels, config, [scene_id])[1])
+        per_scene.update(evaluate_store(store, args.labels, config, [scene_id], rule)[1])
     rows = {
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         "min_area_m2": configs[0].min_area_m2 if len(configs) == 1 else [c.min_area_m2 for c in configs],
         "split_prominence": prominence,
         "operating_point": list(dict.fromkeys(used.values())),
-        "matching": "overlap",
+        **rule.to_dict(),
         "total": {k: v.to_dict() for k, v in rows.items()},
         "scenes": {s: {k: v.to_dict() for k, v in r.items()} for s, r in per_scene.items()},
     }
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for origin in report["operating_point"]:
         print(f"operating point: {origin}")
-    print(f"scenes: {', '.join(per_scene)}; matching: polygon overlap")
+    print(f"scenes: {', '.join(per_scene)}; matching: {rule.describe()}")
     print(format_table7(rows))
     if args.out:
         print(f"report -> {args.out}")

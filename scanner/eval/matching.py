@@ -1,10 +1,22 @@
 """Detection-level evaluation (the paper's Table 7): match detected sites to labelled landslide candidates.
 
-Pure geometry (shapely), no I/O. **Matching rule (overlap):** a labelled site is a true positive when at least
-one detected site's polygon overlaps it with a positive area, else a false negative; a detected site that
-overlaps no label is a false positive. Several detections on one label count one TP (the paper counts sites,
-Table 5), and a detection touching two labels makes both TPs. Overlap rather than centre distance because a
-detection's cells cover the fringe it fires on, while its centroid may fall outside a crescent-shaped label.
+Pure geometry (shapely, scipy), no I/O. Two rules (``MatchRule``):
+
+- **overlap** (the default): a labelled site is a true positive when at least one detected site's polygon
+  overlaps it with a positive area, else a false negative; a detected site that overlaps no label is a false
+  positive. Several detections on one label count one TP (the paper counts sites, Table 5), and a detection
+  touching two labels makes both TPs. Overlap rather than centre distance because a detection's cells cover
+  the fringe it fires on, while its centroid may fall outside a crescent-shaped label.
+- **point** (an independent benchmark's rule, issue 18): a site matches a label when the site's point
+  (``centroid_lon/lat`` of the site layer) lies inside the label or within ``within_m`` metres of it (default
+  300 m), **one to one**: the pairs are the largest set of (label, site) pairs within reach in which each label
+  and each site appears at most once, and among such sets the one of smallest total distance
+  (``scipy.optimize.linear_sum_assignment``). Paired labels are TPs, unpaired labels FNs, unpaired sites FPs:
+  a second site on a found label is a false positive, and a site between two labels finds one of them. Under
+  this rule a merged blob whose point falls between landslides finds at most one, where overlap counts both.
+
+Under both rules ``ignore`` holds real candidates not expected in the scene (not visible in it): a site on one
+(overlapping it, or for the point rule unpaired and within reach of it) is neither a TP nor an FP.
 
 Recall = TP / (TP + FN), precision = TP / (TP + FP) (paper, Eqs. 1 and 2); an empty denominator gives NaN.
 """
@@ -15,8 +27,56 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
+
+from scanner.config import require
+
+MATCH_METHODS = ("overlap", "point")
+"""The matching rules (``--match``): polygon overlap, or the site's point within reach of the label."""
+
+WITHIN_M = 300.0
+"""The point rule's default reach in metres (the independent benchmark's 300 m)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchRule:
+    """How sites are matched to labels (module docstring): ``method`` one of ``MATCH_METHODS``; ``within_m``
+    the point rule's reach in metres (unused by overlap)."""
+
+    method: str = "overlap"
+    within_m: float = WITHIN_M
+
+    def __post_init__(self) -> None:
+        require(
+            self.method in MATCH_METHODS,
+            "matching rule",
+            expected=" or ".join(MATCH_METHODS),
+            found=self.method,
+            fix="use --match overlap (polygon overlap) or --match point (site point within --within-m)",
+        )
+        require(
+            math.isfinite(self.within_m) and self.within_m >= 0,
+            "point matching reach",
+            expected="a finite distance >= 0 m",
+            found=self.within_m,
+            fix=f"e.g. --within-m {WITHIN_M:g}",
+        )
+
+    def to_dict(self) -> dict:
+        """``matching`` and ``within_m`` for reports (``within_m`` None under overlap, which has no reach)."""
+        return {"matching": self.method, "within_m": self.within_m if self.method == "point" else None}
+
+    def describe(self) -> str:
+        if self.method == "overlap":
+            return "polygon overlap"
+        return f"site point within {self.within_m:g} m of the label, one to one"
+
+
+OVERLAP = MatchRule()
+"""The default rule: polygon overlap (every report before issue 18 used it)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +102,27 @@ class DetectionCounts:
         return {**asdict(self), "recall": self.recall, "precision": self.precision}
 
 
+@dataclass(frozen=True)
+class Match:
+    """The counts of one comparison and which labels (indices into ``labels``) were found."""
+
+    counts: DetectionCounts
+    found: frozenset[int]
+
+
+def match(
+    rule: MatchRule,
+    labels: Sequence[BaseGeometry],
+    sites: Sequence[BaseGeometry],
+    ignore: Sequence[BaseGeometry] = (),
+) -> Match:
+    """Match under ``rule``. ``sites`` are what the rule reads, in the labels' CRS: each site's polygon
+    (overlap; any common CRS), or each site's point (point; a CRS in metres)."""
+    if rule.method == "point":
+        return _point_match(labels, sites, ignore, rule.within_m)
+    return _overlap_match(labels, sites, ignore)
+
+
 def match_sites(
     labels: Sequence[BaseGeometry], sites: Sequence[BaseGeometry], ignore: Sequence[BaseGeometry] = ()
 ) -> DetectionCounts:
@@ -50,12 +131,29 @@ def match_sites(
     ``ignore`` holds real candidates that are not expected in this scene (not visible in it): a site on one
     of them is neither a TP nor an FP.
     """
+    return _overlap_match(labels, sites, ignore).counts
+
+
+def match_points(
+    labels: Sequence[BaseGeometry],
+    points: Sequence[BaseGeometry],
+    ignore: Sequence[BaseGeometry] = (),
+    *,
+    within_m: float = WITHIN_M,
+) -> DetectionCounts:
+    """Count TP, FN and FP by the point rule (module docstring), labels and points in one CRS in metres."""
+    return _point_match(labels, points, ignore, within_m).counts
+
+
+def _overlap_match(
+    labels: Sequence[BaseGeometry], sites: Sequence[BaseGeometry], ignore: Sequence[BaseGeometry]
+) -> Match:
     matched_labels = _overlaps(labels, sites)
     on_labels = set().union(*matched_labels.values()) if matched_labels else set()
     on_ignored = set().union(*_overlaps(ignore, sites).values()) if ignore else set()
     tp = len(matched_labels)
     fp = len(sites) - len(on_labels | on_ignored)
-    return DetectionCounts(tp=tp, fn=len(labels) - tp, fp=fp)
+    return Match(DetectionCounts(tp=tp, fn=len(labels) - tp, fp=fp), frozenset(matched_labels))
 
 
 def _overlaps(labels: Sequence[BaseGeometry], sites: Sequence[BaseGeometry]) -> dict[int, set[int]]:
@@ -71,16 +169,55 @@ def _overlaps(labels: Sequence[BaseGeometry], sites: Sequence[BaseGeometry]) -> 
     return found
 
 
+def _point_match(
+    labels: Sequence[BaseGeometry],
+    points: Sequence[BaseGeometry],
+    ignore: Sequence[BaseGeometry],
+    within_m: float,
+) -> Match:
+    pairs = point_pairs(labels, points, within_m)
+    paired = {site for _, site in pairs}
+    loose = [j for j in range(len(points)) if j not in paired]
+    excused = set()
+    if ignore and loose:
+        near = STRtree(list(ignore)).query([points[j] for j in loose], predicate="dwithin", distance=within_m)
+        excused = {loose[int(k)] for k in near[0]}
+    tp = len(pairs)
+    counts = DetectionCounts(tp=tp, fn=len(labels) - tp, fp=len(loose) - len(excused))
+    return Match(counts, frozenset(label for label, _ in pairs))
+
+
+def point_pairs(
+    labels: Sequence[BaseGeometry], points: Sequence[BaseGeometry], within_m: float
+) -> list[tuple[int, int]]:
+    """The point rule's one-to-one ``(label, site)`` index pairs: as many pairs with the point inside the label
+    or within ``within_m`` of it as possible, then the smallest total distance; sorted by label."""
+    if not labels or not points:
+        return []
+    site, label = STRtree(list(labels)).query(list(points), predicate="dwithin", distance=within_m)
+    if site.size == 0:
+        return []
+    distance = np.asarray([labels[j].distance(points[i]) for i, j in zip(site, label, strict=True)])
+    # An out-of-reach pair costs more than any set of in-reach pairs, so the assignment first maximises the
+    # number of in-reach pairs, then minimises their total distance.
+    out_of_reach = within_m * (min(len(labels), len(points)) + 1) + 1.0
+    cost = np.full((len(labels), len(points)), out_of_reach)
+    cost[label, site] = distance
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < out_of_reach]
+
+
 def table7(
     labels: Sequence[BaseGeometry],
     sites_all: Sequence[BaseGeometry],
     sites_filtered: Sequence[BaseGeometry],
     ignore: Sequence[BaseGeometry] = (),
+    rule: MatchRule = OVERLAP,
 ) -> dict[str, DetectionCounts]:
-    """Table 7 layout: (a) without the size filter, (b) with it."""
+    """Table 7 layout: (a) without the size filter, (b) with it (sites as :func:`match` reads them)."""
     return {
-        "without_size_filter": match_sites(labels, sites_all, ignore),
-        "with_size_filter": match_sites(labels, sites_filtered, ignore),
+        "without_size_filter": match(rule, labels, sites_all, ignore).counts,
+        "with_size_filter": match(rule, labels, sites_filtered, ignore).counts,
     }
 
 

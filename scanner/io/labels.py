@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import shapely
 from pyproj import CRS, Transformer
@@ -48,13 +49,16 @@ GEOMETRY_TYPES = ("Point", "MultiPoint", "Polygon", "MultiPolygon")
 @dataclasses.dataclass(frozen=True)
 class Label:
     """One labelled feature: ``geometry`` in ``crs`` (a CRS string: EPSG code, URN or WKT), its class
-    (``positive`` = landslide candidate) and the scenes it shows in (``visible_in``; None = every scene)."""
+    (``positive`` = landslide candidate), the scenes it shows in (``visible_in``; None = every scene) and the
+    feature's ``properties`` as read (not compared: e.g. ``fringescan synth``'s ``area_m2`` and per-scene
+    ``los_peak_m``, which ``tools.accuracy.curves`` bins recall by)."""
 
     label_id: str
     geometry: BaseGeometry
     crs: str
     positive: bool
     visible_in: frozenset[str] | None = None
+    properties: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def shows_in(self, scene_id: str) -> bool:
         """Whether the label is expected to show in ``scene_id``."""
@@ -154,6 +158,7 @@ def _label(feature: object, index: int, crs: str, path: str | Path) -> Label:
         crs=crs,
         positive=_positive(properties, what),
         visible_in=_visible(properties.get("visible_scene_ids"), what),
+        properties=properties,
     )
 
 

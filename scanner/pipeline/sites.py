@@ -8,6 +8,7 @@ The site layer format and its I/O live in ``scanner.io.site_layers``; the detect
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,11 +16,17 @@ from pathlib import Path
 
 import numpy as np
 from affine import Affine
-from shapely.geometry import box, shape
+from shapely.geometry import MultiPoint, box, shape
 from shapely.geometry.base import BaseGeometry
 
 from scanner.core import kernels
-from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, detect, resolve_config
+from scanner.core.detect import (
+    DEFAULT_SPLIT_PROMINENCE,
+    DetectConfig,
+    OperatingPoint,
+    detect,
+    resolve_config,
+)
 from scanner.errors import InputError, problem
 from scanner.eval.calibrate import (
     CALIBRATION_MIN_CELLS,
@@ -27,11 +34,17 @@ from scanner.eval.calibrate import (
     VAL_MIN_RECALL,
     choose_setting,
 )
-from scanner.eval.matching import DetectionCounts, match_sites, table7
+from scanner.eval.matching import OVERLAP, DetectionCounts, Match, MatchRule, match, table7
 from scanner.geo import STRIDE_PX, WGS84, PixelWindow
-from scanner.io.labels import read_labels, reproject
+from scanner.io.labels import Label, read_labels, reproject
 from scanner.io.probgrid import prob_grid, read_prob, scanned_scene_ids
-from scanner.io.site_layers import feature_collection, site_features, to_wgs84, write_geojson
+from scanner.io.site_layers import (
+    feature_collection,
+    from_wgs84,
+    site_features,
+    to_wgs84,
+    write_geojson,
+)
 from scanner.io.store import Scene, Store
 
 
@@ -174,52 +187,154 @@ def scanned_footprint(prob: np.ndarray, cell_transform: Affine, crs_wkt: str) ->
     return to_wgs84(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), crs_wkt)
 
 
+@dataclass(frozen=True)
+class SceneLabels:
+    """The positive labels of one scanned scene, in the CRS the matching rule reads (``crs``: WGS84 for
+    overlap, the scene's metric CRS for the point rule): ``expected`` (visible in it), ``hidden`` (inside the
+    scanned footprint but not visible: sites on them are neither TP nor FP) and the ``Label`` records of
+    ``expected`` in the same order."""
+
+    scene_id: str
+    rule: MatchRule
+    crs: str
+    expected: list[BaseGeometry]
+    hidden: list[BaseGeometry]
+    records: list[Label]
+
+    @property
+    def n_inside(self) -> int:
+        return len(self.expected) + len(self.hidden)
+
+    def sites(self, features: Sequence[dict]) -> list[BaseGeometry]:
+        """What the rule reads of each site feature (WGS84 site layer features): polygons under overlap, the
+        site points (``centroid_lon/lat``) in ``crs`` under the point rule."""
+        if self.rule.method == "overlap":
+            return [shape(f["geometry"]) for f in features]
+        lonlat = [(f["properties"]["centroid_lon"], f["properties"]["centroid_lat"]) for f in features]
+        return list(from_wgs84(MultiPoint(lonlat), self.crs).geoms) if lonlat else []
+
+    def match(self, features: Sequence[dict]) -> Match:
+        return match(self.rule, self.expected, self.sites(features), self.hidden)
+
+
+def scene_labels(
+    labels: Sequence[Label], scene_id: str, prob: np.ndarray, attrs: dict, rule: MatchRule
+) -> SceneLabels:
+    """``labels`` (positive, WGS84) of one scanned scene as :class:`SceneLabels`; those outside the cells
+    that got a probability are left out."""
+    cells = prob_grid(attrs)
+    footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
+    inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
+    crs = WGS84 if rule.method == "overlap" else cells.metric_crs_wkt
+    inside = reproject(inside, crs)
+    expected = [lab for lab in inside if lab.shows_in(scene_id)]
+    hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
+    return SceneLabels(scene_id, rule, crs, [lab.geometry for lab in expected], hidden, expected)
+
+
+def _no_labels_inside(labels_path: str | Path, labels: Sequence[Label], ids: Sequence[str], what: str):
+    """The refusal of labels with no positive one inside the scanned scenes (recall would be undefined and
+    every detection a false positive: the mark of labels for another region or CRS)."""
+    return InputError(
+        problem(
+            f"labels {labels_path}",
+            expected=f"at least one positive label inside the scanned part of the {what} scenes "
+            "(recall needs expected sites)",
+            found=f"{len(labels)} positive label(s), none inside the scanned footprints of "
+            f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
+            fix="pass the labels of these scenes' region (in WGS84 unless the file's crs member says "
+            f"otherwise), or {'evaluate' if what == 'evaluated' else 'calibrate'} on the scenes the labels "
+            "lie on (--scene)",
+        )
+    )
+
+
+def positive_labels(labels_path: str | Path) -> list[Label]:
+    """The positive labels of a label file, in WGS84 (only positives are expected candidates)."""
+    return reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
+
+
 def evaluate_store(
-    store: Store, labels_path: str | Path, config: DetectConfig, scene_ids: Sequence[str] | None = None
+    store: Store,
+    labels_path: str | Path,
+    config: DetectConfig,
+    scene_ids: Sequence[str] | None = None,
+    rule: MatchRule = OVERLAP,
 ) -> tuple[dict[str, DetectionCounts], dict[str, dict[str, DetectionCounts]]]:
-    """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter.
+    """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter, matched by
+    ``rule`` (``scanner.eval.matching``: polygon overlap by default, or the site's point within reach).
 
     Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
     nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
     Labels of which no positive one lies inside the scanned scenes are refused (InputError): recall would be
     undefined and every detection a false positive, the mark of labels for another region or CRS.
     """
-    labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
+    labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
-    per_scene, counts_inside = {}, {}
+    per_scene, n_inside = {}, 0
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
-        cells = prob_grid(attrs)
-        footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
-        inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
-        counts_inside[scene_id] = len(inside)
-        expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
-        hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
-        unfiltered, _ = scene_sites(store, scene_id, config, size_filtered=False)
-        filtered, _ = scene_sites(store, scene_id, config, size_filtered=True)
+        truth = scene_labels(labels, scene_id, prob, attrs, rule)
+        n_inside += truth.n_inside
+        unfiltered = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False)
+        filtered = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)
         per_scene[scene_id] = table7(
-            expected,
-            [shape(f["geometry"]) for f in unfiltered],
-            [shape(f["geometry"]) for f in filtered],
-            hidden,
+            truth.expected, truth.sites(unfiltered), truth.sites(filtered), truth.hidden, rule
         )
-    if not any(counts_inside.values()):
-        raise InputError(
-            problem(
-                f"labels {labels_path}",
-                expected="at least one positive label inside the scanned part of the evaluated scenes "
-                "(recall needs expected sites)",
-                found=f"{len(labels)} positive label(s), none inside the scanned footprints of "
-                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
-                fix="pass the labels of these scenes' region (in WGS84 unless the file's crs member says "
-                "otherwise), or evaluate the scenes the labels lie on (--scene)",
-            )
-        )
+    if not n_inside:
+        raise _no_labels_inside(labels_path, labels, ids, "evaluated")
     totals = {
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
     }
     return totals, per_scene
+
+
+def found_labels(
+    store: Store,
+    labels_path: str | Path,
+    *,
+    rule: MatchRule = OVERLAP,
+    split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
+    scene_ids: Sequence[str] | None = None,
+) -> list[tuple[str, Label, bool]]:
+    """Every visible (scene, label) pair of the scanned scenes and whether the scene's sites found the label,
+    at each grid's operating point (``operating_config``: the model's threshold and minimum size) with the
+    size filter, split at saddles of ``split_prominence`` (None = whole components), matched by ``rule``."""
+    labels = positive_labels(labels_path)
+    ids = scanned_scenes(store, scene_ids)
+    pairs = []
+    for scene_id in ids:
+        prob, attrs = read_prob(store.root, scene_id)
+        truth = scene_labels(labels, scene_id, prob, attrs, rule)
+        config, _ = resolve_config(
+            attrs.get("operating_point"),
+            store.scene(scene_id).grid.cell_area_m2,
+            split_prominence=split_prominence,
+        )
+        found = truth.match(_grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)).found
+        pairs += [(scene_id, lab, i in found) for i, lab in enumerate(truth.records)]
+    if not pairs:
+        raise _no_labels_inside(labels_path, labels, ids, "evaluated")
+    return pairs
+
+
+def recorded_point(store: Store, scene_ids: Sequence[str] | None = None) -> OperatingPoint:
+    """The operating point the scanned grids record (the model's; ``OperatingPoint()`` when they record none);
+    InputError when the grids of ``scene_ids`` record different ones."""
+    ids = scanned_scenes(store, scene_ids)
+    points = {json.dumps(read_prob(store.root, s)[1].get("operating_point"), sort_keys=True) for s in ids}
+    if len(points) > 1:
+        raise InputError(
+            problem(
+                f"store {store.root}",
+                expected="grids that record one operating point (scanned with one model)",
+                found=f"{len(points)} different points: {', '.join(sorted(points))}",
+                fix="pass the scenes of one model (--scene), or give the minimum size explicitly",
+            )
+        )
+    recorded = json.loads(points.pop())
+    return OperatingPoint(**recorded) if recorded else OperatingPoint()
 
 
 # ---------------------------------------------------------------------------------------------- calibration
@@ -246,46 +361,36 @@ def calibrate_store(
     min_recall: float = VAL_MIN_RECALL,
     scene_ids: Sequence[str] | None = None,
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
+    rule: MatchRule = OVERLAP,
 ) -> Calibration:
     """Site-level recall and precision of every (threshold, minimum size) setting over scanned scenes, and the
     operating point ``scanner.eval.calibrate.choose_setting`` picks from them.
 
     Detection and matching are those of ``evaluate_store`` (and so of ``fringescan evaluate-scan`` and
     ``detect``): a setting keeps the sites (split at saddles of ``split_prominence``, None = whole components)
-    of at least ``min_cells`` cells, as ``detect`` does with ``OperatingPoint(threshold, min_cells)``. Labels with no positive one inside the scanned scenes are
-    refused as there."""
-    labels = reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
+    of at least ``min_cells`` cells, as ``detect`` does with ``OperatingPoint(threshold, min_cells)``, matched
+    by ``rule``. Labels with no positive one inside the scanned scenes are refused as there."""
+    labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
     sizes: dict[float, list[list[int]]] = {t: [] for t in thresholds}
     totals = {(t, m): DetectionCounts(0, 0, 0) for t in thresholds for m in min_cells}
     n_inside = 0
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
-        cells = prob_grid(attrs)
-        footprint = scanned_footprint(prob, cells.transform, cells.crs_wkt)
-        inside = [lab for lab in labels if lab.geometry.intersects(footprint)]
-        n_inside += len(inside)
-        expected = [lab.geometry for lab in inside if lab.shows_in(scene_id)]
-        hidden = [lab.geometry for lab in inside if not lab.shows_in(scene_id)]
+        truth = scene_labels(labels, scene_id, prob, attrs, rule)
+        n_inside += truth.n_inside
         for t in thresholds:
             config = DetectConfig(threshold=t, split_prominence=split_prominence)
             found = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False)
-            sites = [(shape(f["geometry"]), int(f["properties"]["n_cells"])) for f in found]
-            sizes[t].append([n for _, n in sites])
+            cells = [int(f["properties"]["n_cells"]) for f in found]
+            shapes = truth.sites(found)
+            sizes[t].append(cells)
             for m in min_cells:
-                kept = [g for g, n in sites if n >= m]
-                totals[(t, m)] = totals[(t, m)] + match_sites(expected, kept, hidden)
+                kept = [g for g, n in zip(shapes, cells, strict=True) if n >= m]
+                counts = match(rule, truth.expected, kept, truth.hidden).counts
+                totals[(t, m)] = totals[(t, m)] + counts
     if not n_inside:
-        raise InputError(
-            problem(
-                f"labels {labels_path}",
-                expected="at least one positive label inside the scanned part of the calibration scenes",
-                found=f"{len(labels)} positive label(s), none inside the scanned footprints of "
-                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
-                fix="pass the labels of these scenes' region (in WGS84 unless the file's crs member says "
-                "otherwise), or calibrate on the scenes the labels lie on (--scene)",
-            )
-        )
+        raise _no_labels_inside(labels_path, labels, ids, "calibration")
     rows = []
     for t in thresholds:
         every = [n for per_scene in sizes[t] for n in per_scene]
