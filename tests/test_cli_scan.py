@@ -210,3 +210,35 @@ def test_export_of_unscanned_scene_and_missing_store(tmp_path, capsys):
     store = make_store(tmp_path / "store", {"u": (200, 200)})
     assert main(["export", "--store", str(store.root), "--scene", "u", "--out", str(tmp_path / "u.tif")]) == 3
     assert "fringescan scan" in capsys.readouterr().err
+
+
+def test_evaluate_scan_takes_scenes_without_labels_inside(scanned, tmp_path, capsys):
+    """A label inside the scanned part of s1 only (s1 is 320 x 340 px, s2 300 x 300 px from the same corner, and
+    window centres stay 75 px from the edges): evaluating both scenes counts it in s1 and reports s2 with no
+    expected site; the run was once refused because one scene held no label."""
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+    from shapely.geometry import box, mapping
+
+    _, store, _ = scanned
+    grid = store.scene("s1").grid
+    x0, y0 = grid.transform @ (232, 232)
+    x1, y1 = grid.transform @ (262, 243)
+    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    polygon = shapely.transform(
+        box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)),
+        lambda xy: np.column_stack(to_wgs84.transform(xy[:, 0], xy[:, 1])),
+    )
+    labels = tmp_path / "labels.geojson"
+    feature = {"type": "Feature", "geometry": mapping(polygon), "properties": {}}
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    capsys.readouterr()
+    args = ["--labels", str(labels), "--threshold", "0.51", "--json"]
+    assert main(["evaluate-scan", "--store", str(store.root), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["scenes"]) == {"s1", "s2"}
+    s2 = report["scenes"]["s2"]["with_size_filter"]
+    assert s2["tp"] == s2["fn"] == 0
+    total = report["total"]["with_size_filter"]
+    assert total["tp"] + total["fn"] == 1

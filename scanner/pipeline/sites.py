@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,12 +257,13 @@ def positive_labels(labels_path: str | Path) -> list[Label]:
 def evaluate_store(
     store: Store,
     labels_path: str | Path,
-    config: DetectConfig,
+    config: DetectConfig | Mapping[str, DetectConfig],
     scene_ids: Sequence[str] | None = None,
     rule: MatchRule = OVERLAP,
 ) -> tuple[dict[str, DetectionCounts], dict[str, dict[str, DetectionCounts]]]:
     """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter, matched by
     ``rule`` (``scanner.eval.matching``: polygon overlap by default, or the site's point within reach).
+    ``config`` is one setting for every scene, or one per scene id (each grid's own operating point).
 
     Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
     nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
@@ -276,8 +277,9 @@ def evaluate_store(
         prob, attrs = read_prob(store.root, scene_id)
         truth = scene_labels(labels, scene_id, prob, attrs, rule)
         n_inside += truth.n_inside
-        unfiltered = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False)
-        filtered = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)
+        setting = config if isinstance(config, DetectConfig) else config[scene_id]
+        unfiltered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=False)
+        filtered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=True)
         per_scene[scene_id] = table7(
             truth.expected, truth.sites(unfiltered), truth.sites(filtered), truth.hidden, rule
         )
