@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--thresholds",
         type=numbers,
         default=None,
-        help="cell thresholds to sweep, comma- or space-separated (default 0.5 to 0.99 in 11 steps, denser "
+        help="cell thresholds to sweep, comma- or space-separated (default 0.3 to 0.99 in 13 steps, denser "
         "near 1)",
     )
     parser.add_argument(

@@ -35,7 +35,7 @@ _RIDGE = 1e-6
 VAL_MIN_RECALL = 0.92
 """The VAL recall a chosen setting must reach: a margin over the 0.9 target, because a setting chosen at the
 edge of VAL's recall comes out a little lower on new areas."""
-CALIBRATION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+CALIBRATION_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
 """The thresholds ``fringescan calibrate`` sweeps by default (``--thresholds``)."""
 CALIBRATION_MIN_CELLS = (1, 2, 3, 4, 5, 6, 7, 8)
 """The minimum site sizes (cells) ``fringescan calibrate`` sweeps by default (``--min-cells``)."""

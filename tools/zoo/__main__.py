@@ -92,7 +92,7 @@ def build(recipe: Recipe, out: Path) -> Path:
     step(out, "holdout-detect", ["detect", "--store", str(hold_store), "--out", str(out / "holdout-sites.geojson")])
     step(out, "holdout-evaluate", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
                                    "--out", str(report)])
-    write_card(recipe, out, model, parse_json_file(report, "evaluate-scan report"))
+    write_card(recipe, out, model, parse_json_file(report, what="evaluate-scan report"))
     return model
 
 
@@ -103,7 +103,7 @@ def figures(counts: dict) -> dict:
 
 def write_card(recipe: Recipe, out: Path, model: Path, report: dict) -> None:
     meta = read_meta(model)
-    raw = parse_json_file(model / "fringescan-model.json", "model metadata")
+    raw = parse_json_file(model / "fringescan-model.json", what="model metadata")
     point = raw.get("operating_point") or {}
     train_s = seconds(out, "dataset", "train-first", "mine", "train")
     regions = {role: getattr(recipe, role) for role in ("train", "val", "holdout")}
