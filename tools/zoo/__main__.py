@@ -84,7 +84,7 @@ def build(recipe: Recipe, out: Path) -> Path:
     val_store, val_labels = region_store(out, recipe, "val", recipe.val)
     step(out, "val-scan", ["scan", "--store", str(val_store), "--model", str(model)])
     step(out, "calibrate", ["calibrate", "--store", str(val_store), "--labels", str(val_labels), "--model",
-                            str(model), "--write"])
+                            str(model), "--min-recall", str(recipe.min_recall), "--write"])
 
     hold_store, hold_labels = region_store(out, recipe, "holdout", recipe.holdout)
     report = out / "holdout-evaluate-scan.json"
@@ -127,7 +127,8 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict) -> None:
         f"{recipe.train.seed}",
         "operating_point": point,
         "operating_point_source": f"fringescan calibrate on the VAL region (seed {recipe.val.seed}, "
-        f"{recipe.val.scenes} pairs): highest VAL precision at VAL recall >= 0.92 (docs/accuracy.md)",
+        f"{recipe.val.scenes} pairs): highest VAL precision at VAL recall >= {recipe.min_recall} (docs/accuracy.md)",
+        **({"history": recipe.history} if recipe.history else {}),
         "held_out": {
             "data": f"simulator only: fringescan synth seed {recipe.holdout.seed} ({recipe.holdout.scenes} pairs, "
             f"{recipe.holdout.areas} areas; seed never used in training or calibration)",

@@ -34,6 +34,10 @@ class Recipe:
     train: Region
     val: Region
     holdout: Region
+    min_recall: float = 0.92
+    """The VAL site recall ``fringescan calibrate`` must reach (its default, 0.92, is a margin over 0.9)."""
+    history: str = ""
+    """What was tried before this recipe, and on which seeds (the card carries it)."""
 
 
 RECIPES = {
@@ -52,6 +56,7 @@ RECIPES = {
             train=Region(seed=3000, scenes=24, areas=6),
             val=Region(seed=3100, scenes=8, areas=2),
             holdout=Region(seed=3200, scenes=8, areas=2),
+            min_recall=0.95,
         ),
         Recipe(
             name="cband-licsar",
@@ -66,7 +71,12 @@ RECIPES = {
             "they come: 0.001 deg pixels, about 100 m +-10% (latitudes 24-45 N)",
             train=Region(seed=4000, scenes=12, areas=3),
             val=Region(seed=4100, scenes=8, areas=2),
-            holdout=Region(seed=4200, scenes=8, areas=2),
+            holdout=Region(seed=4300, scenes=8, areas=2),
+            min_recall=0.95,
+            history="First calibrated at VAL recall >= 0.92 (threshold 0.5, 7 cells: VAL recall 0.923, precision "
+            "0.945), this model gave site recall 0.885 at precision 0.929 on the first HOLDOUT region (seed 4200). "
+            "The recipe then asked VAL recall >= 0.95, and seed 4200, having been looked at, was retired: the "
+            "held-out figures below come from seed 4300, never used before.",
         ),
     )
 }
