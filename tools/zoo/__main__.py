@@ -92,7 +92,11 @@ def build(recipe: Recipe, out: Path) -> Path:
     step(out, "holdout-detect", ["detect", "--store", str(hold_store), "--out", str(out / "holdout-sites.geojson")])
     step(out, "holdout-evaluate", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
                                    "--out", str(report)])
-    write_card(recipe, out, model, parse_json_file(report, what="evaluate-scan report"))
+    point_report = out / "holdout-evaluate-scan-point.json"
+    step(out, "holdout-evaluate-point", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
+                                         "--match", "point", "--out", str(point_report)])
+    write_card(recipe, out, model, parse_json_file(report, what="evaluate-scan report"),
+               parse_json_file(point_report, what="evaluate-scan report"))
     return model
 
 
@@ -101,7 +105,7 @@ def figures(counts: dict) -> dict:
             "tp": counts["tp"], "fn": counts["fn"], "fp": counts["fp"]}
 
 
-def write_card(recipe: Recipe, out: Path, model: Path, report: dict) -> None:
+def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_report: dict) -> None:
     meta = read_meta(model)
     raw = parse_json_file(model / "fringescan-model.json", what="model metadata")
     point = raw.get("operating_point") or {}
@@ -135,6 +139,11 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict) -> None:
             "command": "scan -> detect -> evaluate-scan at the operating point, matching by overlap",
             **figures(report["total"]["with_size_filter"]),
             "without_size_filter": figures(report["total"]["without_size_filter"]),
+            "point_matching": {
+                "rule": f"the site's point inside a label or within {point_report['within_m']:g} m of it, "
+                "one to one (evaluate-scan --match point)",
+                **figures(point_report["total"]["with_size_filter"]),
+            },
         },
         "params_sha256": meta.params_sha256,
         "trained": f"{dt.date.today().isoformat()}, {train_s:.0f} s of training on a 2-core CPU",
