@@ -95,9 +95,13 @@ def build(recipe: Recipe, out: Path) -> Path:
     point_report = out / "holdout-evaluate-scan-point.json"
     step(out, "holdout-evaluate-point", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
                                          "--match", "point", "--out", str(point_report)])
-    write_card(recipe, out, model, parse_json_file(report, what="evaluate-scan report"),
-               parse_json_file(point_report, what="evaluate-scan report"))
+    write_card(recipe, out, model, read_json(report, "evaluate-scan report"),
+               read_json(point_report, "evaluate-scan report"))
     return model
+
+
+def read_json(path: Path, what: str) -> dict:
+    return parse_json_file(path, what=what, expected="the JSON this build wrote", fix=f"delete {path} and re-run")
 
 
 def figures(counts: dict) -> dict:
@@ -107,7 +111,7 @@ def figures(counts: dict) -> dict:
 
 def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_report: dict) -> None:
     meta = read_meta(model)
-    raw = parse_json_file(model / "fringescan-model.json", what="model metadata")
+    raw = read_json(model / "fringescan-model.json", "model metadata")
     point = raw.get("operating_point") or {}
     train_s = seconds(out, "dataset", "train-first", "mine", "train")
     regions = {role: getattr(recipe, role) for role in ("train", "val", "holdout")}
