@@ -40,6 +40,14 @@ def run(args: argparse.Namespace) -> int:
             f"  held out    site recall {held.get('site_recall')}, precision {held.get('site_precision')} "
             f"({held.get('data')})"
         )
+        if "point_matching" in held:
+            by_point = held["point_matching"]
+            print(
+                f"  by point    site recall {by_point.get('site_recall')}, precision "
+                f"{by_point.get('site_precision')} ({by_point.get('rule')})"
+            )
+        if "zoo_target" in card:
+            print(f"  target      {card['zoo_target'].get('summary')}")
         print(f"  reproduce   {card.get('reproduce')}")
         print(f"  sha256      {card.get('params_sha256')}")
         print(f"  path        {entry.path}")
