@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import tools.zoo
+from scanner import __version__
 from scanner.cli import main as fringescan
 from scanner.io.checkpoint import read_meta
 from scanner.io.readers import parse_json_file
@@ -35,10 +36,6 @@ def step(out: Path, name: str, argv: list[str]) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{time.perf_counter() - start:.1f}\n")
     print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
-
-
-def seconds(out: Path, *names: str) -> float:
-    return sum(float((out / ".done" / n).read_text()) for n in names if (out / ".done" / n).exists())
 
 
 def synth_argv(recipe: Recipe, region: Region, folder: Path) -> list[str]:
@@ -127,7 +124,6 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_repor
     meta = read_meta(model)
     raw = read_json(model / "fringescan-model.json", "model metadata")
     point = raw.get("operating_point") or {}
-    train_s = seconds(out, "dataset", "train-first", "mine", "train")
     regions = {role: getattr(recipe, role) for role in ("train", "val", "holdout")}
     card = {
         "format": "fringescan-model-card",
@@ -164,7 +160,7 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_repor
             },
         },
         "params_sha256": meta.params_sha256,
-        "trained": f"{dt.date.today().isoformat()}, {train_s:.0f} s of training on a 2-core CPU",
+        "trained": f"{dt.date.today().isoformat()}, fringescan {__version__}, 2-core CPU",
         "license": "Apache-2.0 (same as fringescan)",
     }
     card["zoo_target"] = target(card["held_out"])
