@@ -103,3 +103,14 @@ def test_scan_without_model_uses_the_zoo_per_scene_and_refuses_what_no_model_fit
         assert attrs["model"]["zoo_model"] == model, (scene_id, attrs["model"])
     with pytest.raises(FringescanError):
         read_prob(store, "cband50")
+
+
+def test_accuracy_doc_carries_the_zoo_table_of_the_shipped_cards() -> None:
+    """docs/accuracy.md's zoo table is the one the cards render (python -m tools.zoo.table), so a rebuilt or
+    added model cannot leave the docs behind."""
+    from tools.zoo.table import zoo_markdown
+
+    doc = (Path(__file__).parents[1] / "docs" / "accuracy.md").read_text()
+    start, end = doc.index("<!-- zoo-table -->\n"), doc.index("\n<!-- /zoo-table -->")
+    assert doc[start + len("<!-- zoo-table -->\n") : end] == zoo_markdown()
+    assert set(zoo_models()) == {line.split("`")[1] for line in zoo_markdown().splitlines()[2:]}
