@@ -132,14 +132,14 @@ def test_recognise_gives_family_scene_sensor_dates_and_direction(tmp_path):
     assert product.incidence_deg == pytest.approx(float(INCIDENCE.mean()), abs=1e-4)
     assert product.phase == path and product.files == (path,)  # metadata only: opened() writes the layers
     assert product.known()["processor"] == "NISAR SDS (ISCE3)"
-    other = write_gunw(tmp_path / "d", GRANULE.replace("_A_140_", "_D_140_"), identification={
-        "orbitPassDirection": b"Descending", "lookDirection": b"Right"})  # fmt: skip
+    descending = {"orbitPassDirection": b"Descending", "lookDirection": b"Right"}
+    other = write_gunw(tmp_path / "d", GRANULE.replace("_A_140_", "_D_140_"), identification=descending)
     product = recognise(other)
     assert (product.pass_direction, product.look_azimuth_deg) == ("descending", None)  # ingest's default
-    shutil.copy2(path, tmp_path / "renamed.h5")
-    gcov = tmp_path / GRANULE.replace("_GUNW_", "_GCOV_")
-    shutil.copy2(path, gcov.with_suffix(".h5"))
-    assert recognise(tmp_path / "renamed.h5") is None and recognise(gcov.with_suffix(".h5")) is None
+    renamed, gcov = tmp_path / "renamed.h5", tmp_path / f"{GRANULE.replace('_GUNW_', '_GCOV_')}.h5"
+    shutil.copy2(path, renamed)
+    shutil.copy2(path, gcov)
+    assert recognise(renamed) is None and recognise(gcov) is None  # recognised by the GUNW name only
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

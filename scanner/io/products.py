@@ -18,39 +18,39 @@ ingested as a file, with ``--sensor`` or ``--wavelength-m`` when its tags record
   90 deg - theta), ``_lv_phi.tif`` (look-vector orientation from east, counter-clockwise), ``_water_mask.tif``
   (1 = land, 0 = water: becomes a mask) and the parameter file ``<name>.txt``. Sensor and dates come from the
   name and are checked against the parameter file's granules.
-
 - **NISAR L2 GUNW** (NASA-ISRO L-SAR, from the ASF DAAC): one HDF5 file named as the NISAR convention names
-  products of a pair (ASF, https://hyp3-docs.asf.alaska.edu/nisar-docs/naming-conventions, figure 2, after Cuddy et
-  al. 2025): ``NISAR_L2_PR_GUNW_<ref cycle>_<track>_<A|D>_<frame>_<sec cycle>_<mode>_<pol: SH|SV>_<ref start>_
-  <ref end>_<sec start>_<sec end>_<CRID>_..._<counter>.h5``. The figure is not text: the field order is taken from
-  the example granule of https://hyp3-docs.asf.alaska.edu/nisar-docs/metadata, from published GUNW names, and from
-  MintPy (``src/mintpy/prep_nisar.py`` takes fields 11 and 13 as the reference and secondary starts); the fields
-  after the secondary end time are provenance and not read. The layout (isce3
+  products of a pair (ASF, https://hyp3-docs.asf.alaska.edu/nisar-docs/naming-conventions, figure 2, after
+  Cuddy et al. 2025):
+  ``NISAR_L2_PR_GUNW_<refcycle>_<track>_<A|D>_<frame>_<seccycle>_<mode>_<SH|SV>_<refstart>_<refend>_``
+  ``<secstart>_<secend>_<CRID>_..._<counter>.h5``. The figure is not text: the field order is taken from the
+  example granule of https://hyp3-docs.asf.alaska.edu/nisar-docs/metadata, from published GUNW names, and
+  from MintPy (``src/mintpy/prep_nisar.py`` takes fields 11 and 13 as the reference and secondary starts); the
+  fields after the secondary end time are provenance and not read. The layout (isce3
   ``python/packages/nisar/products/insar/GUNW_writer.py``, which cites the product specification JPL D-102272)
   under ``/science/LSAR/GUNW/grids/frequencyA/`` (frequency A only, and only co-polarised HH or VV pairs:
   https://hyp3-docs.asf.alaska.edu/nisar-docs/gunw): ``wrappedInterferogram/<pol>/wrappedInterferogram``
   (complex64, 20 m posting) and ``coherenceMagnitude`` (20 m); ``unwrappedInterferogram/<pol>/unwrappedPhase``
-  (float32 radians, 80 m) and ``coherenceMagnitude`` (80 m). Each polarisation group holds ``xCoordinates`` and
-  ``yCoordinates`` of pixel *centres* (isce3 ``nisar/workflows/h5_prep.py`` ``set_get_geo_info`` writes start +
-  spacing / 2; MintPy subtracts half a pixel for the edge), ``x/yCoordinateSpacing`` and ``projection``, a scalar
-  integer EPSG code (also its attribute ``epsg_code``); these are looked for beside the layer, then in each group
-  above it (as nisarqa's ``_get_path_to_nearest_dataset``), since specification versions moved them, and
-  coordinates that are not evenly spaced are refused. Fill values are NaN (``_FillValue``). The wavelength is
-  c / ``frequencyA/centerFrequency`` (Hz; MintPy), else the sensor table's ``nisar-l`` 0.2384 m.
-  ``/science/LSAR/identification/`` gives ``referenceZeroDopplerStartTime`` and ``secondaryZeroDopplerStartTime``
-  (``YYYY-MM-DDTHH:MM:SS.s``; MintPy, nisarqa), ``orbitPassDirection`` (``Ascending`` / ``Descending``),
-  ``trackNumber``, ``frameNumber``, ``productType`` and ``lookDirection``; each is checked against the name where
-  present. ``lookDirection`` is ``Left`` in the published samples but no document found here states it for all
-  products, so it is read: a left-looking pass gets the mirrored look direction (``NISAR_LEFT_LOOK_AZIMUTH_DEG``),
-  a right-looking one ingest's default. Incidence: the mean of ``/science/LSAR/GUNW/metadata/radarGrid/
-  incidenceAngle`` (MintPy reads it there). Early sample products of an older specification
-  (``grids/frequencyA/interferogram/...``) are refused as missing both layers.
-  GDAL cannot georeference these grids, so ``opened`` writes what ingest needs as GeoTIFFs into a temporary folder
-  (streamed, ``NISAR_ROWS`` rows at a time): the phase (``np.angle`` of the wrapped interferogram, else the
-  unwrapped phase; zero or NaN samples are nodata) tagged ``WAVELENGTH_METRES``, and the coherence beside it; each
-  on its own grid from its coordinates and EPSG code. ``recognise`` reads the metadata only (its ``phase`` is the
-  ``.h5``). The scene id is ``NISAR_<track>_<A|D>_<frame>_<ref date>_<sec date>`` (the full granule name runs to
-  about 125 characters, the rest being provenance), the frame ``<track>_<A|D>_<frame>``.
+  (float32 radians, 80 m) and ``coherenceMagnitude`` (80 m). Each polarisation group holds ``xCoordinates``
+  and ``yCoordinates`` of pixel *centres* (isce3 ``nisar/workflows/h5_prep.py`` ``set_get_geo_info`` writes
+  start + spacing / 2; MintPy subtracts half a pixel for the edge), ``x/yCoordinateSpacing`` and
+  ``projection``, a scalar integer EPSG code (also its attribute ``epsg_code``); these are looked for beside
+  the layer, then in each group above it (as nisarqa's ``_get_path_to_nearest_dataset``), since specification
+  versions moved them, and coordinates that are not evenly spaced are refused. Fill values are NaN
+  (``_FillValue``). The wavelength is c / ``frequencyA/centerFrequency`` (Hz; MintPy), else the sensor table's
+  ``nisar-l`` 0.2384 m. ``/science/LSAR/identification/`` gives ``referenceZeroDopplerStartTime`` and
+  ``secondaryZeroDopplerStartTime`` (``YYYY-MM-DDTHH:MM:SS.s``; MintPy, nisarqa), ``orbitPassDirection``
+  (``Ascending`` / ``Descending``), ``trackNumber``, ``frameNumber``, ``productType`` and ``lookDirection``;
+  each is checked against the name where present. ``lookDirection`` is ``Left`` in the published samples but
+  no document found here states it for all products, so it is read: a left-looking pass gets the mirrored look
+  direction (``NISAR_LEFT_LOOK_AZIMUTH_DEG``), a right-looking one ingest's default. Incidence: the mean of
+  ``/science/LSAR/GUNW/metadata/radarGrid/incidenceAngle`` (MintPy reads it there). Early sample products of
+  an older specification (``grids/frequencyA/interferogram/...``) are refused as missing both layers.
+  GDAL cannot georeference these grids, so ``opened`` writes what ingest needs as GeoTIFFs into a temporary
+  folder (streamed, ``NISAR_ROWS`` rows at a time): the phase (``np.angle`` of the wrapped interferogram, else
+  the unwrapped phase; zero or NaN samples are nodata) tagged ``WAVELENGTH_METRES``, and the coherence beside
+  it; each on its own grid from its coordinates and EPSG code. ``recognise`` reads the metadata only (its
+  ``phase`` is the ``.h5``). The scene id is ``NISAR_<track>_<A|D>_<frame>_<ref date>_<sec date>`` (the full
+  granule name runs to about 125 characters, the rest being provenance), the frame ``<track>_<A|D>_<frame>``.
 
 A product whose parts contradict each other (dates in the folder vs the file, in the name vs the parameter
 file or the HDF5 metadata) raises a one-line ``InputError``; so does an unreadable (truncated) HDF5 file.
@@ -573,9 +573,9 @@ def _nisar(path: Path, into: Path | None = None) -> ProductFiles:
 
 def _nisar_grid(h5: h5py.File, dataset: str, path: Path) -> GeoGrid:
     """The grid of a GUNW layer: its shape, the pixel-centre coordinates and the EPSG code nearest to it."""
-    shape = _h5(path, lambda: h5[dataset].shape)
-    if len(shape) != 2 or 0 in shape:
-        raise _bad_layer(path, dataset, "a 2-D raster", f"shape {shape}")
+    shape, dtype = _h5(path, lambda: (h5[dataset].shape, h5[dataset].dtype))
+    if len(shape) != 2 or 0 in shape or dtype.kind not in "fc":
+        raise _bad_layer(path, dataset, "a 2-D float or complex raster", f"shape {shape}, dtype {dtype}")
     (x0, dx), (y0, dy) = (
         _nisar_axis(h5, dataset, axis, size, path) for axis, size in (("x", shape[1]), ("y", shape[0]))
     )
@@ -596,15 +596,12 @@ def _bad_layer(path: Path, dataset: str, expected: str, found: str) -> InputErro
 
 def _nisar_axis(h5: h5py.File, dataset: str, axis: str, size: int, path: Path) -> tuple[float, float]:
     """(first pixel centre, spacing) along ``axis`` from the nearest ``<axis>Coordinates`` and spacing."""
-    where = _nearest(h5, dataset, f"{axis}Coordinates", path)
-    centres = np.empty(0) if where is None else _value(h5, where, path).astype(np.float64).ravel()
-    spacing_at = _nearest(h5, dataset, f"{axis}CoordinateSpacing", path)
-    spacing = _value(h5, spacing_at, path) if spacing_at else None
-    if spacing is not None and spacing.size == 1 and spacing.dtype.kind in "iuf":
-        step = float(spacing.ravel()[0])
-    else:
-        step = float(centres[-1] - centres[0]) / (size - 1) if centres.size == size > 1 else math.nan
-    expected = centres[0] + step * np.arange(size) if centres.size else centres
+    centres, step = _numbers(h5, dataset, f"{axis}Coordinates", path), math.nan
+    spacing = _numbers(h5, dataset, f"{axis}CoordinateSpacing", path)
+    if spacing.size == 1:
+        step = float(spacing[0])
+    elif centres.size == size > 1:
+        step = float(centres[-1] - centres[0]) / (size - 1)
     if centres.size != size or not (np.isfinite(centres).all() and math.isfinite(step) and step != 0):
         found = f"{centres.size} {axis} coordinates for {size} pixels" + (
             f" (spacing {step})" if centres.size == size else ""
@@ -612,9 +609,20 @@ def _nisar_axis(h5: h5py.File, dataset: str, axis: str, size: int, path: Path) -
         raise _bad_layer(
             path, dataset, f"{size} evenly spaced {axis}Coordinates beside it or in a group above", found
         )
-    if not np.allclose(centres, expected, rtol=0.0, atol=abs(step) * 0.01):
+    if not np.allclose(centres, centres[0] + step * np.arange(size), rtol=0.0, atol=abs(step) * 0.01):
         raise _bad_layer(path, dataset, f"evenly spaced {axis}Coordinates (every {step:g})", "uneven spacing")
     return float(centres[0]), step
+
+
+def _numbers(h5: h5py.File, dataset: str, name: str, path: Path) -> np.ndarray:
+    """The numbers of the dataset ``name`` nearest to ``dataset``, flat (empty when none or not numbers)."""
+    where = _nearest(h5, dataset, name, path)
+    values = None if where is None else _value(h5, where, path)
+    return (
+        values.astype(np.float64).ravel()
+        if values is not None and values.dtype.kind in "iuf"
+        else np.empty(0)
+    )
 
 
 def _nisar_crs_wkt(h5: h5py.File, dataset: str, path: Path) -> str:
