@@ -96,7 +96,7 @@ SENSORS: tuple[Sensor, ...] = (
         band=L_BAND,
         incidence_deg=(33.0, 47.0),
         revisit_days=12,
-        typical_spacing_m="80 m GUNW (geocoded unwrapped interferogram), 20 m GCOV",
+        typical_spacing_m="GUNW: 20 m wrapped interferogram (resampled to 28 m on ingest), 80 m unwrapped phase",
     ),
     Sensor(
         name="sentinel-1",

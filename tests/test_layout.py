@@ -27,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_PACKAGES = ("scanner", "train", "tools")
-FORMAT_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax", "pystac", "rio_cogeo", "PIL"}
+FORMAT_LIBRARIES = {"rasterio", "zarr", "tensorstore", "orbax", "pystac", "rio_cogeo", "PIL", "h5py"}
 FILE_ACCESS = {"os", "shutil", "pathlib", "tempfile", "subprocess", "glob", "io", "socket"}
 
 

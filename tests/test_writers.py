@@ -27,6 +27,7 @@ from scanner.io.writers import (
     write_geojson,
     write_geojson_wgs84,
     write_geotiff,
+    write_geotiff_rows,
     write_json,
     write_png,
 )
@@ -79,6 +80,24 @@ def test_large_geotiff_is_tiled_and_tags_match_gamma_names(tmp_path, pyrate_dir)
     with rasterio.open(next(pyrate_dir.glob("*_unw.tif"))) as gamma:
         assert set(tags) <= set(gamma.tags())
     assert float(written["WAVELENGTH_METRES"]) == 0.236
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 300), block=st.integers(1, 300))
+def test_geotiff_written_by_row_blocks_equals_the_whole_write(tmp_path_factory, rows, block):
+    """Streaming (``write_geotiff_rows``, as the NISAR layers are written) gives the same file content."""
+    folder = tmp_path_factory.mktemp("rows")
+    grid = utm_grid(rows, 260)  # 260 columns: tiled when 256 rows or more
+    values = np.random.default_rng(rows).random(grid.shape, dtype=np.float32)
+    blocks = ((row, values[row : row + block]) for row in range(0, rows, block))
+    write_geotiff_rows(
+        folder / "rows.tif", blocks, grid, nodata=float("nan"), tags={"WAVELENGTH_METRES": 0.24}
+    )
+    write_geotiff(folder / "whole.tif", values, grid, nodata=float("nan"), tags={"WAVELENGTH_METRES": 0.24})
+    with rasterio.open(folder / "rows.tif") as streamed, rasterio.open(folder / "whole.tif") as whole:
+        np.testing.assert_array_equal(streamed.read(1), whole.read(1))
+        assert np.isnan(streamed.nodata) and streamed.tags() == whole.tags()
+        assert {**streamed.profile, "nodata": None} == {**whole.profile, "nodata": None}  # NaN != NaN
 
 
 def test_geotiff_shape_mismatch_is_an_input_error(tmp_path):

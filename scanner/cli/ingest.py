@@ -2,7 +2,7 @@
 
 A PATH is a phase GeoTIFF (GAMMA, ISCE, any GDAL raster; ``--sensor`` or ``--wavelength-m`` when its tags record
 no wavelength) or a product that ``scanner.io.products`` recognises: a LiCSAR interferogram folder, an ASF HyP3
-InSAR folder or zip."""
+InSAR folder or zip, a NISAR GUNW ``.h5``."""
 
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ingest",
-        help="ingest interferogram GeoTIFFs and LiCSAR / HyP3 products into scenes of the store",
+        help="ingest interferogram GeoTIFFs and LiCSAR / HyP3 / NISAR products into scenes of the store",
         description="Read wrapped/unwrapped/complex interferograms (plus coherence, DEM and masks) and write one "
         "Zarr v3 scene per phase file or product into the store. The store is created when the directory is "
-        "new. Products (LiCSAR YYYYMMDD_YYYYMMDD/ folders, HyP3 InSAR folders and zips) bring their own "
+        "new. Products (LiCSAR YYYYMMDD_YYYYMMDD/ folders, HyP3 InSAR folders and zips, NISAR GUNW .h5 files) bring their own "
         "coherence, DEM, water mask, sensor and dates (docs/real-data.md).",
     )
     parser.add_argument(
         "phase",
         nargs="+",
         type=Path,
-        help="phase GeoTIFF(s), LiCSAR interferogram folder(s), HyP3 product folder(s) or zip(s); one scene each",
+        help="phase GeoTIFF(s), LiCSAR interferogram folder(s), HyP3 product folder(s) or zip(s), NISAR GUNW .h5 "
+        "file(s); one scene each",
     )
     parser.add_argument("--store", required=True, type=Path, help="store root directory")
     parser.add_argument(
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     )
     with (
         contextlib.ExitStack() as products
-    ):  # a HyP3 zip stays extracted (in a temporary folder) until the end
+    ):  # a HyP3 zip stays extracted, a NISAR product converted (in a temporary folder) until the end
         found = {p: products.enter_context(opened(p)) for p in args.phase}
         requests = _requests(args, found)
         return _ingest_all(args, requests, config)

@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from pyproj import CRS, Transformer
+from rasterio.windows import Window
 
 from scanner.config import require
 from scanner.errors import FringescanError, InputError, ResourceError, StoreError, os_error, problem
@@ -137,6 +138,30 @@ def write_geotiff(
     profile = _profile(grid, dtype, nodata)
     with atomic_path(path) as temporary, rasterio.open(temporary, "w", **profile) as dst:
         dst.write(array.astype(dtype, copy=False), 1)
+        if tags:
+            dst.update_tags(**{key: _tag_text(value) for key, value in tags.items()})
+    return Path(path)
+
+
+def write_geotiff_rows(
+    path: str | os.PathLike[str],
+    rows: Iterable[tuple[int, np.ndarray]],
+    grid: GeoGrid,
+    *,
+    nodata: float | None = None,
+    tags: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """``write_geotiff`` streamed: ``rows`` yields ``(row_offset, block)`` pairs of full-width row blocks that
+    together cover ``grid``, so a raster larger than memory is written a block at a time."""
+    with (
+        atomic_path(path) as temporary,
+        rasterio.open(temporary, "w", **_profile(grid, dtype, nodata)) as dst,
+    ):
+        for row, block in rows:
+            assert block.ndim == 2 and block.shape[1] == grid.width, (row, block.shape, grid.shape)
+            window = Window(0, row, grid.width, block.shape[0])
+            dst.write(block.astype(dtype, copy=False), 1, window=window)
         if tags:
             dst.update_tags(**{key: _tag_text(value) for key, value in tags.items()})
     return Path(path)

@@ -15,9 +15,10 @@
   the read-only folder of shared auxiliary files (``aux_dir``, ``fringescan nightly --aux-dir``; a manifest
   names its files there by absolute path or relative to the inbox). A manifest naming anything else, or an
   inbox entry that is a symlink pointing elsewhere, is a bad delivery whose reason names the escaping path.
-- **Products** (``scanner.io.products``): a LiCSAR interferogram folder ``YYYYMMDD_YYYYMMDD/`` or an ASF HyP3
-  InSAR product (its folder or its zip) dropped into the inbox is one pass, with the coherence, DEM, water mask,
-  sensor and dates it brings; its scene id is the product's (LiCSAR: frame and dates). LiCSAR frame files
+- **Products** (``scanner.io.products``): a LiCSAR interferogram folder ``YYYYMMDD_YYYYMMDD/``, an ASF HyP3
+  InSAR product (its folder or its zip) or a NISAR GUNW file (``NISAR_L2_PR_GUNW_*.h5``) dropped into the inbox
+  is one pass, with the coherence, DEM, water mask, sensor and dates it brings; its scene id is the product's
+  (LiCSAR: frame and dates; NISAR: track, direction, frame and dates, from the file name). LiCSAR frame files
   (``<frame>.geo.hgt.tif``, ``.geo.{E,N,U}.tif``) are found in the inbox, its ``metadata/`` folder or the
   auxiliary folder, never outside them. A folder that is no product is ignored.
 - Hidden files (``.*``) and partial deliveries (``*.part``, ``*.tmp``) are ignored: deliver by writing under
@@ -50,7 +51,7 @@ from pathlib import Path
 from scanner.errors import InputError, problem
 from scanner.io.artifact import is_inside
 from scanner.io.layout import StoreLayout
-from scanner.io.products import is_product_zip, recognise
+from scanner.io.products import is_product_file, product_file_scene_id, recognise
 from scanner.io.readers import parse_json_file, read_json, sha256_file
 from scanner.io.writers import staged_path
 
@@ -268,10 +269,10 @@ def _product_dirs(inbox: Path) -> list[Path]:
 def _product_passes(
     inbox: Path, files: list[Path], found: Discovery, cache: dict, aux_dir: Path | None
 ) -> set[Path]:
-    """Product folders and zips in the inbox, one pass each; returns the zips claimed."""
+    """Product folders and files (HyP3 zips, NISAR ``.h5``) in the inbox, one pass each; returns those claimed."""
     within = [inbox, *([aux_dir] if aux_dir is not None else [])]
     claimed: set[Path] = set()
-    for path in [*_product_dirs(inbox), *(p for p in files if is_product_zip(p))]:
+    for path in [*_product_dirs(inbox), *(p for p in files if is_product_file(p))]:
         try:
             product = None if path.is_file() else recognise(path, within=within)
         except InputError as error:
@@ -288,10 +289,10 @@ def _product_passes(
         identity = path if product is None else product.phase
         found.passes.append(
             PassFiles(
-                name=path.name[:-4] if product is None else path.name,
+                name=path.stem if product is None else path.name,
                 phase=identity,
                 sha256=cached_sha256(identity, cache),
-                scene_id=path.name[:-4] if product is None else product.scene_id,  # a HyP3 zip: its name
+                scene_id=product_file_scene_id(path) if product is None else product.scene_id,  # by name only
                 inbox=inbox,
                 aux_dir=aux_dir,
                 product=path,
