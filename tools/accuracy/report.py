@@ -9,6 +9,7 @@ from tools.accuracy import tables
 from tools.accuracy.counting import MIN_CELLS, MIN_RECALL, THRESHOLDS
 from tools.accuracy.evaluation import DEFAULT_SETTING, VariantResult
 from tools.accuracy.plan import SEEDS, Plan
+from tools.zoo.table import zoo_markdown
 
 TEMPLATE = Path(__file__).with_name("report_template.md")
 """docs/accuracy.md with ``str.format`` fields for every number of the run."""
@@ -44,6 +45,7 @@ def render(
         oracle=tables.oracle_table(results),
         patch=tables.patch_table(extra),
         images=images,
+        zoo=zoo_markdown(),
         mflop="; ".join(f"{r.name} {r.mflop:.3f}" for r in results),
         visibility=tables.visibility_line(plan),
         holdout_seed=SEEDS["holdout"],
