@@ -130,8 +130,10 @@ def test_every_l_band_radar_fits_the_l_band_model(wavelength: float) -> None:
 
 
 def test_refusal_names_the_models_that_would_fit() -> None:
+    with pytest.raises(ModelMismatchError, match="zoo models that fit: cband-28m"):
+        check_compatible(_meta(), 28.0, 0.0555)  # an L-band model, a Sentinel-1 scene at 28 m
     with pytest.raises(ModelMismatchError, match="no zoo model fits: fringescan models"):
-        check_compatible(_meta(), 28.0, 0.0555)
+        check_compatible(_meta(), 100.0, 0.0555)  # ... on LiCSAR's grid, which no shipped model fits
     with pytest.raises(ModelMismatchError, match="zoo models that fit: lband-28m"):
         check_compatible(_meta(wavelength_m=0.0555), 28.0, 0.2384)  # a C-band model, an L-band scene
 
