@@ -55,7 +55,7 @@ def test_multilook_function_matches_a_loop():
     ("pixel_m", "expected"),
     [
         ((28.0, 28.0), Reduction(1, 1)),  # the model's spacing: untouched
-        ((26.0, 30.0), Reduction(1, 1)),  # within 10%: untouched (coarser data is never upsampled)
+        ((26.0, 30.0), Reduction(1, 1)),  # within 10%: untouched (coarser data is upsampled only on request)
         ((14.0, 14.0), Reduction(2, 2)),  # exact looks
         ((9.5, 14.5), Reduction(3, 2)),  # 28.5 m and 29 m: within 5% of 28 m
         ((20.0, 20.0), Reduction(1.4, 1.4, COMPLEX_AVERAGE)),  # round(1.4) = 1 look would stay at 20 m

@@ -264,6 +264,8 @@ def bilinear_upsample(
     low_x, high_x, t_x = _bilinear_taps(window.col_off, window.width, reduction.x, source_shape[1])
     rows = (np.stack([low_y, high_y], 1) - source.row_off, np.stack([1 - t_y, t_y], 1))
     cols = (np.stack([low_x, high_x], 1) - source.col_off, np.stack([1 - t_x, t_x], 1))
+    assert rows[0].min() >= 0 and rows[0].max() < source.height, "a tap beyond the source window"
+    assert cols[0].min() >= 0 and cols[0].max() < source.width, "a tap beyond the source window"
     sums = _tap_sums(_tap_sums(planes, *rows).transpose(0, 2, 1), *cols).transpose(0, 2, 1)
     near_y = np.where(t_y >= 0.5, high_y, low_y) - source.row_off
     near_x = np.where(t_x >= 0.5, high_x, low_x) - source.col_off
