@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model pixel size; finer phase is multilooked or resampled to it (default 28)",
     )
     parser.add_argument(
+        "--upsample",
+        action="store_true",
+        help="also bring phase coarser than --pixel-size-m to it, by complex bilinear interpolation (adds no "
+        "information; e.g. LiCSAR's 0.001 deg grid for a 45 m model); recorded in the scene's resample",
+    )
+    parser.add_argument(
         "--sensor",
         help="the radar, for files that do not record their wavelength: "
         + ", ".join(sensor_names())
@@ -159,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         look_azimuth_deg=args.look_azimuth_deg,
         sensor=args.sensor,
         wavelength_m=args.wavelength_m,
+        upsample=args.upsample,
     )
     with (
         contextlib.ExitStack() as products

@@ -585,7 +585,7 @@ def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:
 
     InputError when the scene is smaller than one 150 px window; ModelMismatchError when its pixel size
     differs from the model's by more than 10% (ingest brings finer data to the model's spacing, but stores coarser
-    data as is).
+    data as is unless ``--upsample`` is given).
     """
     grid = scene.grid
     if grid.height < WINDOW_PX or grid.width < WINDOW_PX:
@@ -604,7 +604,7 @@ def check_scannable(scene: Scene, model_pixel_size_m: float) -> None:
                 f"scene {scene.id} pixel size",
                 expected=f"{model_pixel_size_m:g} m +/- {PIXEL_SIZE_TOLERANCE:.0%} (the model's spacing)",
                 found=f"{pixel_m:.1f} m",
-                fix="use a model trained at this spacing, or ingest finer data so that "
-                "ingest brings it to the model's spacing",
+                fix="use a model trained at this spacing, or ingest finer data (coarser data with --upsample) "
+                "so that ingest brings it to the model's spacing",
             )
         )

@@ -3,6 +3,8 @@
 The scene grid is the phase raster's grid, brought to the model's pixel size when the phase is finer than it by
 more than 10%: by integer looks where they land within 5% of it, else resampled to exactly the model's spacing
 (both complex averages of ``exp(i*phase)``; a pixel is valid when at least half its looks, or its area, are).
+Coarser phase is stored as it is unless ``--upsample`` asks for the complex bilinear interpolation of
+``exp(i*phase)`` onto the model's spacing (``scanner.core.multilook.bilinear_upsample``; it adds no information).
 Everything streams in 500 x 500 output chunks: each chunk reads its input window, warps the DEM, coherence
 and water mask onto the chunk (``scanner.io.readers``), computes slope and masks, and is written to a staging
 group. Only when every chunk is written are the attributes set and the group renamed into ``scenes/``, so a
@@ -30,7 +32,9 @@ from scanner.config import require
 from scanner.core.dem import layover_shadow_from_gradient, slope_from_gradient
 from scanner.core.kernels import horn_gradient
 from scanner.core.multilook import (
+    UPSAMPLE,
     Reduction,
+    bilinear_upsample,
     complex_average,
     multilook,
     plan_reduction,
@@ -75,6 +79,8 @@ class IngestConfig:
     """``--sensor``: a name of ``scanner.sensors.SENSORS`` (supplies the wavelength when the file has none)."""
     wavelength_m: float | None = None
     """``--wavelength-m``: the radar wavelength of a file that records none (any sensor)."""
+    upsample: bool = False
+    """``--upsample``: bring phase coarser than the model's spacing to it by complex bilinear interpolation."""
 
     def __post_init__(self) -> None:
         if self.sensor is not None:
@@ -152,11 +158,13 @@ class IngestResult:
 
     @property
     def spacing(self) -> str:
-        """``looks 3 x 3``, or ``resampled 20 x 20 m to 28 x 28 m``: y then x, as the shape."""
+        """``looks 3 x 3``, ``resampled 20 x 20 m to 28 x 28 m`` or ``upsampled 111 x 90.2 m to 45 x 45 m``: y
+        then x, as the shape."""
         if self.resample is None:
             return "looks {} x {}".format(*self.multilook)
         before, after = self.resample["from_pixel_m"], self.resample["to_pixel_m"]
-        return f"resampled {before['y']:.4g} x {before['x']:.4g} m to {after['y']:.4g} x {after['x']:.4g} m"
+        verb = "upsampled" if self.resample["method"] == UPSAMPLE else "resampled"
+        return f"{verb} {before['y']:.4g} x {before['x']:.4g} m to {after['y']:.4g} x {after['x']:.4g} m"
 
 
 def product_request(
@@ -258,7 +266,7 @@ def ingest_scene(
         in_grid = readers.raster_grid(phase_ds, "phase")
         storage = readers.phase_storage(phase_ds)
         _check_kind(config.kind, storage, request.phase)
-        reduction = plan_reduction(in_grid.pixel_size, config.model_pixel_size_m)
+        reduction = plan_reduction(in_grid.pixel_size, config.model_pixel_size_m, upsample=config.upsample)
         grid = reduced_grid(in_grid, reduction)
         aux = {role: readers.open_raster(path, role) for role, path in _aux_paths(request).items()}
         try:
@@ -432,8 +440,9 @@ def scene_bytes(grid: GeoGrid, names: list[str]) -> int:
 
 
 def resample_attrs(in_grid: GeoGrid, grid: GeoGrid, reduction: Reduction) -> dict | None:
-    """The scene attribute ``resample`` (None when multilooked): method, the factors (input pixels per output
-    pixel, y and x) and the pixel sizes in metres before and after."""
+    """The scene attribute ``resample`` (None when multilooked): method (``complex_average`` or
+    ``complex_bilinear_upsample``), the factors (input pixels per output pixel, y and x; below 1 when
+    upsampled) and the pixel sizes in metres before and after."""
     if reduction.looks is not None:
         return None
 
@@ -570,7 +579,9 @@ def _chunk(ctx: _Context, window: PixelWindow) -> dict[str, np.ndarray]:
     phase, valid = readers.read_phase(ctx.phase_ds, ctx.storage, source)
     if valid.any():
         ctx.stats.max_abs_phase = max(ctx.stats.max_abs_phase, float(np.abs(phase[valid]).max()))
-    if ctx.reduction.looks is None:
+    if ctx.reduction.method == UPSAMPLE:
+        phase, valid = bilinear_upsample(phase, valid, ctx.reduction, window, ctx.source_shape)
+    elif ctx.reduction.looks is None:
         phase, valid = complex_average(phase, valid, ctx.reduction, window, ctx.source_shape)
     elif ctx.reduction.looks != (1, 1):
         phase, valid = multilook(phase, valid, ctx.reduction.looks)
