@@ -60,10 +60,10 @@ def region_store(out: Path, recipe: Recipe, role: str, region: Region) -> tuple[
         for scene in described["scenes"]:
             product = scene["licsar"]
             step(out, f"{role}-ingest-{product['scene_id']}", ["ingest", str(folder / product["folder"]),
-                                                                "--store", str(store)])
+                                                                "--store", str(store), *recipe.ingest_args])
         return store, folder / described["licsar"]["labels"]
     for scene in described["scenes"]:
-        step(out, f"{role}-ingest-{scene['scene_id']}", ingest_argv(folder, scene, store))
+        step(out, f"{role}-ingest-{scene['scene_id']}", [*ingest_argv(folder, scene, store), *recipe.ingest_args])
     return store, folder / "labels_wgs84.geojson"
 
 
