@@ -369,6 +369,25 @@ def test_a_licsar_grid_at_36n_is_upsampled_to_45m(tmp_path):
     check_scannable(scene, 45.0)
 
 
+def test_licsar_uint8_coherence_follows_an_upsampled_grid(tmp_path):
+    """LiCSAR's coherence is uint8 with nodata 0, and ingest keeps 0 as data for coherence (a stand-in nodata of
+    -1): GDAL refuses -1 for a uint8 band, so an upsampled scene's coherence warp raised a traceback. It now warps
+    a float32 copy: values 1-255 scale to 1/255-1, the bilinear warp of a constant is that constant."""
+    transform = Affine(0.001, 0, 140.0, 0, -0.001, 36.05)
+    phase = write_raster(
+        tmp_path / "licsar.tif", wrap(ramp_phase(100, 120, cycles=4)), crs="EPSG:4326", transform=transform
+    )
+    coherence = np.full((100, 120), 204, np.uint8)
+    coh = write_raster(tmp_path / "licsar.cc.tif", coherence, crs="EPSG:4326", transform=transform, nodata=0)
+    store = Store.create(tmp_path / "store")
+    config = IngestConfig(sensor="sentinel-1", model_pixel_size_m=45.0, upsample=True)
+    ingest_scene(store, IngestRequest(phase=phase, coherence=coh, scene_id="licsar"), config)
+    stored = store.scene("licsar").read("coherence")
+    inner = stored[3:-3, 3:-3]
+    np.testing.assert_allclose(inner[np.isfinite(inner)], 204 / 255, atol=1e-6)
+    assert np.isfinite(inner).mean() > 0.99
+
+
 @settings(max_examples=6, deadline=None)
 @given(chunk_px=st.sampled_from([10, 20, 30, 40, 70, 110]))
 def test_upsampled_ingest_tiled_equals_untiled(tmp_path_factory, chunk_px):

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import rasterio
 import rasterio.features
+import rasterio.transform
 import rasterio.warp
 import rasterio.windows
 from rasterio.enums import Resampling
@@ -207,6 +208,24 @@ def reproject_window(
     """
     out = np.full((window.height, window.width), np.nan, dtype=np.float32)
     nodata = ds.nodata if src_nodata is None else src_nodata
+    if nodata is not None and not _holds(ds.dtypes[0], nodata):
+        # GDAL refuses a nodata its band type cannot hold (the "no nodata" -1 for uint8 coherence): warp a
+        # float32 copy of the source window instead, NaN outside the raster and nothing else taken as nodata.
+        with _reading(Path(ds.name), role):
+            source, transform = _float_source(ds, grid, window)
+            rasterio.warp.reproject(
+                source=source,
+                destination=out,
+                src_transform=transform,
+                src_crs=ds.crs,
+                src_nodata=np.nan,
+                dst_transform=grid.window_transform(window),
+                dst_crs=grid.crs_wkt,
+                dst_nodata=np.nan,
+                resampling=Resampling[resampling],
+                init_dest_nodata=True,
+            )
+        return out
     with _reading(Path(ds.name), role):
         rasterio.warp.reproject(
             source=rasterio.band(ds, 1),
@@ -221,6 +240,36 @@ def reproject_window(
             init_dest_nodata=True,
         )
     return out
+
+
+def _holds(dtype: str, value: float) -> bool:
+    """Whether a band of ``dtype`` can hold ``value`` (GDAL's condition on a warp's source nodata)."""
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        return True
+    info = np.iinfo(np.dtype(dtype))
+    return math.isfinite(value) and float(value).is_integer() and info.min <= value <= info.max
+
+
+def _float_source(ds: rasterio.DatasetReader, grid: GeoGrid, window: PixelWindow) -> tuple[np.ndarray, Any]:
+    """Band 1 of ``ds`` over the source pixels that ``window`` of ``grid`` needs (2 px margin), as float32 with
+    NaN outside the raster, and that block's transform."""
+    transform = grid.window_transform(window)
+    bounds = rasterio.transform.array_bounds(window.height, window.width, transform)
+    left, bottom, right, top = rasterio.warp.transform_bounds(
+        grid.crs_wkt, ds.crs, bounds[0], bounds[1], bounds[2], bounds[3]
+    )
+    need = rasterio.windows.from_bounds(left, bottom, right, top, ds.transform)
+    col0, row0 = math.floor(need.col_off) - 2, math.floor(need.row_off) - 2
+    col1, row1 = math.ceil(need.col_off + need.width) + 2, math.ceil(need.row_off + need.height) + 2
+    block = np.full((row1 - row0, col1 - col0), np.nan, dtype=np.float32)
+    r0, c0 = max(row0, 0), max(col0, 0)
+    r1, c1 = min(row1, ds.height), min(col1, ds.width)
+    if r1 > r0 and c1 > c0:
+        inside = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+        block[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = ds.read(1, window=inside).astype(np.float32)
+    return block, rasterio.windows.transform(
+        rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0), ds.transform
+    )
 
 
 ON_GRID_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
