@@ -83,10 +83,11 @@ RECIPES = {
             "0.072 by point matching (300 m): its sites were blobs of about 50 cells spanning several landslides. "
             "Build 3 (others 20 px from labels) gave 0.985 at 0.927 by overlap and 0.015 at 0.038 by point on the "
             "fresh seed 4400, with sites of 100 to 600 km^2. At about 100 m a 150 px window is 14 km wide and "
-            "holds several 0.5-4 km^2 bodies. Build 4 (this one) brings the products to 45 m on ingest "
+            "holds several 0.5-4 km^2 bodies. Build 4 (this recipe) brings the products to 45 m on ingest "
             "(--upsample), so a body spans as many pixels as at 28 m, and keeps others 75 px (half a window) "
-            "from labels; seeds 4200-4400, having been looked at, are retired, and the held-out figures come "
-            "from seed 4500."
+            "from labels; on the fresh seed 4500 it gave 0.964 at 0.659 by overlap (threshold 0.5, 8 cells) and "
+            "0.051 at 0.065 by point, and never scored a window above 0.9: not shipped either. In these "
+            "simulated C-band pairs a slide's fringes at 90 m are no clearer than the atmosphere's around it."
         ),
     )
 }
