@@ -6,31 +6,18 @@ stopped run resumes where it stopped.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scanner.cli import main as fringescan
 from scanner.io.writers import write_bytes
 from scanner.sim.files import ingest_argv, read_region
 from tools.accuracy.plan import SEEDS, Plan, Variant, sets
+from tools.steps import run_step
 
 
 def step(out: Path, name: str, argv: list[str]) -> None:
     """Run one ``fringescan`` verb in this process once (marker file ``OUT/.done/<name>``)."""
-    marker = out / ".done" / name
-    if marker.exists():
-        return
-    print(f"\n== {name}: fringescan {' '.join(argv)}", flush=True)
-    start = time.perf_counter()
-    code = fringescan(argv)
-    if code != 0:
-        print(f"accuracy: step '{name}' failed with exit code {code}", file=sys.stderr)
-        sys.exit(code)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{time.perf_counter() - start:.1f}\n")
-    print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
+    run_step(out, name, argv, "accuracy")
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

@@ -8,34 +8,22 @@ import hashlib
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import tools.zoo
 from scanner import __version__
-from scanner.cli import main as fringescan
 from scanner.io.checkpoint import read_meta
 from scanner.io.readers import parse_json_file
 from scanner.io.writers import write_json
 from scanner.io.zoo import CARD_NAME, zoo_dir
 from scanner.sim.files import ingest_argv, read_region
+from tools.steps import run_step
 from tools.zoo.recipes import RECIPES, Recipe, Region
 
 
 def step(out: Path, name: str, argv: list[str]) -> None:
     """Run one ``fringescan`` verb once; ``OUT/.done/<name>`` marks it done (its seconds)."""
-    marker = out / ".done" / name
-    if marker.exists():
-        return
-    print(f"\n== {name}: fringescan {' '.join(argv)}", flush=True)
-    start = time.perf_counter()
-    code = fringescan(argv)
-    if code != 0:
-        print(f"zoo: step '{name}' failed with exit code {code}", file=sys.stderr)
-        sys.exit(code)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{time.perf_counter() - start:.1f}\n")
-    print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
+    run_step(out, name, argv, "zoo")
 
 
 def synth_argv(recipe: Recipe, region: Region, folder: Path) -> list[str]:
@@ -59,41 +47,111 @@ def region_store(out: Path, recipe: Recipe, role: str, region: Region) -> tuple[
     if recipe.product == "licsar":
         for scene in described["scenes"]:
             product = scene["licsar"]
-            step(out, f"{role}-ingest-{product['scene_id']}", ["ingest", str(folder / product["folder"]),
-                                                                "--store", str(store), *recipe.ingest_args])
+            step(
+                out,
+                f"{role}-ingest-{product['scene_id']}",
+                ["ingest", str(folder / product["folder"]), "--store", str(store), *recipe.ingest_args],
+            )
         return store, folder / described["licsar"]["labels"]
     for scene in described["scenes"]:
-        step(out, f"{role}-ingest-{scene['scene_id']}", [*ingest_argv(folder, scene, store), *recipe.ingest_args])
+        step(
+            out,
+            f"{role}-ingest-{scene['scene_id']}",
+            [*ingest_argv(folder, scene, store), *recipe.ingest_args],
+        )
     return store, folder / "labels_wgs84.geojson"
 
 
 def build(recipe: Recipe, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     train_store, train_labels = region_store(out, recipe, "train", recipe.train)
-    dataset, first, mined, model = out / "dataset.zarr", out / "model-first", out / "dataset-mined.zarr", out / "model"
+    dataset, first, mined, model = (
+        out / "dataset.zarr",
+        out / "model-first",
+        out / "dataset-mined.zarr",
+        out / "model",
+    )
     cfg = ["--config", recipe.train_config]
-    step(out, "dataset", ["dataset", "--store", str(train_store), "--labels", str(train_labels), "--out", str(dataset), *cfg])
+    step(
+        out,
+        "dataset",
+        ["dataset", "--store", str(train_store), "--labels", str(train_labels), "--out", str(dataset), *cfg],
+    )
     step(out, "train-first", ["train", *cfg, "--dataset", str(dataset), "--out", str(first)])
-    step(out, "mine", ["mine", "--model", str(first), "--store", str(train_store), "--labels", str(train_labels),
-                       "--dataset", str(dataset), "--out", str(mined)])
+    step(
+        out,
+        "mine",
+        [
+            "mine",
+            "--model",
+            str(first),
+            "--store",
+            str(train_store),
+            "--labels",
+            str(train_labels),
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(mined),
+        ],
+    )
     step(out, "train", ["train", *cfg, "--dataset", str(mined), "--out", str(model)])
 
     val_store, val_labels = region_store(out, recipe, "val", recipe.val)
     step(out, "val-scan", ["scan", "--store", str(val_store), "--model", str(model)])
-    step(out, "calibrate", ["calibrate", "--store", str(val_store), "--labels", str(val_labels), "--model",
-                            str(model), "--min-recall", str(recipe.min_recall), "--write"])
+    step(
+        out,
+        "calibrate",
+        [
+            "calibrate",
+            "--store",
+            str(val_store),
+            "--labels",
+            str(val_labels),
+            "--model",
+            str(model),
+            "--min-recall",
+            str(recipe.min_recall),
+            "--write",
+        ],
+    )
 
     hold_store, hold_labels = region_store(out, recipe, "holdout", recipe.holdout)
     report = out / "holdout-evaluate-scan.json"
     step(out, "holdout-scan", ["scan", "--store", str(hold_store), "--model", str(model)])
-    step(out, "holdout-detect", ["detect", "--store", str(hold_store), "--out", str(out / "holdout-sites.geojson")])
-    step(out, "holdout-evaluate", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
-                                   "--out", str(report)])
+    step(
+        out,
+        "holdout-detect",
+        ["detect", "--store", str(hold_store), "--out", str(out / "holdout-sites.geojson")],
+    )
+    step(
+        out,
+        "holdout-evaluate",
+        ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels), "--out", str(report)],
+    )
     point_report = out / "holdout-evaluate-scan-point.json"
-    step(out, "holdout-evaluate-point", ["evaluate-scan", "--store", str(hold_store), "--labels", str(hold_labels),
-                                         "--match", "point", "--out", str(point_report)])
-    write_card(recipe, out, model, read_json(report, "evaluate-scan report"),
-               read_json(point_report, "evaluate-scan report"))
+    step(
+        out,
+        "holdout-evaluate-point",
+        [
+            "evaluate-scan",
+            "--store",
+            str(hold_store),
+            "--labels",
+            str(hold_labels),
+            "--match",
+            "point",
+            "--out",
+            str(point_report),
+        ],
+    )
+    write_card(
+        recipe,
+        out,
+        model,
+        read_json(report, "evaluate-scan report"),
+        read_json(point_report, "evaluate-scan report"),
+    )
     return model
 
 
@@ -104,20 +162,31 @@ ZOO_TARGET = {"site_recall": 0.9, "site_precision": 0.5}
 def target(held_out: dict) -> dict:
     """The zoo target and whether the held-out figures meet it, in words a user reads in ``fringescan models``."""
     met = all(held_out[k] >= v for k, v in ZOO_TARGET.items())
-    words = "met" if met else (
-        f"NOT met: expect about {(1 - held_out['site_precision']) / max(held_out['site_precision'], 1e-9):.0f} "
-        "false sites for every true one, and review every site"
+    words = (
+        "met"
+        if met
+        else (
+            f"NOT met: expect about {(1 - held_out['site_precision']) / max(held_out['site_precision'], 1e-9):.0f} "
+            "false sites for every true one, and review every site"
+        )
     )
     return {**ZOO_TARGET, "met": met, "summary": f"held-out site recall >= 0.9 at precision >= 0.5: {words}"}
 
 
 def read_json(path: Path, what: str) -> dict:
-    return parse_json_file(path, what=what, expected="the JSON this build wrote", fix=f"delete {path} and re-run")
+    return parse_json_file(
+        path, what=what, expected="the JSON this build wrote", fix=f"delete {path} and re-run"
+    )
 
 
 def figures(counts: dict) -> dict:
-    return {"site_recall": round(counts["recall"], 3), "site_precision": round(counts["precision"], 3),
-            "tp": counts["tp"], "fn": counts["fn"], "fp": counts["fp"]}
+    return {
+        "site_recall": round(counts["recall"], 3),
+        "site_precision": round(counts["precision"], 3),
+        "tp": counts["tp"],
+        "fn": counts["fn"],
+        "fp": counts["fp"],
+    }
 
 
 def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_report: dict) -> None:
@@ -139,7 +208,9 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_repor
         f"simulator preset {recipe.synth_config or 'default'}, regions delivered as {recipe.product}",
         "reproduce": f"python -m tools.zoo {recipe.name} --out out/zoo/{recipe.name} (training is deterministic "
         "on the CPU, so a rebuild on a CPU should give the params_sha256 below)",
-        "seeds": {role: {"seed": r.seed, "scenes": r.scenes, "areas": r.areas} for role, r in regions.items()},
+        "seeds": {
+            role: {"seed": r.seed, "scenes": r.scenes, "areas": r.areas} for role, r in regions.items()
+        },
         "training_data": f"simulator only (scanner/sim, preset {recipe.synth_config or 'default'}): "
         f"{recipe.train.scenes} synthetic pairs over {recipe.train.areas} fractal-terrain areas, seed "
         f"{recipe.train.seed}",
@@ -183,7 +254,9 @@ def install(recipe: Recipe, model: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=tools.zoo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=tools.zoo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name", choices=sorted(RECIPES), help="the zoo model to build")
     parser.add_argument("--out", type=Path, required=True, help="work folder (resumable)")
     parser.add_argument("--install", action="store_true", help="copy the built model into scanner/zoo/NAME")
