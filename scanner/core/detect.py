@@ -19,7 +19,8 @@ Rules (docs/scanning.md explains them):
 - **Size filter:** the paper removes candidates "smaller than 10x10 px" (about 0.078 km^2 at 28 m). On the
   10 px cell grid a component of one cell is exactly 10x10 px, the smallest thing the map can hold, so the
   filter removes every component whose area is at most ``min_area_m2``, by default one cell's area. No
-  candidate of the training data (0.16 km^2 and up) is that small, so the filter cannot cost a true positive.
+  candidate of the training data (0.16 km^2 and up) is that small, but a detection can be smaller than its
+  landslide, so the filter can cost a true positive (docs/scanning.md gives the measured cases).
 - **Slope:** when a DEM was ingested, ``slope_mean_deg`` is the mean slope over the site's cells and
   ``slope_class`` is ``slope`` at 15 degrees or more, else ``flat`` (the paper's section 2.3 threshold).
 - **Priority:** sites are ranked for a field team: (1) terrain, slope before unknown before flat (the
