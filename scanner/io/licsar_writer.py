@@ -29,7 +29,6 @@ import numpy as np
 import rasterio.warp
 from affine import Affine
 from pyproj import CRS
-from rasterio.enums import Resampling
 
 from scanner.config import require
 from scanner.geo import WGS84, GeoGrid
@@ -42,6 +41,7 @@ from scanner.io.products import (
     LICSAR_PHASE,
     licsar_los_suffix,
 )
+from scanner.io.readers import warp_array
 from scanner.io.writers import write_geotiff
 
 PIXELS_PER_DEGREE = 1000
@@ -101,20 +101,7 @@ def warp(array: np.ndarray, source: GeoGrid, target: GeoGrid, resampling: str) -
     phase there (bilinear makes 0 of -3.1 and 3.1), while nearest keeps each value a phase the source holds
     (LiCSAR geocodes its ``diff_pha`` by nearest neighbour too). Coherence and heights are smooth: ``bilinear``.
     """
-    out = np.full(target.shape, np.nan, dtype=np.float32)
-    rasterio.warp.reproject(
-        source=np.asarray(array, dtype=np.float32),
-        destination=out,
-        src_transform=source.transform,
-        src_crs=source.crs_wkt,
-        src_nodata=np.nan,
-        dst_transform=target.transform,
-        dst_crs=target.crs_wkt,
-        dst_nodata=np.nan,
-        resampling=Resampling[resampling],
-        init_dest_nodata=True,
-    )
-    return out
+    return warp_array(array, source.transform, source.crs_wkt, target, resampling)
 
 
 def write_frame(

@@ -213,19 +213,8 @@ def reproject_window(
         # float32 copy of the source window instead, NaN outside the raster and nothing else taken as nodata.
         with _reading(Path(ds.name), role):
             source, transform = _float_source(ds, grid, window)
-            rasterio.warp.reproject(
-                source=source,
-                destination=out,
-                src_transform=transform,
-                src_crs=ds.crs,
-                src_nodata=np.nan,
-                dst_transform=grid.window_transform(window),
-                dst_crs=grid.crs_wkt,
-                dst_nodata=np.nan,
-                resampling=Resampling[resampling],
-                init_dest_nodata=True,
-            )
-        return out
+        target = GeoGrid(window.height, window.width, grid.window_transform(window), grid.crs_wkt)
+        return warp_array(source, transform, ds.crs.to_wkt(), target, resampling)
     with _reading(Path(ds.name), role):
         rasterio.warp.reproject(
             source=rasterio.band(ds, 1),
@@ -239,6 +228,35 @@ def reproject_window(
             resampling=Resampling[resampling],
             init_dest_nodata=True,
         )
+    return out
+
+
+def warp_array(
+    array: np.ndarray,
+    src_transform: Any,
+    src_crs_wkt: str,
+    target: GeoGrid,
+    resampling: str,
+    *,
+    exact: bool = False,
+) -> np.ndarray:
+    """``array`` (NaN = no data) on ``src_transform`` / ``src_crs_wkt`` warped onto ``target`` with
+    rasterio.warp: float32, NaN where the source has none. ``exact`` turns off GDAL's approximate (linearly
+    interpolated) transformer, so a cell's value does not depend on which chunk it is computed in."""
+    out = np.full((target.height, target.width), np.nan, dtype=np.float32)
+    rasterio.warp.reproject(
+        source=np.ascontiguousarray(array, dtype=np.float32),
+        destination=out,
+        src_transform=src_transform,
+        src_crs=src_crs_wkt,
+        src_nodata=np.nan,
+        dst_transform=target.transform,
+        dst_crs=target.crs_wkt,
+        dst_nodata=np.nan,
+        resampling=Resampling[resampling],
+        init_dest_nodata=True,
+        **({"tolerance": 0.0} if exact else {}),
+    )
     return out
 
 

@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import zarr
-from rasterio.warp import Resampling, reproject
 
 from scanner.errors import InputError, StoreError, problem
 from scanner.geo import WGS84, GeoGrid, PixelWindow
 from scanner.io.artifact import is_inside
 from scanner.io.layout import StoreLayout
-from scanner.io.readers import parse_json_file, read_json
+from scanner.io.readers import parse_json_file, read_json, warp_array
 from scanner.io.writers import write_json
 from scanner.mosaic.combine import BAND_NAMES
 from scanner.mosaic.grid import ChunkIndex, MosaicGrid
@@ -138,21 +137,7 @@ def reproject_to(prob: np.ndarray, src: GeoGrid, dst: GeoGrid, resampling: str) 
     ``tolerance=0`` turns off GDAL's approximate (linearly interpolated) transformer: every destination cell is
     transformed exactly, so a cell's value does not depend on which chunk it is computed in.
     """
-    out = np.full(dst.shape, np.nan, dtype=np.float32)
-    reproject(
-        source=np.ascontiguousarray(prob, dtype=np.float32),
-        destination=out,
-        src_transform=src.transform,
-        src_crs=src.crs_wkt,
-        src_nodata=np.nan,
-        dst_transform=dst.transform,
-        dst_crs=dst.crs_wkt,
-        dst_nodata=np.nan,
-        resampling=Resampling[resampling],
-        init_dest_nodata=True,
-        tolerance=0.0,
-    )
-    return out
+    return warp_array(prob, src.transform, src.crs_wkt, dst, resampling, exact=True)
 
 
 # --- Versions ---------------------------------------------------------------------------------------------------
