@@ -5,7 +5,7 @@ A lend is short (10 minutes a command, 15 a session) and starts bare, and a pape
 of resumption is a whole model. Each run:
 
 1. regenerates the seeded archive on the machine (``fringescan synth`` of the accuracy study's TRAIN seed 8101
-   and TEST seed 8303, ``ingest``, ``dataset --config paper``): the same bytes on every lend;
+   and TEST seed 8303, ``ingest``, the configs/paper.py dataset): the same bytes on every lend;
 2. trains the next models not yet in ``--results`` (``MODELS``: first ``paper-B``, the full schedule on all of
    Dataset B, then the cross-validation models ``cv1-A`` .. ``cv5-B``), each only when the time left holds it
    (estimated from earlier results of the same schedule), and stops cleanly before ``--budget-s``;
@@ -104,11 +104,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # ------------------------------------------------------------------------------------------- archive
 
 
-def build_archive(work: Path, archive: Archive) -> dict[str, Path]:
-    """The TRAIN and TEST regions, stores and paper datasets under ``work`` (each step once)."""
-    sets = [a for s in archive.sets if s.startswith("dataset.") for a in ("--set", s)]
+def build_archive(
+    work: Path, config, archive: Archive, splits: tuple[str, ...] = ("train", "test")
+) -> dict[str, Path]:
+    """The regions, stores and ``config``'s datasets of ``splits`` under ``work`` (each step once).
+
+    The dataset is built by calling ``train.dataset_store.build_dataset``, not the ``dataset`` verb: the device
+    runs the repo from PYTHONPATH without installing it, so the ``fringescan.commands`` entry point that
+    registers the training verbs does not exist there."""
+    from train.dataset_store import build_dataset
+
     datasets = {}
-    for split, n in archive.scenes.items():
+    for split in splits:
+        n = archive.scenes[split]
         region, store, dataset = work / f"{split}-region", work / f"{split}-store", work / f"{split}-dataset"
         synth = ["synth", "--out", str(region), "--seed", str(SEEDS[split]), "--size", str(archive.size_px)]
         run_step(
@@ -119,19 +127,17 @@ def build_archive(work: Path, archive: Archive) -> dict[str, Path]:
         )
         for scene in read_region(region)["scenes"]:
             run_step(work, f"ingest-{split}-{scene['scene_id']}", ingest_argv(region, scene, store), "table1")
-        labels = str(region / "labels.geojson")
-        argv = [
-            "dataset",
-            "--store",
-            str(store),
-            "--labels",
-            labels,
-            "--out",
-            str(dataset),
-            "--config",
-            "paper",
-        ]
-        run_step(work, f"dataset-{split}", [*argv, *sets, "--json"], "table1")
+        marker = work / ".done" / f"dataset-{split}"
+        if not marker.exists():
+            began = time.perf_counter()
+            report = build_dataset(
+                store, region / "labels.geojson", dataset, config.dataset, config.preprocess, overwrite=True
+            )
+            print(
+                f"== dataset-{split}: {report['n_candidates']} candidates, {report['n_others']} others",
+                flush=True,
+            )
+            marker.write_text(f"{time.perf_counter() - began:.1f}\n")
         datasets[split] = dataset
     return datasets
 
@@ -248,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
     from train.dataset_store import load_dataset
 
     config = load_config("paper", list(archive.sets), expect=ExperimentConfig)
-    paths = build_archive(args.work, archive)
+    splits = ("train", "test") if "paper-B" in pending else ("train",)  # TEST only evaluates paper-B
+    paths = build_archive(args.work, config, archive, splits)
     datasets = {split: load_dataset(path) for split, path in paths.items()}
     print(f"table1_gpu: archive ready after {time.monotonic() - began:.0f} s", flush=True)
     measured: list[float] = []
