@@ -1,8 +1,23 @@
 """The paper's recipe (Table 1): AlexNet, SGD momentum 0.9, weight decay 0.0005, lr 0.01 x0.1 every 5,000
-iterations, batch 50, 30,000 iterations; Table 3's padding to N = 40,000 per class (Dataset A; use
-``--set train.samples_per_class=45000`` for Dataset B).
+iterations, batch 50, 30,000 iterations; and Table 3 as written:
 
+- the landslide candidates are padded to N per class by random rotation in [0, 180) degrees, flips and shifts
+  of +-10 px; N = 40,000 for Dataset A (``train.samples_per_class``) and 45,000 for Dataset B
+  (``train.samples_per_class_b``; ``fringescan train --subset B``, the default, and ``crossval``'s B models
+  use it);
+- the others are sampled, not padded: fed as their untransformed centre crop (``train.augment.others=False``;
+  ``--set train.augment.others=true`` transforms them too);
+- the stored margin is ``required_margin_px`` of the augmentation (41 px: a window rotated by 45 degrees and
+  shifted 10 px reaches sqrt(2) x 74.5 + 10 = 115.4 px from the centre), so no corner is ever filled with 0;
+- an "other" is a window that holds no pixel of any label (polygon or point, candidate or negative) grown by
+  ``dataset.label_buffer_px`` = 10 px (``dataset.others_rule="label_free"``), not merely one whose centre is
+  150 px from every label's centroid.
+
+    fringescan dataset --config configs/paper.py --store STORE --labels LABELS --out DATASET
     fringescan train --config configs/paper.py --dataset DATASET --out CKPT [--subset A|B] [--fold k]
+
+On a lent GPU, ``python3 -m tools.table1_gpu`` trains this recipe's full schedule (docs/accuracy.md, "Full
+Table 1 schedule on a GPU"): about 2 minutes per model on an H200.
 
 Cost: about 30,000 x 50 = 1.5 M samples of the 585 MFLOP-per-window AlexNet (about 1.8 GFLOP per training
 sample with the backward pass). The earlier network of this file (832 MFLOP) took about 9 hours per model on
@@ -40,10 +55,12 @@ gives plain ``optax.sgd`` with weight decay on every parameter.
 
 from scanner.core.phase import PreprocessConfig
 from scanner.nn.model import ModelConfig
-from train.config import DatasetConfig, ExperimentConfig, OptimConfig, TrainConfig
+from train.augment import required_margin_px
+from train.config import AugmentConfig, DatasetConfig, ExperimentConfig, OptimConfig, TrainConfig
 
 
 def get_config() -> ExperimentConfig:
+    augment = AugmentConfig(rotate=True, max_rotation_deg=180.0, flip=True, max_shift_px=10, others=False)
     return ExperimentConfig(
         model=ModelConfig(
             name="alexnet",
@@ -65,6 +82,20 @@ def get_config() -> ExperimentConfig:
             style="caffe",
             bias_lr_mult=2.0,
         ),
-        train=TrainConfig(steps=30000, batch_size=50, samples_per_class=40000, checkpoint_every=1000),
-        dataset=DatasetConfig(n_folds=5, subset_a_fraction=107 / 127, others_per_scene=400),
+        train=TrainConfig(
+            steps=30000,
+            batch_size=50,
+            samples_per_class=40000,
+            samples_per_class_b=45000,
+            checkpoint_every=1000,
+            augment=augment,
+        ),
+        dataset=DatasetConfig(
+            n_folds=5,
+            subset_a_fraction=107 / 127,
+            others_per_scene=400,
+            margin_px=required_margin_px(augment),
+            others_rule="label_free",
+            label_buffer_px=10.0,
+        ),
     )

@@ -16,8 +16,11 @@ from train.augment import (
     FLIP_NONE,
     FLIP_VERTICAL,
     augment_batch,
+    augment_windows,
     balanced_indices,
     centre_crop,
+    margin_shortfall,
+    required_margin_px,
     transform_patch,
 )
 from train.config import AugmentConfig
@@ -96,3 +99,80 @@ def test_balanced_indices_pad_rare_class_and_keep_labels(n_pos: int, n_neg: int,
 def test_balanced_indices_needs_both_classes() -> None:
     with pytest.raises(InputError, match="each class"):
         balanced_indices(np.zeros(5, int), 10, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------------------------------- margins
+
+
+def _all_inside(config: AugmentConfig, margin: int, theta_deg: float, flip: int, shift: tuple) -> bool:
+    """Whether every output pixel comes from inside a patch of ``margin``: a patch of ones gives no 0."""
+    ones = jnp.ones((150 + 2 * margin, 150 + 2 * margin, 1), jnp.float32)
+    out = _apply(ones, np.deg2rad(theta_deg), flip, shift)
+    return bool(np.all(out == 1.0))
+
+
+EXTREMES = [
+    (theta, flip, (dy, dx))
+    for theta in (45.0, 135.0, 44.9, 90.0, 0.0)
+    for flip in (FLIP_NONE, FLIP_VERTICAL, FLIP_HORIZONTAL, FLIP_BOTH)
+    for dy in (-10.0, 10.0)
+    for dx in (-10.0, 10.0)
+]
+
+
+def test_table3_margin_is_41_and_holds_every_extreme_transform() -> None:
+    """sqrt(2) x 74.5 + 10 = 115.4 px from the centre: 41 px of margin hold it, 40 do not."""
+    config = AugmentConfig()
+    assert required_margin_px(config) == 41
+    assert all(_all_inside(config, 41, *extreme) for extreme in EXTREMES)
+    assert not _all_inside(config, 40, 45.0, FLIP_NONE, (10.0, 10.0))
+    assert margin_shortfall(150 + 2 * 41, config) is None
+    assert "41 px" in margin_shortfall(150 + 2 * 32, config)
+
+
+def test_margin_without_rotation_is_the_shift() -> None:
+    config = AugmentConfig(rotate=False, max_shift_px=7)
+    assert required_margin_px(config) == 7
+    assert _all_inside(config, 7, 0.0, FLIP_BOTH, (7.0, -7.0))
+    assert not _all_inside(config, 6, 0.0, FLIP_NONE, (7.0, 0.0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    max_rotation=st.floats(0.0, 180.0),
+    max_shift=st.integers(0, 20),
+    rotate=st.booleans(),
+    u=st.floats(0.0, 1.0),
+    flip=st.integers(0, 3),
+    sy=st.floats(-1.0, 1.0),
+    sx=st.floats(-1.0, 1.0),
+)
+def test_required_margin_holds_random_transforms(
+    max_rotation: float, max_shift: int, rotate: bool, u: float, flip: int, sy: float, sx: float
+) -> None:
+    config = AugmentConfig(rotate=rotate, max_rotation_deg=max_rotation, max_shift_px=max_shift)
+    theta = u * max_rotation if rotate else 0.0
+    shift = (float(round(sy * max_shift)), float(round(sx * max_shift)))
+    assert _all_inside(config, required_margin_px(config), theta, flip, shift)
+
+
+# ------------------------------------------------------------------------------------------- per class
+
+
+def test_others_not_augmented_get_their_centre_crop() -> None:
+    """With ``others=False`` class 0 is its centre crop and class 1 gets the very draws it gets with True."""
+    patches = jnp.stack([_patch(s) for s in range(6)])
+    labels = jnp.array([0, 1, 0, 1, 1, 0], jnp.int32)
+    key = jax.random.key(3)
+    off = np.asarray(
+        jax.jit(augment_windows, static_argnums=3)(key, patches, labels, AugmentConfig(others=False))
+    )
+    on = np.asarray(jax.jit(augment_windows, static_argnums=3)(key, patches, labels, AugmentConfig()))
+    crops = np.asarray(centre_crop(patches))
+    for i, label in enumerate(np.asarray(labels)):
+        if label == 0:
+            np.testing.assert_array_equal(off[i], crops[i])
+            assert not np.array_equal(on[i], crops[i])
+        else:
+            np.testing.assert_array_equal(off[i], on[i])
+    np.testing.assert_array_equal(on, np.asarray(augment_batch(key, patches, AugmentConfig())))

@@ -28,7 +28,9 @@ def get_config():
     return ExperimentConfig(
         model=ModelConfig(name="alexnet_scan", conv_widths=(4, 8, 8, 8, 8), fc_width=16),
         preprocess=PreprocessConfig(filter_size_m=560.0),
-        train=TrainConfig(steps=3, batch_size=8, checkpoint_every=2),
+        train=TrainConfig(
+            steps=3, batch_size=8, checkpoint_every=2, samples_per_class=20, samples_per_class_b=30
+        ),
         dataset=DatasetConfig(
             margin_px=10, others_per_scene=6, n_folds=2, exclusion_px=100, subset_a_fraction=0.5
         ),
@@ -82,6 +84,8 @@ def test_crossval_folds_match_dataset_and_checkpoints(crossval_run) -> None:
             assert meta["train_config"]["subset"] == subset
             assert meta["train_config"]["held_out_fold"] == fold
             assert meta["train_config"]["n_train_samples"] == len(train_index)
+            per_class = meta["train_config"]["experiment"]["values"]["train"]["samples_per_class"]
+            assert per_class == {"A": 20, "B": 30}[subset]  # Table 3: B pads to its own N
             assert not np.any(arrays["fold"][train_index] == fold)  # the held-out fold never trains
         for case, (_, data_subset) in CASES.items():
             test_index = select_samples(

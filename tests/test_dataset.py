@@ -12,13 +12,23 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
+from shapely.geometry import Polygon, box
 
 from scanner.core.phase import PreprocessConfig, preprocess
 from scanner.geo import GeoGrid, PixelWindow
 from scanner.io.store import SceneWriter, Store
 from train.config import DatasetConfig
-from train.dataset import assign_folds, sample_others, select_samples, subset_a, window_valid_fraction
-from train.dataset_store import build_dataset, load_dataset
+from train.dataset import (
+    _far_from,
+    assign_folds,
+    label_free_windows,
+    sample_others,
+    select_samples,
+    subset_a,
+    window_sums,
+    window_valid_fraction,
+)
+from train.dataset_store import build_dataset, label_mask, load_dataset
 
 EPSG = 32654
 SIZE = 400
@@ -205,3 +215,87 @@ def test_others_keep_distance_and_ratio() -> None:
     assert len(others.rows) == 20 and np.sum(others.slope_class == 1) == 5
     assert np.all(np.hypot(others.rows - 150, others.cols - 150) > 40)
     assert np.all((others.rows >= 75) & (others.rows <= 225))  # whole window inside the scene
+
+
+# ------------------------------------------------------------------------------------------- label-free others
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), height=st.integers(150, 166), width=st.integers(150, 166))
+def test_window_sums_match_brute_force(seed: int, height: int, width: int) -> None:
+    mask = np.random.default_rng(seed).random((height, width)) < 0.01
+    sums = window_sums(mask)
+    for row in range(height):
+        for col in range(width):
+            if 75 <= row <= height - 75 and 75 <= col <= width - 75:
+                assert sums[row, col] == mask[row - 75 : row + 75, col - 75 : col + 75].sum()
+            else:
+                assert sums[row, col] == -1
+
+
+# A tall thin label: rows 20..380, cols 300..340 of a 400 px scene, centroid at (200, 320).
+TALL = [(300, 20), (340, 20), (340, 380), (300, 380)]  # (col, row) pixel corners
+
+
+def _tall_label_store(root: Path) -> tuple[Store, Path]:
+    store = Store.create(root / "store")
+    _write_scene(store, "s0", 0)
+    grid = _grid(0)
+    ring = [grid.transform * corner for corner in TALL]
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+        "properties": {},
+    }
+    labels = {
+        "type": "FeatureCollection",
+        "features": [feature],
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{EPSG}"}},
+    }
+    path = root / "labels.geojson"
+    path.write_text(json.dumps(labels))
+    return store, path
+
+
+def test_label_mask_is_the_buffered_polygon(tmp_path) -> None:
+    from scanner.io.labels import read_labels
+
+    store, path = _tall_label_store(tmp_path)
+    mask = label_mask(read_labels(path), store.scene("s0"), 10.0)
+    assert mask.shape == (SIZE, SIZE) and mask.dtype == np.uint8
+    assert mask[200, 320] == 1 and mask[200, 300] == 1 and mask[200, 339] == 1  # inside
+    assert mask[200, 291] == 1 and mask[200, 348] == 1  # within 10 px of an edge
+    assert mask[200, 288] == 0 and mask[200, 351] == 0 and mask[5, 320] == 0  # beyond 10 px (+1 touched)
+    assert mask[395, 320] == 0
+
+
+def test_label_free_rejects_a_window_the_centre_rule_accepts(tmp_path) -> None:
+    """The window centred at (60, 220) is 172 px from the label's centroid (200, 320), so the centre rule takes
+    it, but its columns [145, 295) reach the label grown by 10 px (cols 290..350)."""
+    from scanner.io.labels import read_labels
+
+    store, path = _tall_label_store(tmp_path)
+    mask = label_mask(read_labels(path), store.scene("s0"), 10.0)
+    free = label_free_windows(mask)
+    far = _far_from(np.array([[200.0, 320.0]]), mask.shape, 150.0)
+    assert far[60, 220] and not free[60, 220]
+    assert free[200, 214] and not free[200, 216]  # cols [139, 289) clear; [141, 291) touch col 290
+    assert not free[:75].any() and not free[:, -74:].any()  # windows leaving the scene
+
+
+def test_label_free_others_touch_no_label(tmp_path) -> None:
+    """Every random other of a dataset built with the label-free rule has a window disjoint from the label
+    polygon grown by the buffer (checked with shapely, independent of the rasterisation)."""
+    _, labels = _tall_label_store(tmp_path)
+    config = DatasetConfig(
+        margin_px=4, others_per_scene=40, n_folds=2, subset_a_fraction=0.5, others_rule="label_free"
+    )
+    build_dataset(tmp_path / "store", labels, tmp_path / "ds", config, PREPROCESS)
+    ds = load_dataset(tmp_path / "ds")
+    grown = Polygon(TALL).buffer(10.0)
+    others = np.flatnonzero(ds.labels == 0)
+    assert len(others) >= 20  # the flat stratum right of col 200 is mostly near the label
+    for i in others:
+        row, col = int(ds.arrays["row"][i]), int(ds.arrays["col"][i])
+        assert box(col - 75, row - 75, col + 75, row + 75).intersection(grown).area == 0  # edges may touch
+    assert ds.attrs["config"]["others_rule"] == "label_free"

@@ -63,6 +63,8 @@ def test_dataset_train_evaluate_and_refusal(tmp_path: Path, capsys) -> None:
                 "0",
                 "--set",
                 "train.steps=2",
+                "--set",
+                "train.samples_per_class_b=9",
             ]
         )
         == 0
@@ -70,6 +72,7 @@ def test_dataset_train_evaluate_and_refusal(tmp_path: Path, capsys) -> None:
     meta = json.loads((tmp_path / "ckpt" / "fringescan-model.json").read_text())
     assert meta["train_config"]["held_out_fold"] == 0
     assert meta["train_config"]["experiment"]["values"]["train"]["steps"] == 2
+    assert meta["train_config"]["experiment"]["values"]["train"]["samples_per_class"] == 9  # --subset B
     assert (
         main(
             [

@@ -6,12 +6,17 @@ flip (or none), and a shift of up to +-10 px in x and y. Sampling is nearest-nei
 levels stay levels (no blending of wrapped phase). Pixels from outside the stored patch are 0, the value
 ``preprocess`` gives invalid pixels. With theta = 0, no flip and no shift the output is exactly the centre crop.
 
+``augment_windows`` is the training step's form: with ``config.others`` False, class 0 ("others") gets the
+identity transform (its centre crop) while the candidates keep the same random draws. ``required_margin_px``
+is the smallest stored margin for which no output pixel of any transform falls outside the stored patch.
+
 ``balanced_indices`` pads the rare class (and samples the common one) to N per class per epoch, as Table 3
 does; the same numbers of both classes are drawn.
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -62,6 +67,67 @@ def random_transforms(
     flip = jax.random.randint(k_flip, (n,), 0, 4) if config.flip else jnp.zeros((n,), jnp.int32)
     shift = jax.random.randint(k_shift, (n, 2), -config.max_shift_px, config.max_shift_px + 1)
     return theta, flip, shift.astype(jnp.float32)
+
+
+def rotation_reach(config: AugmentConfig) -> float:
+    """Largest ``|cos t| + |sin t|`` over the rotations ``config`` draws (t in [0, max_rotation_deg]): how far,
+    in units of the window's half side, a rotated window's corner reaches along y or x."""
+    if not config.rotate or config.max_rotation_deg == 0:
+        return 1.0
+    top = config.max_rotation_deg
+    angles = [0.0, top, *(45.0 + 90.0 * k for k in range(4) if 45.0 + 90.0 * k <= top)]
+    return max(abs(math.cos(math.radians(a))) + abs(math.sin(math.radians(a))) for a in angles)
+
+
+def required_margin_px(config: AugmentConfig) -> int:
+    """Smallest stored margin (px on each side of the 150 px window) for which every output pixel of every
+    transform ``config`` draws comes from inside the stored patch, nearest-neighbour rounding included.
+
+    An output pixel sits at most ``h = 74.5`` px from the window centre along y and x; rotated, at most
+    ``h * rotation_reach`` (``sqrt(2) h`` once 45 degrees can be drawn), plus the shift. Its rounded source
+    index stays inside ``[0, 149 + 2 m]`` when that reach is at most ``74.5 + m + 0.5``, so
+    ``m >= reach - 75``; 0.001 px of slack covers float32 rounding. Table 3 (180 degrees, +-10 px): 41.
+    """
+    half = (WINDOW_PX - 1) / 2.0
+    reach = half * rotation_reach(config) + config.max_shift_px
+    return max(0, math.ceil(reach - (half + 0.5) + 1e-3))
+
+
+def margin_shortfall(patch_px: int, config: AugmentConfig) -> str | None:
+    """None when ``patch_px`` patches hold every pixel ``config``'s transforms read, else what is missing."""
+    margin, needed = (patch_px - WINDOW_PX) // 2, required_margin_px(config)
+    if margin >= needed:
+        return None
+    return (
+        f"stored margin {margin} px is below the {needed} px that rotation up to {config.max_rotation_deg:g} deg"
+        f" and shifts of +-{config.max_shift_px} px need: the corners of some transformed windows are 0"
+        " (invalid); rebuild the dataset with --set dataset.margin_px="
+        f"{needed} for none"
+    )
+
+
+def class_transforms(
+    key: jax.Array, labels: jax.Array, config: AugmentConfig
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``random_transforms`` for a batch with 0/1 ``labels``; with ``config.others`` False, class 0 gets the
+    identity (theta 0, no flip, no shift). The candidates' draws do not depend on the flag."""
+    theta, flip, shift = random_transforms(key, labels.shape[0], config)
+    if config.others:
+        return theta, flip, shift
+    keep = labels != 0
+    return (
+        jnp.where(keep, theta, 0.0),
+        jnp.where(keep, flip, FLIP_NONE),
+        jnp.where(keep[:, None], shift, 0.0),
+    )
+
+
+def augment_windows(
+    key: jax.Array, patches: jax.Array, labels: jax.Array, config: AugmentConfig
+) -> jax.Array:
+    """The training step's augmentation: ``class_transforms`` applied to stored patches ``(B, P, P, C)``."""
+    theta, flip, shift = class_transforms(key, labels, config)
+    return jax.vmap(transform_patch)(patches, theta, flip, shift)
 
 
 @partial(jax.jit, static_argnames=("config",))

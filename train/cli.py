@@ -205,15 +205,25 @@ def train_checkpoint(
     overwrite: bool = False,
 ) -> Any:
     """Train on ``subset`` minus ``fold`` of an in-memory dataset and publish the checkpoint at ``out``
-    (an existing checkpoint there is replaced only with ``overwrite``; anything else is refused first)."""
+    (an existing checkpoint there is replaced only with ``overwrite``; anything else is refused first).
+
+    Dataset B trains with ``train.samples_per_class_b`` when the config sets it (``for_subset``). A stored
+    margin too small for the augmentation (``margin_shortfall``) is trained on with a warning: the shipped
+    demo and zoo recipes store 32 px against the 41 px their rotations reach, and were trained that way."""
     from scanner.config import config_to_dict
     from scanner.io.artifact import check_target
     from scanner.io.checkpoint import ModelMeta, save_checkpoint
+    from train.augment import margin_shortfall
+    from train.config import for_subset
     from train.dataset import select_samples
     from train.loop import train
 
+    config = for_subset(config, subset)
     _check_preprocess(config, dataset)
     check_target(out, "model", overwrite=overwrite)
+    shortfall = margin_shortfall(dataset.patches.shape[1], config.train.augment)
+    if shortfall is not None:
+        log.warning("%s", shortfall)
     arrays = dataset.arrays
     index = select_samples(
         arrays["scene_index"], arrays["fold"], arrays["in_a"], subset=subset, fold=fold, part="train"

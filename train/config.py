@@ -4,6 +4,7 @@ dataset settings. ``configs/<name>.py`` returns one from ``get_config()``; ``--s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from scanner.config import require
@@ -12,6 +13,7 @@ from scanner.core.phase import PreprocessConfig
 from scanner.nn.model import ModelConfig
 
 OPTIM_STYLES = ("caffe", "optax")
+OTHERS_RULES = ("centre_distance", "label_free")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,12 +76,20 @@ class OptimConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class AugmentConfig:
-    """Table 3's padding: random rotation in [0, max_rotation_deg), flips and shifts, applied per sample."""
+    """Table 3's padding: random rotation in [0, max_rotation_deg), flips and shifts, applied per sample.
+
+    ``others``: whether "others" (class 0) are transformed too. Table 3 pads the landslide candidates by
+    rotation, flip and shift and samples the others, so configs/paper.py sets False (others are fed as their
+    untransformed centre crop). The default, True, transforms every sample, as every model trained before this
+    flag existed (configs/demo.py and the zoo's recipes) was trained, so their recipes reproduce unchanged.
+    ``train.augment.required_margin_px`` gives the stored margin this augmentation needs.
+    """
 
     rotate: bool = True
     max_rotation_deg: float = 180.0
     flip: bool = True
     max_shift_px: int = 10
+    others: bool = True
 
     def __post_init__(self) -> None:
         require(
@@ -101,12 +111,15 @@ class AugmentConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """How long and on what. ``samples_per_class``: the rare class is padded (and the common one sampled) to
-    this many samples per class and epoch (Table 3); None uses the larger class's count."""
+    this many samples per class and epoch (Table 3); None uses the larger class's count.
+    ``samples_per_class_b``: the same for a model trained on Dataset B (Table 3 pads A to 40,000 and B to
+    45,000 per class); None uses ``samples_per_class``. ``for_subset`` resolves it."""
 
     steps: int = 30000
     batch_size: int = 50
     seed: int = 0
     samples_per_class: int | None = None
+    samples_per_class_b: int | None = None
     checkpoint_every: int = 1000
     log_every: int = 10
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -122,6 +135,13 @@ class TrainConfig:
             fix="e.g. 40000",
         )
         require(
+            self.samples_per_class_b is None or self.samples_per_class_b >= 1,
+            "train.samples_per_class_b",
+            expected="None or >= 1",
+            found=self.samples_per_class_b,
+            fix="e.g. 45000 (Table 3's Dataset B)",
+        )
+        require(
             self.checkpoint_every >= 1 and self.log_every >= 1,
             "train.checkpoint_every/log_every",
             expected=">= 1",
@@ -134,15 +154,22 @@ class TrainConfig:
 class DatasetConfig:
     """How ``fringescan dataset`` samples patches from a store.
 
-    ``margin_px``: extra pixels stored around each 150 px patch so shifts and rotations see real data.
-    ``others_per_scene``: random non-candidate patches per scene. ``exclusion_px``: minimum distance from a
-    patch centre to any labelled candidate for an "other". ``n_folds``: folds, assigned per scene.
+    ``margin_px``: extra pixels stored around each 150 px patch so shifts and rotations see real data
+    (``train.augment.required_margin_px``: 41 for Table 3's rotation and +-10 px shift; 32, the default, leaves
+    the corners of some rotated windows 0). ``others_per_scene``: random non-candidate patches per scene.
+    ``others_rule``: which random windows may be "others". ``"centre_distance"`` (the default, every model
+    before issue 17): the window's centre lies more than ``exclusion_px`` from every label's centroid, positive
+    or negative (a large label can still reach into such a window). ``"label_free"`` (configs/paper.py): the
+    150 px window holds no pixel of any label's polygon (or point) grown by ``label_buffer_px``.
+    ``n_folds``: folds, assigned per scene.
     ``subset_a_fraction``: share of scenes in Dataset A (A is a subset of B; its folds nest in B's).
     """
 
     margin_px: int = 32
     others_per_scene: int = 200
     exclusion_px: int = 150
+    others_rule: str = "centre_distance"
+    label_buffer_px: float = 10.0
     min_valid_fraction: float = 0.75
     n_folds: int = 5
     subset_a_fraction: float = 0.85
@@ -157,6 +184,20 @@ class DatasetConfig:
             expected=">= 0",
             found=self.others_per_scene,
             fix="e.g. 200",
+        )
+        require(
+            self.others_rule in OTHERS_RULES,
+            "dataset.others_rule",
+            expected=f"one of {OTHERS_RULES}",
+            found=self.others_rule,
+            fix="label_free (Table 3 as written) or centre_distance",
+        )
+        require(
+            self.label_buffer_px >= 0,
+            "dataset.label_buffer_px",
+            expected=">= 0",
+            found=self.label_buffer_px,
+            fix="e.g. 10 (one 10 px cell)",
         )
         require(
             self.n_folds >= 2, "dataset.n_folds", expected=">= 2", found=self.n_folds, fix="5 as in the paper"
@@ -197,3 +238,12 @@ class ExperimentConfig:
             found=self.model.in_channels,
             fix="set model.in_channels to the number of input planes",
         )
+
+
+def for_subset(config: ExperimentConfig, subset: str) -> ExperimentConfig:
+    """``config`` as it trains on Dataset ``subset``: for B, ``train.samples_per_class_b`` (when set) becomes
+    ``train.samples_per_class`` (Table 3: A padded to 40,000 per class, B to 45,000)."""
+    per_class_b = config.train.samples_per_class_b
+    if subset != "B" or per_class_b is None:
+        return config
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, samples_per_class=per_class_b))

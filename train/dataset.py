@@ -45,21 +45,35 @@ def subset_a(folds: dict[str, int], fraction: float, seed: int) -> set[str]:
     return chosen
 
 
-def window_valid_fraction(valid: np.ndarray) -> np.ndarray:
-    """Valid fraction of the 150 px window centred on each pixel (0 where the window leaves the array)."""
-    height, width = valid.shape
-    table = np.zeros((height + 1, width + 1), np.int64)
-    np.cumsum(np.cumsum(valid != 0, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
-    out = np.zeros(valid.shape, np.float32)
+def window_sums(mask: np.ndarray) -> np.ndarray:
+    """Count of nonzero ``mask`` pixels in the 150 px window centred on each pixel, from a summed-area table
+    (-1 where the window leaves the array)."""
+    height, width = mask.shape
+    out = np.full(mask.shape, -1, np.int64)
     if height < WINDOW_PX or width < WINDOW_PX:
         return out
+    table = np.zeros((height + 1, width + 1), np.int64)
+    np.cumsum(np.cumsum(mask != 0, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
     r0 = np.arange(HALF, height - HALF + 1)
     c0 = np.arange(HALF, width - HALF + 1)
     y0, y1 = (r0 - HALF)[:, None], (r0 + HALF)[:, None]
     x0, x1 = (c0 - HALF)[None, :], (c0 + HALF)[None, :]
-    sums = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
-    out[HALF : height - HALF + 1, HALF : width - HALF + 1] = sums / float(WINDOW_PX * WINDOW_PX)
+    out[HALF : height - HALF + 1, HALF : width - HALF + 1] = (
+        table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    )
     return out
+
+
+def window_valid_fraction(valid: np.ndarray) -> np.ndarray:
+    """Valid fraction of the 150 px window centred on each pixel (0 where the window leaves the array)."""
+    sums = window_sums(valid)
+    return np.where(sums >= 0, sums / float(WINDOW_PX * WINDOW_PX), 0.0).astype(np.float32)
+
+
+def label_free_windows(label_mask: np.ndarray) -> np.ndarray:
+    """True where the 150 px window centred on the pixel lies in the array and holds no ``label_mask`` pixel
+    (the rasterised, buffered labels): the centres ``others_rule = "label_free"`` allows for an "other"."""
+    return window_sums(label_mask) == 0
 
 
 def usable_candidates(centres: np.ndarray, fraction: np.ndarray, min_valid_fraction: float) -> np.ndarray:
@@ -98,16 +112,18 @@ def sample_others(
     exclusion_px: float,
     min_valid_fraction: float,
     rng: np.random.Generator,
+    label_free: np.ndarray | None = None,
 ) -> OtherSample:
     """``n`` random "other" centres away from every label, stratified so ``round(n * slope_ratio)`` are slope.
 
     A centre qualifies when its window is inside the scene with ``min_valid_fraction`` valid pixels and it
-    lies more than ``exclusion_px`` from every label centre, positive or negative. Without a slope ratio (no
-    slope data) the centres are drawn from all qualifying pixels. Fewer than ``n`` come back when too few
+    lies more than ``exclusion_px`` from every label centre, positive or negative; or, when ``label_free``
+    (``label_free_windows``) is given, where it is True instead of the distance rule. Without a slope ratio
+    (no slope data) the centres are drawn from all qualifying pixels. Fewer than ``n`` come back when too few
     qualify.
     """
     ok = fraction >= min_valid_fraction
-    ok &= _far_from(label_centres, ok.shape, exclusion_px)
+    ok &= _far_from(label_centres, ok.shape, exclusion_px) if label_free is None else label_free
     if slope_ratio is None:
         strata = [(ok, n)]
     else:

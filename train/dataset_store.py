@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import zarr
+from rasterio.features import rasterize
+from shapely.affinity import affine_transform
 from shapely.geometry import box
 
 from scanner import __version__
@@ -54,6 +56,7 @@ from train.dataset import (
     LABEL_CANDIDATE,
     LABEL_OTHER,
     assign_folds,
+    label_free_windows,
     sample_others,
     slope_area_ratio,
     subset_a,
@@ -78,6 +81,22 @@ def label_centres(labels: list[Label], scene: Scene) -> np.ndarray:
         col, row = inverse * (point.x, point.y)
         centres.append((np.floor(row), np.floor(col)))  # the pixel holding the centre
     return np.array(centres, np.float64).reshape(-1, 2)
+
+
+def label_mask(labels: list[Label], scene: Scene, buffer_px: float) -> np.ndarray:
+    """uint8 ``(H, W)``: 1 on every scene pixel touched by a label's geometry (polygon or point, every class,
+    visible in the scene or not) grown by ``buffer_px`` pixels, 0 elsewhere. The buffer is taken in pixel
+    units (the geometry is moved onto the pixel grid first), so it means the same in any CRS."""
+    to_pixels = ~scene.grid.transform
+    matrix = [to_pixels.a, to_pixels.b, to_pixels.d, to_pixels.e, to_pixels.c, to_pixels.f]
+    shapes = []
+    for label in reproject(labels, scene.grid.crs_wkt):
+        on_grid = affine_transform(label.geometry, matrix)
+        shapes.append((on_grid.buffer(buffer_px) if buffer_px > 0 else on_grid, 1))
+    shape = (scene.grid.height, scene.grid.width)
+    if not shapes:
+        return np.zeros(shape, np.uint8)
+    return rasterize(shapes, out_shape=shape, fill=0, all_touched=True, dtype="uint8")
 
 
 # ------------------------------------------------------------------------------------------- one scene
@@ -138,7 +157,8 @@ def scene_patches(
 ) -> ScenePatches:
     """Candidate patches on the positive labels visible in ``scene``, negative patches (class 0) on its visible
     negative labels, both centred on the pixel holding the label's centroid, and slope-stratified random others
-    kept ``exclusion_px`` away from every label centre, positive or negative."""
+    kept away from every label, positive or negative: ``exclusion_px`` from each centroid, or with
+    ``others_rule = "label_free"`` windows that touch no label grown by ``label_buffer_px`` (``label_mask``)."""
     valid = scene.read("valid")
     fraction = window_valid_fraction(valid)
     centres = label_centres(labels, scene)
@@ -158,6 +178,11 @@ def scene_patches(
         exclusion_px=config.exclusion_px,
         min_valid_fraction=config.min_valid_fraction,
         rng=rng,
+        label_free=(
+            label_free_windows(label_mask(labels, scene, config.label_buffer_px))
+            if config.others_rule == "label_free"
+            else None
+        ),
     )
     labelled = np.concatenate([cand, negative])
     rows = np.concatenate([labelled[:, 0], others.rows])

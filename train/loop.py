@@ -37,7 +37,7 @@ from scanner.io.readers import read_json
 from scanner.io.writers import write_json
 from scanner.nn.model import build_model
 from scanner.progress import ProgressCallback
-from train.augment import balanced_indices, random_transforms, transform_patch
+from train.augment import augment_windows, balanced_indices
 from train.config import AugmentConfig, ExperimentConfig
 from train.optim import learning_rate_schedule, make_optimizer
 
@@ -88,11 +88,6 @@ class EpochSampler:
         return np.array([self.epoch(int(p // length))[p % length] for p in positions])
 
 
-def _augment(key: jax.Array, patches: jax.Array, config: AugmentConfig) -> jax.Array:
-    theta, flip, shift = random_transforms(key, patches.shape[0], config)
-    return jax.vmap(transform_patch)(patches, theta, flip, shift)
-
-
 def _reseeded(rest: nnx.State, key: jax.Array) -> nnx.State:
     """``rest`` with every RNG stream's key replaced by ``fold_in(key, i)`` and its count reset."""
     flat, treedef = jax.tree_util.tree_flatten_with_path(rest)
@@ -118,7 +113,7 @@ def _step_body(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment
 
     def step(params, opt_state, rest, patches, labels, key):
         aug_key, dropout_key = jax.random.split(key)
-        x = _augment(aug_key, patches, augment)
+        x = augment_windows(aug_key, patches, labels, augment)
         (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, rest, x, labels, dropout_key
         )
