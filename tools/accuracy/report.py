@@ -8,6 +8,7 @@ from pathlib import Path
 from tools.accuracy import tables
 from tools.accuracy.counting import MIN_CELLS, MIN_RECALL, THRESHOLDS
 from tools.accuracy.evaluation import DEFAULT_SETTING, VariantResult
+from tools.accuracy.paper_cv import committed_section
 from tools.accuracy.plan import SEEDS, Plan
 from tools.zoo.table import zoo_markdown
 
@@ -46,6 +47,7 @@ def render(
         patch=tables.patch_table(extra),
         images=images,
         zoo=zoo_markdown(),
+        paper_cv=committed_section(),
         mflop="; ".join(f"{r.name} {r.mflop:.3f}" for r in results),
         visibility=tables.visibility_line(plan),
         holdout_seed=SEEDS["holdout"],
