@@ -163,3 +163,20 @@ def test_paper_cv_replaces_only_its_section():
 
     doc = f"head\n{MARKERS[0]}old{MARKERS[1]}\ntail\n"
     assert replace_section(doc, "new") == f"head\n{MARKERS[0]}new{MARKERS[1]}\ntail\n"
+
+
+def test_accuracy_template_keeps_the_gpu_and_paper_cv_sections_of_the_doc():
+    """``python -m tools.accuracy`` rewrites docs/accuracy.md from its template: the template holds the GPU
+    section word for word (its results block filled from the doc) and the paper-cv markers, so neither is lost."""
+    from tools.accuracy.paper_cv import MARKERS
+    from tools.accuracy.plan import ROOT
+    from tools.accuracy.report import TEMPLATE
+    from tools.table1_gpu import BEGIN, END, current_block
+
+    template, doc = TEMPLATE.read_text(), (ROOT / "docs" / "accuracy.md").read_text()
+    assert f"{MARKERS[0]}{{paper_cv}}{MARKERS[1]}" in template
+    head = "## Full Table 1 schedule on a GPU"
+    t_section = template[template.index(head) : template.index("## Tables 3 and 4")]
+    d_section = doc[doc.index(head) : doc.index("## Tables 3 and 4")]
+    assert t_section.replace("{table1_gpu}", current_block()) == d_section
+    assert d_section.index(BEGIN) < d_section.index(END)
