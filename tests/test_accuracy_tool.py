@@ -125,6 +125,7 @@ def _paper_cv_result() -> dict:
         "steps": 300,
         "batch": 50,
         "scan_path": "window",
+        "schedule": "Table 1's first 300",
         "table6": {case: average for case in ("A on A'", "A on B'", "B on B'")},
         "table7": table7,
         "seconds": {"dataset": 60.0, "crossval": 540.0},
@@ -144,7 +145,9 @@ def test_paper_cv_section_pools_the_folds_and_states_the_schedule():
     text = paper_cv_markdown(_paper_cv_result())
     # 5 TP, 1 FN, 0+1+2+3+4 = 10 FP pooled: recall 5/6, precision 5/15
     assert "| 1 (CNN-A on Dataset A') | no | 5 / 1 / 10, 83.3 / 33.3 | 100 / 3.1 |" in text
-    assert "| 300 x 50 | 1.00% | window | 10 |" in text  # 15,000 of 1.5 M samples; 600 s
+    assert (
+        "| Table 1's first 300 | 300 x 50 | 1.00% | window | 10 |" in text
+    )  # 15,000 of 1.5 M samples; 600 s
     assert "| A on B' | 90.0 / 50.0 / 70.0 | 83.5 / 99.7 / 96.3 |" in text
 
 

@@ -50,11 +50,40 @@ PAPER_T6 = {  # paper Table 6 averages (recall, precision, BEP, %), ALOS
     "B on B'": (90.9, 99.5, 99.4),
 }
 
-RUNS = (  # (key, title, config, --steps flag, Table-1 steps of the config, lr drop every, scan path)
-    ("paper", "paper AlexNet (configs/paper.py)", "configs/paper.py", "paper_steps", 30000, 5000, "window"),
-    ("default", "default recipe (configs/demo.py, no mining)", "configs/demo.py", "default_steps", 1500, 600,
-     "dense"),
-)
+RUN_KEYS = ("paper", "default")
+
+
+def cv_runs(args: argparse.Namespace) -> dict[str, tuple[str, str, CrossVal]]:
+    """``{key: (title, schedule in words, CrossVal)}`` of the two models this tool cross-validates."""
+    paper_sets = tuple(args.paper_set)
+    paper = CrossVal(
+        "cv-paper",
+        "configs/paper.py",
+        "ds-paper.zarr",
+        args.paper_steps,
+        30000,
+        5000,
+        "window",
+        truncate=True,
+        overrides=paper_sets,
+    )
+    default = CrossVal("cv-default", "configs/demo.py", "ds-default.zarr", args.default_steps, 1500, 600)
+    changed = (
+        f"; changed for the CPU schedule: {', '.join(f'`{o}`' for o in paper_sets)}" if paper_sets else ""
+    )
+    return {
+        "paper": (
+            "paper AlexNet (configs/paper.py)",
+            f"Table 1's first {args.paper_steps} of 30,000 iterations (lr 0.01 throughout: Table 1's first drop "
+            f"comes at 5,000){changed}",
+            paper,
+        ),
+        "default": (
+            "default recipe (configs/demo.py, no mining round)",
+            f"{args.default_steps} of configs/demo.py's 1,500 steps, its lr drop moved to the same fraction",
+            default,
+        ),
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,6 +100,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="landslide density (the simulator's default 1.3 leaves few bodies in small scenes)",
     )
     p.add_argument("--paper-steps", type=int, default=100, help="steps per paper AlexNet fold model")
+    p.add_argument(
+        "--paper-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a --set for the paper AlexNet's dataset and models (repeatable), recorded in the doc",
+    )
     p.add_argument("--default-steps", type=int, default=300, help="steps per default-recipe fold model")
     p.add_argument(
         "--runs",
@@ -110,7 +146,8 @@ def run(args: argparse.Namespace) -> dict:
     result = {
         "command": "python -m tools.accuracy.paper_cv --out OUT "
         f"--size {args.size} --train-scenes {args.train_scenes} --bodies-per-100km2 {args.bodies_per_100km2:g} "
-        f"--paper-steps {args.paper_steps} --default-steps {args.default_steps}",
+        f"--paper-steps {args.paper_steps} --default-steps {args.default_steps}"
+        + "".join(f" --paper-set {o}" for o in args.paper_set),
         "date": time.strftime("%Y-%m-%d"),
         "archive": {
             "seed": SEEDS["train"],
@@ -127,24 +164,26 @@ def run(args: argparse.Namespace) -> dict:
     if previous and previous.get("archive") == result["archive"]:
         result["runs"] = previous["runs"]
     wanted = {name.strip() for name in args.runs.split(",")}
-    for key, title, config, flag, config_steps, decay_every, path in RUNS:
+    for key, (title, schedule, cv_run) in cv_runs(args).items():
         if key not in wanted:
             continue
-        steps = getattr(args, flag)
-        cv_run = CrossVal(f"cv-{key}", config, f"ds-{key}.zarr", steps, config_steps, decay_every, path)
-        build_dataset(plan, f"dataset-{key}", Variant(key, config, title), region, store, plan.out / cv_run.dataset)
+        variant = Variant(key, cv_run.config, title, cv_run.overrides)
+        build_dataset(plan, f"dataset-{key}", variant, region, store, plan.out / cv_run.dataset)
         _, table7 = crossval(plan, store, region, cv_run)
         table6 = parse_json_file(
-            plan.out / cv_run.name / "table6.json", what="cross-validation table", expected="its JSON",
+            plan.out / cv_run.name / "table6.json",
+            what="cross-validation table",
+            expected="its JSON",
             fix="delete the run's cv folder to recompute",
         )
         result["runs"][key] = {
             "title": title,
-            "config": config,
+            "config": cv_run.config,
+            "schedule": schedule,
             "command": f"{result['command']} --runs {key}",
-            "steps": steps,
+            "steps": cv_run.steps,
             "batch": 50,
-            "scan_path": path,
+            "scan_path": cv_run.scan_path,
             "table6": {case: table6[case]["average"] for case in PAPER_T6},
             "table7": table7,
             "seconds": {
@@ -152,7 +191,7 @@ def run(args: argparse.Namespace) -> dict:
                 "crossval": stage_seconds(plan.out, [f"crossval-{cv_run.name}"]),
             },
         }
-    result["runs"] = {key: result["runs"][key] for key, *_ in RUNS if key in result["runs"]}
+    result["runs"] = {key: result["runs"][key] for key in RUN_KEYS if key in result["runs"]}
     return result
 
 
@@ -160,7 +199,9 @@ def _previous(path: Path) -> dict | None:
     if not path.exists():
         return None
     return parse_json_file(
-        path, what="earlier paper cross-validation results", expected="tools.accuracy.paper_cv's JSON",
+        path,
+        what="earlier paper cross-validation results",
+        expected="tools.accuracy.paper_cv's JSON",
         fix="delete it to start afresh",
     )
 
@@ -179,22 +220,23 @@ def paper_cv_markdown(result: dict) -> str:
         "one pair), 5 folds per scene as in Tables 3 and 4. The paper's columns are its ALOS averages. Regenerate "
         f"with `{result['command']}` ({result['date']}).",
         "",
-        "| model | schedule (steps x batch) | share of Table 1's 1.5 M samples | scan path for Table 7 | "
+        "| model | schedule | steps x batch | share of Table 1's 1.5 M samples | scan path for Table 7 | "
         "CPU minutes (dataset + cross-validation and scans) |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for run in runs.values():
         samples = run["steps"] * run["batch"]
         minutes = (run["seconds"]["dataset"] + run["seconds"]["crossval"]) / 60
         lines.append(
-            f"| {run['title']} | {run['steps']} x {run['batch']} | {100 * samples / TABLE1_SAMPLES:.2f}% | "
+            f"| {run['title']} | {run['schedule']} | {run['steps']} x {run['batch']} | {100 * samples / TABLE1_SAMPLES:.2f}% | "
             f"{run['scan_path']} | {minutes:.0f} |"
         )
     lines += [
         "",
         "Table 6 (patch level, averages over the 5 folds, %):",
         "",
-        "| case | " + " | ".join(f"{run['title']}: recall / precision / BEP" for run in runs.values())
+        "| case | "
+        + " | ".join(f"{run['title']}: recall / precision / BEP" for run in runs.values())
         + " | paper (ALOS): recall / precision / BEP |",
         "|---|" + "---|" * (len(runs) + 1),
     ]
@@ -224,11 +266,17 @@ def paper_cv_markdown(result: dict) -> str:
                 cells.append(f"{tp} / {fn} / {fp}, {pct(recall)} / {pct(precision)}")
             paper = PAPER_T7[f"{case}-{filt}"]
             lines.append(
-                f"| {case} ({model} on {data}) | {'yes' if filt else 'no'} | " + " | ".join(cells)
+                f"| {case} ({model} on {data}) | {'yes' if filt else 'no'} | "
+                + " | ".join(cells)
                 + f" | {paper[0]} / {paper[1]} |"
             )
     for run in runs.values():
-        lines += ["", f"Per fold, {run['title']}, (b) size filter applied:", "", table7_markdown(run["table7"], 1)]
+        lines += [
+            "",
+            f"Per fold, {run['title']}, (b) size filter applied:",
+            "",
+            table7_markdown(run["table7"], 1),
+        ]
     return "\n".join(lines)
 
 
@@ -243,7 +291,9 @@ def committed_section() -> str:
     if not JSON_PATH.exists():
         return "Not run yet: `python -m tools.accuracy.paper_cv --out OUT`."
     result = parse_json_file(
-        JSON_PATH, what="paper cross-validation results", expected="tools.accuracy.paper_cv's JSON",
+        JSON_PATH,
+        what="paper cross-validation results",
+        expected="tools.accuracy.paper_cv's JSON",
         fix="rerun python -m tools.accuracy.paper_cv",
     )
     return paper_cv_markdown(result)

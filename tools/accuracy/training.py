@@ -20,8 +20,10 @@ from tools.accuracy.plan import Plan, Variant, sets, steps_overrides
 class CrossVal:
     """One cross-validation run: its config, dataset, step schedule and scan path, and its folders' name.
 
-    ``steps`` replaces the config's ``config_steps`` with the learning-rate drop (every ``decay_every``) moved
-    to the same fraction of training (``steps_overrides``).
+    ``steps`` replaces the config's ``config_steps``: with ``truncate`` False the learning-rate drop (every
+    ``decay_every``) moves to the same fraction of training (``steps_overrides``); with ``truncate`` True the
+    run is the config's first ``steps`` iterations, its learning-rate schedule untouched. ``overrides`` are more
+    ``--set`` values for the dataset and the models.
     """
 
     name: str
@@ -31,6 +33,16 @@ class CrossVal:
     config_steps: int = 1500
     decay_every: int = 600
     scan_path: str = "dense"
+    truncate: bool = False
+    overrides: tuple[str, ...] = ()
+
+    def schedule_args(self) -> list[str]:
+        """The ``--set`` arguments of this run's schedule and overrides."""
+        if self.truncate:
+            schedule = ["--set", f"train.steps={self.steps}", "--set", f"train.checkpoint_every={self.steps}"]
+        else:
+            schedule = steps_overrides(self.steps, self.config_steps, self.decay_every)
+        return schedule + sets(self.overrides)
 
 
 def demo_crossval(plan: Plan) -> CrossVal:
@@ -58,7 +70,7 @@ def crossval(
             "5",
             "--out",
             str(cv),
-            *steps_overrides(run.steps, run.config_steps, run.decay_every),
+            *run.schedule_args(),
         ],
     )
     table6 = (cv / "table6.md").read_text()
