@@ -112,3 +112,74 @@ def test_curves_tool_draws_and_tabulates_split_and_unsplit_on_a_known_grid(tmp_p
     )
     assert "| 0.16-0.3 | 2 | 2 | 1.00 | 0 | 0.00 |" in point
     assert "| 0.16-0.3 | 2 | 2 | 1.00 | 2 | 1.00 |" in overlap
+
+
+def _paper_cv_result() -> dict:
+    """A tools.accuracy.paper_cv result with known counts: per fold 1 TP and, in fold 2, 1 FN; FPs 0..4."""
+    folds = [{"tp": 1, "fn": int(k == 1), "fp": k} for k in range(5)]
+    table7 = {f"{case}-{filt}": folds for case in "123" for filt in (0, 1)}
+    average = {"recall": 0.9, "precision": 0.5, "bep": 0.7}
+    run = {
+        "title": "paper AlexNet (configs/paper.py)",
+        "config": "configs/paper.py",
+        "steps": 300,
+        "batch": 50,
+        "scan_path": "window",
+        "schedule": "Table 1's first 300",
+        "table6": {case: average for case in ("A on A'", "A on B'", "B on B'")},
+        "table7": table7,
+        "seconds": {"dataset": 60.0, "crossval": 540.0},
+    }
+    archive = {"seed": 8101, "bodies_per_100km2": 3.0, "size_px": 600, "interferograms": 32, "areas": 8}
+    return {
+        "command": "python -m tools.accuracy.paper_cv --out OUT",
+        "date": "2026-12-03",
+        "archive": {**archive, "bodies": 70, "visible": 60},
+        "runs": {"paper": run},
+    }
+
+
+def test_paper_cv_section_pools_the_folds_and_states_the_schedule():
+    from tools.accuracy.paper_cv import paper_cv_markdown
+
+    text = paper_cv_markdown(_paper_cv_result())
+    # 5 TP, 1 FN, 0+1+2+3+4 = 10 FP pooled: recall 5/6, precision 5/15
+    assert "| 1 (CNN-A on Dataset A') | no | 5 / 1 / 10, 83.3 / 33.3 | 100 / 3.1 |" in text
+    assert (
+        "| Table 1's first 300 | 300 x 50 | 1.00% | window | 10 |" in text
+    )  # 15,000 of 1.5 M samples; 600 s
+    assert "| A on B' | 90.0 / 50.0 / 70.0 | 83.5 / 99.7 / 96.3 |" in text
+
+
+def test_paper_cv_section_of_the_doc_is_the_committed_json_rendered():
+    """docs/accuracy.md's paper-cv section is exactly what the committed JSON renders (or 'not run yet')."""
+    from tools.accuracy.paper_cv import MARKERS, committed_section
+    from tools.accuracy.plan import ROOT
+
+    doc = (ROOT / "docs" / "accuracy.md").read_text()
+    start, end = doc.index(MARKERS[0]) + len(MARKERS[0]), doc.index(MARKERS[1])
+    assert doc[start:end] == committed_section()
+
+
+def test_paper_cv_replaces_only_its_section():
+    from tools.accuracy.paper_cv import MARKERS, replace_section
+
+    doc = f"head\n{MARKERS[0]}old{MARKERS[1]}\ntail\n"
+    assert replace_section(doc, "new") == f"head\n{MARKERS[0]}new{MARKERS[1]}\ntail\n"
+
+
+def test_accuracy_template_keeps_the_gpu_and_paper_cv_sections_of_the_doc():
+    """``python -m tools.accuracy`` rewrites docs/accuracy.md from its template: the template holds the GPU
+    section word for word (its results block filled from the doc) and the paper-cv markers, so neither is lost."""
+    from tools.accuracy.paper_cv import MARKERS
+    from tools.accuracy.plan import ROOT
+    from tools.accuracy.report import TEMPLATE
+    from tools.table1_gpu import BEGIN, END, current_block
+
+    template, doc = TEMPLATE.read_text(), (ROOT / "docs" / "accuracy.md").read_text()
+    assert f"{MARKERS[0]}{{paper_cv}}{MARKERS[1]}" in template
+    head = "## Full Table 1 schedule on a GPU"
+    t_section = template[template.index(head) : template.index("## Tables 3 and 4")]
+    d_section = doc[doc.index(head) : doc.index("## Tables 3 and 4")]
+    assert t_section.replace("{table1_gpu}", current_block()) == d_section
+    assert d_section.index(BEGIN) < d_section.index(END)

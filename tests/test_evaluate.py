@@ -56,6 +56,14 @@ def test_tie_and_no_crossing() -> None:
     assert math.isnan(evaluation.bep) and evaluation.bep_rule == "no crossing"
 
 
+def test_a_test_fold_without_candidates_has_no_bep_and_still_evaluates() -> None:
+    """A held-out fold can hold no candidate (a small archive): recall is undefined at every threshold, so the
+    BEP is NaN with "no crossing", and the others' false positives are still counted."""
+    evaluation = evaluate_probabilities(np.array([0.9, 0.2, 0.6]), np.array([0, 0, 0]))
+    assert math.isnan(evaluation.bep) and evaluation.bep_rule == "no crossing"
+    assert evaluation.at(0.5)["raw"]["fp"] == 2
+
+
 def test_perfect_separation_gives_bep_one() -> None:
     evaluation = evaluate_probabilities(np.array([0.99, 0.95, 0.02, 0.01, 0.03]), np.array([1, 1, 0, 0, 0]))
     assert evaluation.bep == 1.0

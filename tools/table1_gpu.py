@@ -306,6 +306,15 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def current_block(doc: Path = DOC) -> str:
+    """The body of ``doc``'s block between ``BEGIN`` and ``END`` (what has run so far), newline-terminated;
+    ``python -m tools.accuracy`` keeps it when it rewrites the doc."""
+    text = doc.read_text() if doc.exists() else ""
+    if BEGIN not in text or END not in text:
+        return "No model has run yet.\n"
+    return text[text.index(BEGIN) + len(BEGIN) : text.index(END)].lstrip("\n")
+
+
 def write_report(results_dir: Path, doc: Path = DOC) -> None:
     """Replace the block between ``BEGIN`` and ``END`` in ``doc`` with the table of ``results_dir``."""
     results = [read_json(p, {}) for p in sorted(results_dir.glob("*.json"))]

@@ -71,6 +71,8 @@ def break_even_point(recall: np.ndarray, precision: np.ndarray) -> tuple[float, 
     """BEP from per-threshold recall and precision (module docstring): (bep, index of first point, rule)."""
     defined = [k for k in range(len(recall)) if np.isfinite(precision[k]) and np.isfinite(recall[k])]
     diffs = [(k, recall[k] - precision[k]) for k in defined]
+    if not diffs:  # e.g. a test fold without candidates: recall is undefined at every threshold
+        return math.nan, None, "no crossing"
     for (k, d), (k_next, d_next) in zip(diffs, diffs[1:] + [(None, None)], strict=True):
         if d == 0:
             return float(precision[k]), k, "tie"

@@ -31,8 +31,8 @@ def region_scenes(region: Path) -> list[dict]:
     return read_region(region)["scenes"]
 
 
-def synth_and_ingest(plan: Plan, split: str) -> tuple[Path, Path]:
-    """The region of ``split`` and its ingested store."""
+def synth_and_ingest(plan: Plan, split: str, overrides: Sequence[str] = ()) -> tuple[Path, Path]:
+    """The region of ``split`` and its ingested store (``overrides``: more ``synth --set`` values)."""
     region, store = plan.out / f"{split}-region", plan.out / f"{split}-store"
     n = plan.scenes[split]
     step(
@@ -50,6 +50,7 @@ def synth_and_ingest(plan: Plan, split: str) -> tuple[Path, Path]:
             f"scenes={n}",
             "--set",
             f"areas={max(1, n // 4)}",
+            *sets(overrides),
         ],
     )
     for scene in region_scenes(region):
@@ -57,9 +58,17 @@ def synth_and_ingest(plan: Plan, split: str) -> tuple[Path, Path]:
     return region, store
 
 
-def scan_to(plan: Plan, name: str, store: Path, model: Path, scene_ids: Sequence[str] | None = None) -> None:
-    """``fringescan scan`` of ``store`` (or only ``scene_ids``) with ``model``, as step ``name``."""
-    argv = ["scan", "--store", str(store), "--model", str(model)]
+def scan_to(
+    plan: Plan,
+    name: str,
+    store: Path,
+    model: Path,
+    scene_ids: Sequence[str] | None = None,
+    *,
+    path: str = "dense",
+) -> None:
+    """``fringescan scan --path PATH`` of ``store`` (or only ``scene_ids``) with ``model``, as step ``name``."""
+    argv = ["scan", "--store", str(store), "--model", str(model), "--path", path]
     for s in scene_ids or ():
         argv += ["--scene", s]
     step(plan.out, name, argv)

@@ -8,7 +8,9 @@ from pathlib import Path
 from tools.accuracy import tables
 from tools.accuracy.counting import MIN_CELLS, MIN_RECALL, THRESHOLDS
 from tools.accuracy.evaluation import DEFAULT_SETTING, VariantResult
+from tools.accuracy.paper_cv import committed_section
 from tools.accuracy.plan import SEEDS, Plan
+from tools.table1_gpu import current_block
 from tools.zoo.table import zoo_markdown
 
 TEMPLATE = Path(__file__).with_name("report_template.md")
@@ -46,6 +48,8 @@ def render(
         patch=tables.patch_table(extra),
         images=images,
         zoo=zoo_markdown(),
+        paper_cv=committed_section(),
+        table1_gpu=current_block(plan.doc),
         mflop="; ".join(f"{r.name} {r.mflop:.3f}" for r in results),
         visibility=tables.visibility_line(plan),
         holdout_seed=SEEDS["holdout"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.eval.matching import DetectionCounts
@@ -15,24 +16,61 @@ from tools.accuracy.evaluation import variant_scenes
 from tools.accuracy.plan import Plan, Variant, sets, steps_overrides
 
 
-def crossval(plan: Plan, train_store: Path, train_region: Path) -> tuple[str, dict]:
+@dataclass(frozen=True)
+class CrossVal:
+    """One cross-validation run: its config, dataset, step schedule and scan path, and its folders' name.
+
+    ``steps`` replaces the config's ``config_steps``: with ``truncate`` False the learning-rate drop (every
+    ``decay_every``) moves to the same fraction of training (``steps_overrides``); with ``truncate`` True the
+    run is the config's first ``steps`` iterations, its learning-rate schedule untouched. ``overrides`` are more
+    ``--set`` values for the dataset and the models.
+    """
+
+    name: str
+    config: str
+    dataset: str
+    steps: int
+    config_steps: int = 1500
+    decay_every: int = 600
+    scan_path: str = "dense"
+    truncate: bool = False
+    overrides: tuple[str, ...] = ()
+
+    def schedule_args(self) -> list[str]:
+        """The ``--set`` arguments of this run's schedule and overrides."""
+        if self.truncate:
+            schedule = ["--set", f"train.steps={self.steps}", "--set", f"train.checkpoint_every={self.steps}"]
+        else:
+            schedule = steps_overrides(self.steps, self.config_steps, self.decay_every)
+        return schedule + sets(self.overrides)
+
+
+def demo_crossval(plan: Plan) -> CrossVal:
+    """The cross-validation of docs/accuracy.md's Tables 6 and 7: configs/phase_only.py on ds-demo.zarr."""
+    return CrossVal("cv", "configs/phase_only.py", "ds-demo.zarr", plan.cv_steps)
+
+
+def crossval(
+    plan: Plan, train_store: Path, train_region: Path, cv_run: CrossVal | None = None
+) -> tuple[str, dict]:
     """Table 6 from ``fringescan crossval``; Table 7 from scanning each held-out fold with its models."""
-    dataset = plan.out / "ds-demo.zarr"
-    cv = plan.out / "cv"
+    run = cv_run or demo_crossval(plan)
+    dataset = plan.out / run.dataset
+    cv = plan.out / run.name
     step(
         plan.out,
-        "crossval",
+        "crossval" if run.name == "cv" else f"crossval-{run.name}",
         [
             "crossval",
             "--config",
-            "configs/phase_only.py",
+            run.config,
             "--dataset",
             str(dataset),
             "--folds",
             "5",
             "--out",
             str(cv),
-            *steps_overrides(plan.cv_steps),
+            *run.schedule_args(),
         ],
     )
     table6 = (cv / "table6.md").read_text()
@@ -54,10 +92,11 @@ def crossval(plan: Plan, train_store: Path, train_region: Path) -> tuple[str, di
         for model_subset, cases in (("A", (("1", ids_a), ("2", ids_b))), ("B", (("3", ids_b),))):
             scan_to(
                 plan,
-                f"scan-cv{fold + 1}-{model_subset}",
+                f"scan-{run.name}{fold + 1}-{model_subset}",
                 train_store,
                 cv / f"cv{fold + 1}-{model_subset}",
                 ids_b,
+                path=run.scan_path,
             )
             scenes = load_scenes(train_store, labels, ids_b, area_of)
             for case, ids in cases:
@@ -65,7 +104,7 @@ def crossval(plan: Plan, train_store: Path, train_region: Path) -> tuple[str, di
                 for filt in (False, True):
                     c = count(subset, 0.5, 2 if filt else 1) if subset else DetectionCounts(0, 0, 0)
                     table7.setdefault(f"{case}-{int(filt)}", []).append(c.to_dict())
-            (plan.out / ".done" / f"scan-cv{fold + 1}-{model_subset}").unlink()
+            (plan.out / ".done" / f"scan-{run.name}{fold + 1}-{model_subset}").unlink()
     write_atomic(cached, json.dumps(table7, indent=1))
     return table6, table7
 
