@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +18,6 @@ from scanner.nn.model import (  # the formulations under test
     AlexNet,
     AlexNetScan,
     ModelConfig,
-    _conv,
-    _conv_strided_blocks,
     _max_pool,
     alexnet_feature_side,
     build_model,
@@ -280,43 +276,3 @@ def test_max_pool_equals_reduce_window_values_and_gradient(side, window, stride,
     grad = jax.grad(lambda v: jnp.sum(_max_pool(v, window, stride, ceil) * weights))(x)
     expected = jax.grad(lambda v: jnp.sum(_reference_pool(v, window, stride, ceil) * weights))(x)
     np.testing.assert_allclose(np.asarray(grad), np.asarray(expected), atol=1e-5)
-
-
-@pytest.mark.parametrize("side,channels", [(150, 4), (160, 1), (153, 2)])
-def test_strided_blocks_conv_equals_the_convolution(side: int, channels: int) -> None:
-    """conv1 as space-to-depth blocks and one matmul: the VALID 10x10/5 convolution's values and kernel and
-    bias gradients, to float32 rounding (sides not a multiple of 5 included)."""
-    start = nnx.Conv(channels, 8, (10, 10), strides=5, padding="VALID", rngs=nnx.Rngs(0))
-    x = jax.random.uniform(jax.random.key(1), (2, side, side, channels))
-
-    def loss(kernel, bias, fast: bool):
-        conv = SimpleNamespace(kernel=kernel, bias=bias)  # what the formulations read: kernel[...], bias[...]
-        y = _conv_strided_blocks(conv, x, 5) if fast else _conv(conv, x, strides=5, padding="VALID")
-        return jnp.sum(jnp.sin(y))
-
-    kernel, bias = start.kernel[...], start.bias[...]
-    np.testing.assert_allclose(float(loss(kernel, bias, True)), float(loss(kernel, bias, False)), rtol=1e-5)
-    got = jax.grad(loss, argnums=(0, 1))(kernel, bias, True)
-    want = jax.grad(loss, argnums=(0, 1))(kernel, bias, False)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-4)
-
-
-def test_scan_model_training_gradients_match_the_dense_formulation() -> None:
-    """The training step's forward (``__call__``: blocks conv1, view pools) gives the loss and gradients of
-    the dense pass it replaces, for the default recipe's four input channels."""
-    model = build_model(dataclasses.replace(NARROW, in_channels=4), rngs=nnx.Rngs(0))
-    model.eval()
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    x = jax.random.uniform(jax.random.key(2), (3, 150, 150, 4))
-    labels = jnp.array([0, 1, 1])
-
-    def loss(p, fast: bool):
-        m = nnx.merge(graphdef, p, rest)
-        logits = m(x) if fast else m.dense(x)[:, 0, 0, :]
-        return jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(3), labels])
-
-    got, want = jax.grad(loss)(params, True), jax.grad(loss)(params, False)
-    np.testing.assert_allclose(float(loss(params, True)), float(loss(params, False)), rtol=1e-5)
-    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-3, atol=1e-6)

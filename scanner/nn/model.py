@@ -116,30 +116,6 @@ def _conv_valid_fast(conv: nnx.Conv, x: jax.Array) -> jax.Array:
     return y[:, :-1, :-1, :]
 
 
-def _conv_strided_blocks(conv: nnx.Conv, x: jax.Array, stride: int) -> jax.Array:
-    """A VALID ``k x k`` convolution at ``stride`` (``k`` a multiple of ``stride``) as one matrix multiply.
-
-    The input is cut into ``stride x stride`` blocks (space to depth), so the kernel is ``k/stride`` squared
-    block taps. One matmul over the block channels gives every tap's contribution at every block, and the
-    output is the sum of those taps shifted into place. The same sums as ``_conv`` (to float32 rounding),
-    but XLA on the CPU runs it, forward and weight gradient, about twice as fast for conv1's few input
-    channels, and without conv1's 67 MB im2col buffer per batch of 50 (docs/training.md, "CPU training speed").
-    """
-    kernel = conv.kernel[...]
-    k, _, c, o = kernel.shape
-    taps = k // stride
-    b, h, w, _ = x.shape
-    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
-    hb, wb = oh + taps - 1, ow + taps - 1
-    blocks = x[:, : hb * stride, : wb * stride, :].reshape(b, hb, stride, wb, stride, c)
-    blocks = blocks.transpose(0, 1, 3, 2, 4, 5).reshape(b, hb, wb, stride * stride * c)
-    taps_kernel = kernel.reshape(taps, stride, taps, stride, c, o).transpose(1, 3, 4, 0, 2, 5)
-    per_tap = jnp.matmul(blocks, taps_kernel.reshape(stride * stride * c, taps * taps * o))
-    per_tap = per_tap.reshape(b, hb, wb, taps, taps, o)
-    y = sum(per_tap[:, i : i + oh, j : j + ow, i, j, :] for i in range(taps) for j in range(taps))
-    return y + conv.bias[...]
-
-
 def _dense(linear: nnx.Linear, x: jax.Array) -> jax.Array:
     """A 1x1 convolution (or a plain fully connected layer) as one matrix multiply over the last axis."""
     return jnp.matmul(x, linear.kernel[...]) + linear.bias[...]
@@ -319,18 +295,13 @@ class AlexNetScan(nnx.Module):
         self.drop2 = nnx.Dropout(config.dropout, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        """Windows ``(B, 150, 150, C)`` -> logits ``(B, 2)``: the dense pass with n = m = 1, its conv1 as
-        ``_conv_strided_blocks`` (the training step's cost; equal to ``dense`` to float32 rounding)."""
-        return self._head(_conv_strided_blocks(self.conv1, x, 5))[:, 0, 0, :]
+        """Windows ``(B, 150, 150, C)`` -> logits ``(B, 2)`` (the dense pass with n = m = 1)."""
+        return self.dense(x)[:, 0, 0, :]
 
     def dense(self, x: jax.Array) -> jax.Array:
         """Tile ``(B, 10n+140, 10m+140, C)`` -> logits ``(B, n, m, 2)`` of the windows at ``(10i, 10j)``."""
-        return self._head(_conv(self.conv1, x, strides=5, padding="VALID"))
-
-    def _head(self, conv1: jax.Array) -> jax.Array:
-        """Everything after conv1 (before its ReLU)."""
         relu = jax.nn.relu
-        x = _max_pool(relu(conv1), 3, 2)
+        x = _max_pool(relu(_conv(self.conv1, x, strides=5, padding="VALID")), 3, 2)
         x = _max_pool(relu(_conv_valid_fast(self.conv2, x)), 3, 1)
         x = relu(_conv_valid_fast(self.conv3, x))
         x = relu(_conv_valid_fast(self.conv4, x))
