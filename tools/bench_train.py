@@ -2,17 +2,18 @@
 default model (configs/demo.py) through the real ``train.loop.train``, for the code of a BEFORE commit and for
 this tree, on the same stored patch set, with each side's share of CPU time in the kernel and its peak RSS.
 
-    .venv/bin/python -m tools.bench_train                      # both models, 3 reps, about 6 minutes
-    .venv/bin/python -m tools.bench_train --models demo --reps 5 --before 08ad9a0
+    .venv/bin/python -m tools.bench_train                      # both models, 3 reps, about 9 minutes
+    .venv/bin/python -m tools.bench_train --models demo --reps 5 --before a763f78
 
-The BEFORE tree is ``git archive REV`` unpacked into a temporary folder; each run is a fresh child process
-(this venv's Python, the side's tree first on ``sys.path``) that loads the patch set from an ``.npy`` file and
-calls ``train.loop.train`` for ``--steps`` steps. Its progress callback reads the clock and the child's own
-``getrusage`` after each step: the figures cover steps ``--warmup`` to ``steps - 1`` (no compilation, no
-final checkpoint). samples/s = batch x measured steps / seconds; kernel share = system / (user + system) CPU
-seconds over those steps; peak RSS is the child's whole life (patch set included). Repetitions are
-interleaved (before, after, before, ...) so the shared machine's load hits both sides alike; medians are
-printed with the ratio after / before per model. No speed is asserted anywhere.
+a763f78 (the default BEFORE) is main just before issue 17's CPU speed work. The BEFORE tree is ``git archive
+REV`` unpacked into a temporary folder; each run is a fresh child process (this venv's Python, the side's tree
+first on ``sys.path``) that loads the patch set from an ``.npy`` file and calls ``train.loop.train`` for
+``--steps`` steps. Its progress callback reads the clock and the child's own ``getrusage`` after each step: the
+figures cover steps ``--warmup`` to ``steps - 1`` (no compilation, no final checkpoint). samples/s = batch x
+measured steps / seconds; kernel share = system / (user + system) CPU seconds over those steps; peak RSS is the
+child's whole life (patch set included). Repetitions are interleaved (before, after, before, ...) so the shared
+machine's load hits both sides alike; medians are printed with the ratio after / before per
+model. No speed is asserted anywhere.
 
 The patch set is synthetic but shaped and valued like the real one: ``N`` patches of ``150 + 2 * margin``
 px, the config's channels (cos/sin of a fringe phase, coherence in [0, 1], slope in degrees; the paper's
@@ -70,7 +71,7 @@ print(json.dumps({
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["paper", "demo"])
-    parser.add_argument("--before", default="08ad9a0", help="git revision of the BEFORE side")
+    parser.add_argument("--before", default="a763f78", help="git revision of the BEFORE side")
     parser.add_argument("--reps", type=int, default=3, help="runs per side and model (median reported)")
     parser.add_argument("--steps", type=int, default=0, help="steps per run (default: 6 paper, 30 demo)")
     parser.add_argument("--warmup", type=int, default=2, help="steps before the clock starts")
