@@ -13,17 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import UsageError
-from scanner.nn.model import (
+from scanner.nn.model import (  # the formulations under test
     CAFFE_INIT,
     AlexNet,
     AlexNetScan,
     ModelConfig,
+    _max_pool,
     alexnet_feature_side,
     build_model,
     count_params,
     dense_tile_px,
     flops_per_window,
     local_response_norm,
+    pool_side,
 )
 
 NARROW = ModelConfig(name="alexnet_scan", conv_widths=(8, 16, 24, 24, 16), fc_width=32)
@@ -238,3 +240,39 @@ def test_ceil_mode_pool_keeps_the_last_partial_window() -> None:
     pooled = _max_pool(x, 3, 2, ceil=True)
     assert pooled.shape[1:3] == (4, 4) and pool_side(8, 3, 2, True) == 4
     np.testing.assert_array_equal(np.asarray(pooled[0, 0, :, 0]), [2.0, 4.0, 6.0, 7.0])  # last: max(x6, x7)
+
+
+# ------------------------------------------------------------------------ the fast formulations (issue 17)
+
+
+def _reference_pool(x: jax.Array, window: int, stride: int, ceil: bool) -> jax.Array:
+    """The pool as it was: ``lax.reduce_window`` (its gradient is XLA's select_and_scatter)."""
+    pads = [(0, 0)] * 4
+    if ceil:
+        for axis in (1, 2):
+            side = x.shape[axis]
+            pads[axis] = (0, max(0, (pool_side(side, window, stride, True) - 1) * stride + window - side))
+    return jax.lax.reduce_window(
+        x, -jnp.inf, jax.lax.max, (1, window, window, 1), (1, stride, stride, 1), pads
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    side=st.integers(3, 31),
+    window=st.integers(2, 3),
+    stride=st.integers(1, 2),
+    ceil=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_max_pool_equals_reduce_window_values_and_gradient(side, window, stride, ceil, seed) -> None:
+    """Values exactly, gradients to float32 rounding, on ReLU-like inputs full of ties (zeros and repeats):
+    each window's gradient goes to its first maximum, as select_and_scatter sends it."""
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(np.maximum(rng.integers(-2, 3, (2, side, side, 3)), 0).astype(np.float32))
+    out = _max_pool(x, window, stride, ceil)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(_reference_pool(x, window, stride, ceil)))
+    weights = jnp.asarray(rng.standard_normal(out.shape).astype(np.float32))
+    grad = jax.grad(lambda v: jnp.sum(_max_pool(v, window, stride, ceil) * weights))(x)
+    expected = jax.grad(lambda v: jnp.sum(_reference_pool(v, window, stride, ceil) * weights))(x)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(expected), atol=1e-5)

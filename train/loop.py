@@ -39,6 +39,7 @@ from scanner.nn.model import build_model
 from scanner.progress import ProgressCallback
 from train.augment import augment_windows, balanced_indices
 from train.config import AugmentConfig, ExperimentConfig
+from train.host_heap import keep_freed_memory
 from train.optim import learning_rate_schedule, make_optimizer
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,7 @@ def train(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tc = config.train
+    keep_freed_memory()  # before the first device call starts XLA's threads (train.host_heap)
 
     # Set up mesh
     mesh = data_mesh(tc.batch_size, devices)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -128,9 +129,57 @@ def _max_pool(x: jax.Array, window: int, stride: int, ceil: bool = False) -> jax
         for axis in (1, 2):
             side = x.shape[axis]
             pads[axis] = (0, max(0, (pool_side(side, window, stride, True) - 1) * stride + window - side))
-    return jax.lax.reduce_window(
-        x, -jnp.inf, jax.lax.max, (1, window, window, 1), (1, stride, stride, 1), pads
-    )
+    return _max_pool_valid(jnp.pad(x, pads, constant_values=-jnp.inf), window, stride)
+
+
+def _window_views(x: jax.Array, window: int, stride: int) -> list[jax.Array]:
+    """The ``window**2`` strided views of ``x`` whose elementwise max is the VALID pool, in row-major order."""
+    oh, ow = (x.shape[1] - window) // stride + 1, (x.shape[2] - window) // stride + 1
+    return [
+        x[:, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride, :]
+        for i in range(window)
+        for j in range(window)
+    ]
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _max_pool_valid(x: jax.Array, window: int, stride: int) -> jax.Array:
+    """VALID max pool as a max over strided views: the same numbers as ``lax.reduce_window`` (max is exact),
+    and the same gradient as its ``select_and_scatter`` (each window's gradient goes to its first maximum in
+    row-major order), but about 9x faster in XLA on the CPU for the training step's pools (docs/training.md,
+    "CPU training speed")."""
+    views = _window_views(x, window, stride)
+    out = views[0]
+    for view in views[1:]:
+        out = jnp.maximum(out, view)
+    return out
+
+
+def _max_pool_forward(x: jax.Array, window: int, stride: int) -> tuple[jax.Array, tuple]:
+    out = _max_pool_valid(x, window, stride)
+    return out, (x, out)
+
+
+def _max_pool_backward(window: int, stride: int, saved: tuple, grad: jax.Array) -> tuple[jax.Array]:
+    x, out = saved
+    taken = jnp.zeros(out.shape, bool)
+    dx = jnp.zeros_like(x)
+    oh, ow = out.shape[1], out.shape[2]
+    for k, view in enumerate(_window_views(x, window, stride)):
+        first = (view == out) & ~taken
+        taken = taken | first
+        i, j = divmod(k, window)
+        pads = (
+            (0, 0, 0),
+            (i, x.shape[1] - i - stride * (oh - 1) - 1, stride - 1),
+            (j, x.shape[2] - j - stride * (ow - 1) - 1, stride - 1),
+            (0, 0, 0),
+        )
+        dx = dx + jax.lax.pad(jnp.where(first, grad, 0.0).astype(x.dtype), jnp.zeros((), x.dtype), pads)
+    return (dx,)
+
+
+_max_pool_valid.defvjp(_max_pool_forward, _max_pool_backward)
 
 
 def pool_side(side: int, window: int, stride: int, ceil: bool) -> int:
