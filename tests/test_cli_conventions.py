@@ -218,3 +218,26 @@ def test_nightly_and_detect_find_the_same_sites(tmp_path: Path, capsys) -> None:
     assert main(["detect", *argv]) == 0
     assert "model's operating point" in capsys.readouterr().out
     assert layers() == by_nightly
+
+
+def test_a_gdal_message_that_is_not_utf8_is_one_warning_line(tmp_path: Path) -> None:
+    """A GeoTIFF whose GDAL_METADATA holds a byte that is not UTF-8 (found by the fuzzed readers): rasterio's
+    GDAL log handler cannot decode GDAL's message about it. ``fringescan ingest`` says so in one warning line
+    instead of Python's "Exception ignored in: 'rasterio._env.log_error'" traceback, and the ingest's own
+    outcome stands."""
+    from test_fuzz_readers import valid_geotiff
+
+    data = bytearray(valid_geotiff())
+    data[data.index(b"<GDALMetadata>") + 20] = 0xAB
+    phase = tmp_path / "20200101-20200201.tif"
+    phase.write_bytes(bytes(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "scanner.cli", "ingest", str(phase), "--store", str(tmp_path / "s"), "--id", "x"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "was not UTF-8" in result.stderr, result.stderr
+    if result.returncode != 0:  # a refusal is one line, as for any bad input
+        assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1, result.stderr

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from scanner.cli.output import setup_logging
+    from scanner.cli.output import route_undecodable_gdal_messages, setup_logging
 
     verbosity = args.verbose + getattr(args, "verbose_after", 0)
     quiet = args.quiet or getattr(args, "quiet_after", False)
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(
         -1 if quiet else verbosity, json_lines=args.log_json or getattr(args, "log_json_after", False)
     )
+    route_undecodable_gdal_messages()
     restore_signals = stop_on_signals()
     try:
         return int(args.func(args) or 0)

@@ -38,6 +38,31 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
+GDAL_LOG_CALLBACK = "rasterio._env.log_error"
+"""rasterio's GDAL error handler: it decodes each GDAL message as UTF-8 inside a callback that cannot raise."""
+
+
+def route_undecodable_gdal_messages() -> None:
+    """Turn rasterio's failure to decode a GDAL message into one warning line instead of a traceback.
+
+    A file whose metadata holds bytes that are not UTF-8 (a corrupt GeoTIFF's GDAL_METADATA, say) makes GDAL
+    quote them in a message, and rasterio's handler then fails in a callback that cannot raise: Python prints
+    "Exception ignored in: 'rasterio._env.log_error'" and a traceback on stderr while the read goes on. The
+    read's own outcome (data, or fringescan's one-line refusal) is unchanged; only that noise is replaced.
+    """
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if issubclass(unraisable.exc_type, UnicodeDecodeError) and GDAL_LOG_CALLBACK in str(unraisable.object):
+            logging.getLogger("scanner.io").warning(
+                "a GDAL message about an input file was not UTF-8 (stray bytes in its metadata?): not shown"
+            )
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def setup_logging(verbosity: int = 0, *, json_lines: bool = False) -> None:
     """Log level from ``verbosity``: -1 (``-q``) warnings and no progress bars, 0 info, 1 (``-v``) debug."""
     global _quiet
