@@ -232,7 +232,17 @@ def test_a_gdal_message_that_is_not_utf8_is_one_warning_line(tmp_path: Path) -> 
     phase = tmp_path / "20200101-20200201.tif"
     phase.write_bytes(bytes(data))
     result = subprocess.run(
-        [sys.executable, "-m", "scanner.cli", "ingest", str(phase), "--store", str(tmp_path / "s"), "--id", "x"],
+        [
+            sys.executable,
+            "-m",
+            "scanner.cli",
+            "ingest",
+            str(phase),
+            "--store",
+            str(tmp_path / "s"),
+            "--id",
+            "x",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

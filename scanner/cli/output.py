@@ -53,7 +53,9 @@ def route_undecodable_gdal_messages() -> None:
     default = sys.unraisablehook
 
     def hook(unraisable) -> None:
-        if issubclass(unraisable.exc_type, UnicodeDecodeError) and GDAL_LOG_CALLBACK in str(unraisable.object):
+        if issubclass(unraisable.exc_type, UnicodeDecodeError) and GDAL_LOG_CALLBACK in str(
+            unraisable.object
+        ):
             logging.getLogger("scanner.io").warning(
                 "a GDAL message about an input file was not UTF-8 (stray bytes in its metadata?): not shown"
             )
