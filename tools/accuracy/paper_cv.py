@@ -221,7 +221,7 @@ def paper_cv_markdown(result: dict) -> str:
         f"with `{result['command']}` ({result['date']}).",
         "",
         "| model | schedule | steps x batch | share of Table 1's 1.5 M samples | scan path for Table 7 | "
-        "CPU minutes (dataset + cross-validation and scans) |",
+        "CPU minutes (dataset, then training and patch evaluation of the 10 fold models; fold scans not counted) |",
         "|---|---|---|---|---|---|",
     ]
     for run in runs.values():
