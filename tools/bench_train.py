@@ -83,7 +83,8 @@ def parse_args() -> argparse.Namespace:
 
 def synthetic_patches(config, n: int, seed: int = 0) -> np.ndarray:
     """``(n, P, P, C)`` float32 patches with the config's channels, valued like ``preprocess`` output."""
-    from scanner.core.palette import phase_rgb_table
+    from scanner.core.palette import phase_rgb_table, quantize
+    from scanner.core.phase import levels_to_unit
 
     side = 150 + 2 * config.dataset.margin_px
     rng = np.random.default_rng(seed)
@@ -95,10 +96,9 @@ def synthetic_patches(config, n: int, seed: int = 0) -> np.ndarray:
         planes = []
         for name in config.preprocess.channels:
             if name == "phase_rgb":
-                levels = np.clip(((phase + np.pi) / (2 * np.pi) * 16).astype(int), 0, 15)
-                planes.extend(np.moveaxis(phase_rgb_table(16)[levels], -1, 0))
+                planes.extend(np.moveaxis(phase_rgb_table(16)[quantize(phase, 16)], -1, 0))
             elif name == "phase_q":
-                planes.append(np.clip(((phase + np.pi) / (2 * np.pi) * 16).astype(int), 0, 15) / 15.0)
+                planes.append(levels_to_unit(quantize(phase, 16), 16))
             elif name in ("cos", "sin"):
                 planes.append(np.cos(phase) if name == "cos" else np.sin(phase))
             elif name == "coherence":
