@@ -35,7 +35,6 @@ in a few minutes (a 12-scene archive of 800 px, 2 iterations of batch 10 per mod
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 import time
@@ -193,7 +192,7 @@ def train_one(name: str, config, datasets: dict, work: Path) -> dict:
         evaluation = evaluate_checkpoint(
             ckpt, datasets[split], subset=data_subset, fold=fold if split == "train" else None
         )
-        evaluations[case] = _finite(evaluation.to_dict())
+        evaluations[case] = evaluation.to_dict()
     meta = read_json(ckpt / "fringescan-model.json", {})
     resolved = for_subset(config, subset)
     return {
@@ -210,17 +209,6 @@ def train_one(name: str, config, datasets: dict, work: Path) -> dict:
         "total_s": round(time.perf_counter() - began, 1),
         "evaluations": evaluations,
     }
-
-
-def _finite(value):
-    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ------------------------------------------------------------------------------------------- the run

@@ -108,13 +108,15 @@ class Evaluation:
         }
 
     def to_dict(self) -> dict:
+        """The JSON form: undefined rates (NaN: no candidate, or nothing called) are None."""
+        at = self.at(0.5)
         return {
-            "bep": self.bep,
+            "bep": _num(self.bep),
             "bep_threshold": self.bep_threshold,
             "bep_rule": self.bep_rule,
             "n_candidates": self.n_candidates,
             "n_others": self.n_others,
-            "at_0.5": self.at(0.5),
+            "at_0.5": {**at, "recall": _num(at["recall"]), "precision": _num(at["precision"])},
             "curve": [
                 {"threshold": float(t), "recall": _num(r), "precision": _num(p)}
                 for t, r, p in zip(self.thresholds, self.recall, self.precision, strict=True)
