@@ -183,3 +183,16 @@ def test_accuracy_template_keeps_the_gpu_and_paper_cv_sections_of_the_doc():
     d_section = doc[doc.index(head) : doc.index("## Tables 3 and 4")]
     assert t_section.replace("{table1_gpu}", current_block()) == d_section
     assert d_section.index(BEGIN) < d_section.index(END)
+
+
+def test_doc_blocks_read_and_replace_only_between_their_markers():
+    from tools.doc_blocks import block, replace_block
+
+    text = "a <!-- b --> keep <!-- e --> z <!-- b --> second <!-- e -->"
+    assert block(text, "<!-- b -->", "<!-- e -->") == " keep "
+    assert block(text, "<!-- x -->", "<!-- e -->") is None
+    assert replace_block(text, "<!-- b -->", "<!-- e -->", "new") == (
+        "a <!-- b -->new<!-- e --> z <!-- b --> second <!-- e -->"
+    )
+    with pytest.raises(ValueError):
+        replace_block(text, "<!-- x -->", "<!-- e -->", "new")

@@ -35,7 +35,6 @@ in a few minutes (a 12-scene archive of 800 px, 2 iterations of batch 10 per mod
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pathlib import Path
 from scanner.io.readers import read_json
 from scanner.io.writers import write_bytes, write_json
 from scanner.sim.files import ingest_argv, read_region
+from tools.doc_blocks import block, replace_block
 from tools.steps import run_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,19 +297,14 @@ def _pct(value: float | None) -> str:
 def current_block(doc: Path = DOC) -> str:
     """The body of ``doc``'s block between ``BEGIN`` and ``END`` (what has run so far), newline-terminated;
     ``python -m tools.accuracy`` keeps it when it rewrites the doc."""
-    text = doc.read_text() if doc.exists() else ""
-    if BEGIN not in text or END not in text:
-        return "No model has run yet.\n"
-    return text[text.index(BEGIN) + len(BEGIN) : text.index(END)].lstrip("\n")
+    body = block(doc.read_text(), BEGIN, END) if doc.exists() else None
+    return "No model has run yet.\n" if body is None else body.lstrip("\n")
 
 
 def write_report(results_dir: Path, doc: Path = DOC) -> None:
     """Replace the block between ``BEGIN`` and ``END`` in ``doc`` with the table of ``results_dir``."""
     results = [read_json(p, {}) for p in sorted(results_dir.glob("*.json"))]
-    text = doc.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    block = f"{BEGIN}\n{report_markdown(results)}{END}"
-    write_bytes(doc, pattern.sub(lambda _: block, text).encode())
+    write_bytes(doc, replace_block(doc.read_text(), BEGIN, END, f"\n{report_markdown(results)}").encode())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from tools.accuracy.archive import build_dataset, region_scenes, synth_and_inges
 from tools.accuracy.plan import ROOT, SEEDS, Plan, Variant
 from tools.accuracy.tables import CASES, PAPER_T7, pct, table7_markdown
 from tools.accuracy.training import CrossVal, crossval
+from tools.doc_blocks import replace_block
 
 JSON_PATH = ROOT / "docs" / "accuracy_paper_cv.json"
 """The committed results of the last run: the doc's section is rendered from this file alone."""
@@ -282,8 +283,7 @@ def paper_cv_markdown(result: dict) -> str:
 
 def replace_section(doc: str, section: str) -> str:
     """``doc`` with the text between the paper-cv markers replaced by ``section`` (the markers kept)."""
-    start, end = doc.index(MARKERS[0]) + len(MARKERS[0]), doc.index(MARKERS[1])
-    return doc[:start] + section + doc[end:]
+    return replace_block(doc, *MARKERS, section)
 
 
 def committed_section() -> str:
