@@ -251,3 +251,18 @@ def test_a_gdal_message_that_is_not_utf8_is_one_warning_line(tmp_path: Path) -> 
     assert "was not UTF-8" in result.stderr, result.stderr
     if result.returncode != 0:  # a refusal is one line, as for any bad input
         assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1, result.stderr
+
+
+def test_the_gdal_message_hook_is_installed_once_per_process(monkeypatch) -> None:
+    """``fringescan`` called many times in one process (the tools run verb after verb) wraps the unraisable
+    hook once, not once per call."""
+    from scanner.cli.output import route_undecodable_gdal_messages
+
+    def original(unraisable) -> None:
+        pass
+
+    monkeypatch.setattr(sys, "unraisablehook", original)
+    route_undecodable_gdal_messages()
+    installed = sys.unraisablehook
+    route_undecodable_gdal_messages()
+    assert installed is not original and sys.unraisablehook is installed

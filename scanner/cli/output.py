@@ -51,6 +51,8 @@ def route_undecodable_gdal_messages() -> None:
     read's own outcome (data, or fringescan's one-line refusal) is unchanged; only that noise is replaced.
     """
     default = sys.unraisablehook
+    if getattr(default, "routes_gdal_messages", False):  # installed by an earlier call in this process
+        return
 
     def hook(unraisable) -> None:
         if issubclass(unraisable.exc_type, UnicodeDecodeError) and GDAL_LOG_CALLBACK in str(
@@ -62,6 +64,7 @@ def route_undecodable_gdal_messages() -> None:
             return
         default(unraisable)
 
+    hook.routes_gdal_messages = True
     sys.unraisablehook = hook
 
 
