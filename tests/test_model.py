@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -14,16 +15,19 @@ from hypothesis import strategies as st
 
 from scanner.errors import UsageError
 from scanner.nn.model import (  # the formulations under test
+    _DIMS,
     CAFFE_INIT,
     AlexNet,
     AlexNetScan,
     ModelConfig,
+    _conv_by_blocks,
     _max_pool,
     alexnet_feature_side,
     build_model,
     count_params,
     dense_tile_px,
     flops_per_window,
+    input_block,
     local_response_norm,
     pool_side,
 )
@@ -276,3 +280,54 @@ def test_max_pool_equals_reduce_window_values_and_gradient(side, window, stride,
     grad = jax.grad(lambda v: jnp.sum(_max_pool(v, window, stride, ceil) * weights))(x)
     expected = jax.grad(lambda v: jnp.sum(_reference_pool(v, window, stride, ceil) * weights))(x)
     np.testing.assert_allclose(np.asarray(grad), np.asarray(expected), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------- conv1 by blocks
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    kernel=st.integers(2, 11),
+    stride=st.integers(1, 6),
+    blocks=st.integers(0, 4),
+    channels=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_conv_by_blocks_equals_the_convolution(kernel, stride, blocks, channels, seed) -> None:
+    """The space-to-depth matrix multiply gives XLA's VALID convolution, its value and both gradients (kernel
+    and input), to float32 rounding, for kernels that span any number of blocks (zero-padded taps)."""
+    side = stride * (-(-kernel // stride) + blocks)
+    keys = jax.random.split(jax.random.key(seed), 3)
+    x = jax.random.normal(keys[0], (2, side, side, channels), jnp.float32)
+    w = jax.random.normal(keys[1], (kernel, kernel, channels, 5), jnp.float32)
+
+    def reference(v, k):
+        return jax.lax.conv_general_dilated(v, k, (stride, stride), "VALID", dimension_numbers=_DIMS)
+
+    out, expected = _conv_by_blocks(x, w, stride), reference(x, w)
+    assert out.shape == expected.shape == (2, (side - kernel) // stride + 1, (side - kernel) // stride + 1, 5)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), rtol=1e-5, atol=1e-4)
+    weights = jax.random.normal(keys[2], out.shape, jnp.float32)
+    grads = jax.grad(lambda v, k: jnp.sum(_conv_by_blocks(v, k, stride) * weights), argnums=(0, 1))(x, w)
+    wanted = jax.grad(lambda v, k: jnp.sum(reference(v, k) * weights), argnums=(0, 1))(x, w)
+    for got, want in zip(grads, wanted, strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-4)
+
+
+def test_conv_by_blocks_refuses_sides_the_stride_does_not_divide() -> None:
+    with pytest.raises(UsageError, match="multiples of the stride 5"):
+        _conv_by_blocks(jnp.zeros((1, 152, 150, 1)), jnp.zeros((10, 10, 1, 4)), 5)
+
+
+def test_window_path_reads_its_input_block_and_equals_the_dense_pass() -> None:
+    """alexnet_scan's windows go through conv1 by 5 px blocks (its stride) and agree with the dense pass, whose
+    conv1 is XLA's convolution; the paper's alexnet reads plain row-major windows."""
+    assert input_block(NARROW) == 5 and input_block(ModelConfig()) == 1
+    model = build_model(dataclasses.replace(NARROW, in_channels=3), rngs=nnx.Rngs(5))
+    model.eval()
+    x = jax.random.uniform(jax.random.key(6), (3, 150, 150, 3), jnp.float32)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(model.dense(x)[:, 0, 0, :]), atol=1e-5)
+    grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+    dense_grads = nnx.grad(lambda m: jnp.sum(m.dense(x)[:, 0, 0, :] ** 2))(model)
+    for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(dense_grads), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
