@@ -19,9 +19,14 @@ from train.augment import (
     augment_windows,
     balanced_indices,
     centre_crop,
+    gather_blocks,
     margin_shortfall,
     required_margin_px,
+    source_pixels,
     transform_patch,
+    unblock,
+    window_offsets,
+    window_pixels,
 )
 from train.config import AugmentConfig
 
@@ -176,3 +181,66 @@ def test_others_not_augmented_get_their_centre_crop() -> None:
         else:
             np.testing.assert_array_equal(off[i], on[i])
     np.testing.assert_array_equal(on, np.asarray(augment_batch(key, patches, AugmentConfig())))
+
+
+# ------------------------------------------------------------------------------------------- block order
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 10])
+def test_window_offsets_in_block_order_unblock_to_row_major(block: int) -> None:
+    """Element (i, j, r, c) of the block-ordered grid is output pixel (i*block + r, j*block + c)."""
+    plain_u, plain_v = window_offsets(1)
+    u, v = window_offsets(block)
+    n = 150 // block
+    assert u.shape == (n, n, block, block)
+    for plain, blocked in ((plain_u, u), (plain_v, v)):
+        restored = np.asarray(unblock(jnp.asarray(blocked)[None, ..., None]))[0, ..., 0]
+        np.testing.assert_array_equal(restored, plain.reshape(150, 150))
+    assert plain_u[0, 0, 0, 0] == -74.5 and plain_v.reshape(150, 150)[0, 149] == 74.5
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), block=st.sampled_from([2, 5, 10]))
+def test_block_order_gathers_the_same_windows(seed: int, block: int) -> None:
+    """Gathering in block order and unblocking gives the row-major windows: exactly for the transforms with
+    integer source coordinates (flips, shifts, quarter turns), and for any rotation up to nearest-neighbour ties
+    (a source coordinate within float32 rounding of a half pixel may round either way, as XLA fuses the
+    arithmetic differently)."""
+    patches = jnp.stack([_patch(seed), _patch(seed + 1), _patch(seed + 2)])
+    labels = jnp.array([0, 1, 1], jnp.int32)
+    key = jax.random.key(seed)
+    plain = np.asarray(augment_windows(key, patches, labels, AugmentConfig()))
+    blocked = np.asarray(augment_windows(key, patches, labels, AugmentConfig(), block))
+    assert blocked.shape == plain.shape == (3, 150, 150, 2)
+    assert np.mean(np.any(blocked != plain, axis=-1)) < 1e-3
+    exact = AugmentConfig(rotate=False)
+    np.testing.assert_array_equal(
+        np.asarray(augment_windows(key, patches, labels, exact, block)),
+        np.asarray(augment_windows(key, patches, labels, exact)),
+    )
+    quarter = [source_pixels(P, jnp.float32(np.pi / 2), jnp.int32(f), jnp.zeros(2), block) for f in range(3)]
+    plain_quarter = [source_pixels(P, jnp.float32(np.pi / 2), jnp.int32(f), jnp.zeros(2)) for f in range(3)]
+    np.testing.assert_array_equal(
+        np.asarray(unblock(gather_blocks(patches, jnp.stack(quarter)))),
+        np.asarray(unblock(gather_blocks(patches, jnp.stack(plain_quarter)))),
+    )
+
+
+def test_source_pixels_point_outside_at_the_zero_pixel() -> None:
+    """Pixels whose source falls outside the patch get index P*P and are gathered as 0."""
+    small = 150 + 2 * 2
+    pixels = source_pixels(small, jnp.float32(np.pi / 4), jnp.int32(FLIP_NONE), jnp.zeros(2))
+    outside = np.asarray(pixels) == small * small
+    assert 0 < outside.mean() < 0.5
+    ones = jnp.ones((1, small, small, 1), jnp.float32)
+    window = np.asarray(unblock(gather_blocks(ones, pixels[None])))[0, ..., 0]
+    np.testing.assert_array_equal(window == 0.0, outside.reshape(150, 150))
+
+
+def test_window_pixels_follow_the_per_class_draws() -> None:
+    """``window_pixels`` is ``class_transforms``' source pixels: others without augmentation get the centre crop."""
+    labels = jnp.array([0, 1], jnp.int32)
+    pixels = np.asarray(window_pixels(jax.random.key(2), labels, P, AugmentConfig(others=False)))
+    centre = np.asarray(source_pixels(P, jnp.float32(0.0), jnp.int32(FLIP_NONE), jnp.zeros(2)))
+    np.testing.assert_array_equal(pixels[0], centre)
+    assert not np.array_equal(pixels[1], centre)

@@ -13,7 +13,8 @@ from flax import nnx
 from scanner.errors import NumericalError, StoreError
 from scanner.nn.model import ModelConfig
 from train.config import ExperimentConfig, OptimConfig, TrainConfig
-from train.loop import EpochSampler, data_mesh, train
+from train.host_heap import aligned_take
+from train.loop import EpochSampler, _aliases, data_mesh, train, use_device_pool
 
 MODEL = ModelConfig(name="alexnet_scan", conv_widths=(4, 8, 8, 8, 8), fc_width=16)
 
@@ -158,3 +159,22 @@ def test_device_pool_trains_like_host_batches(tmp_path: Path) -> None:
     host_metrics = [json.loads(line) for line in host.metrics_path.read_text().splitlines()]
     pool_metrics = [json.loads(line) for line in pooled.metrics_path.read_text().splitlines()]
     assert [m["loss"] for m in pool_metrics] == pytest.approx([m["loss"] for m in host_metrics], rel=1e-6)
+
+
+def test_cpu_pool_aliases_aligned_patches_and_trains_like_host_batches(tmp_path: Path) -> None:
+    """On one CPU device an aligned patch array becomes the pool without a copy (``use_device_pool`` decides
+    by itself), and training from it gives the host batches' parameters; unaligned arrays and several devices
+    keep host batches."""
+    patches, labels = _data()
+    aligned = aligned_take(patches, np.arange(len(patches)))
+    one = data_mesh(8, jax.local_devices()[:1])
+    assert use_device_pool(aligned, one, None)
+    assert not use_device_pool(patches[:, 1:], one, None)  # not contiguous: a pool would be a copy
+    assert not use_device_pool(aligned, data_mesh(8, jax.local_devices()[:2]), None)
+    assert _aliases(jax.device_put(aligned, one.devices.flat[0]), aligned)
+    config = _config(steps=3, checkpoint_every=100)
+    devices = jax.local_devices()[:1]
+    host = train(config, patches, labels, tmp_path / "host", devices=devices, device_pool=False)
+    pooled = train(config, aligned, labels, tmp_path / "pool", devices=devices)
+    for ours, ref in zip(_params(pooled.model), _params(host.model), strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)

@@ -97,7 +97,9 @@ def test_scan_without_model_uses_the_zoo_per_scene_and_refuses_what_no_model_fit
     captured = capsys.readouterr()
     refusals = [line for line in captured.err.splitlines() if line.startswith("fringescan: error:")]
     assert len(refusals) == 2, refusals
-    assert {f"scene {s} not scanned" for s in ("cband50", licsar_id)} == {r.split(":")[2].strip() for r in refusals}
+    assert {f"scene {s} not scanned" for s in ("cband50", licsar_id)} == {
+        r.split(":")[2].strip() for r in refusals
+    }
     assert all("fringe" in r or "pixel" in r for r in refusals), refusals
     expected = {"lband": DEFAULT_MODEL, "cband": "cband-28m"}
     for scene_id, model in expected.items():

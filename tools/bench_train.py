@@ -50,7 +50,14 @@ from train.loop import train
 import scanner
 assert os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__))) == os.path.abspath(tree), scanner.__file__
 config = load_config(config_path, [f"train.steps={steps}", f"train.checkpoint_every={steps}"])
-patches = np.load(patches_path)
+with open(patches_path, "rb") as stored:  # read into a 64-byte aligned array, as `fringescan train` passes it
+    major, _ = np.lib.format.read_magic(stored)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stored)
+    buffer = np.empty(int(np.prod(shape)) * dtype.itemsize + 64, np.uint8)
+    start = -buffer.ctypes.data % 64
+    patches = buffer[start : start + int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
+    stored.readinto(memoryview(patches).cast("B"))
 labels = (np.arange(len(patches)) % 2).astype(np.uint8)
 marks = {}
 def progress(done, total):

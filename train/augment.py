@@ -6,9 +6,12 @@ flip (or none), and a shift of up to +-10 px in x and y. Sampling is nearest-nei
 levels stay levels (no blending of wrapped phase). Pixels from outside the stored patch are 0, the value
 ``preprocess`` gives invalid pixels. With theta = 0, no flip and no shift the output is exactly the centre crop.
 
-``augment_windows`` is the training step's form: with ``config.others`` False, class 0 ("others") gets the
-identity transform (its centre crop) while the candidates keep the same random draws. ``required_margin_px``
-is the smallest stored margin for which no output pixel of any transform falls outside the stored patch.
+``augment_windows`` is the training step's transform: with ``config.others`` False, class 0 ("others") gets
+the identity transform (its centre crop) while the candidates keep the same random draws. The step computes it
+in two parts, ``window_pixels`` (the flat source pixel of every output pixel, a function of the key and labels)
+and ``gather_blocks`` (the windows read at those pixels), in the block order the model's conv1 reads
+(``window_offsets``; ``unblock`` restores ``(B, 150, 150, C)``). ``required_margin_px`` is the smallest stored
+margin for which no output pixel of any transform falls outside the stored patch.
 
 ``balanced_indices`` pads the rare class (and samples the common one) to N per class per epoch, as Table 3
 does; the same numbers of both classes are drawn.
@@ -30,15 +33,23 @@ from train.config import AugmentConfig
 FLIP_NONE, FLIP_VERTICAL, FLIP_HORIZONTAL, FLIP_BOTH = 0, 1, 2, 3
 
 
-def window_coordinates(patch_px: int, theta_rad: jax.Array, flip: jax.Array, shift: jax.Array) -> jax.Array:
-    """Source (y, x) coordinates in a ``patch_px`` patch of each pixel of the output window: ``(2, 150, 150)``."""
-    half = (WINDOW_PX - 1) / 2.0
+def window_offsets(block: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column offsets (u, v) from the window centre of the 150 x 150 output pixels, in block order:
+    two ``(n, n, block, block)`` arrays (``n = 150 / block``) whose element ``(i, j, r, c)`` is output pixel
+    ``(i * block + r, j * block + c)``. Block 1 is plain row-major order."""
+    n = WINDOW_PX // block
+    side = np.arange(WINDOW_PX, dtype=np.float32).reshape(n, block) - np.float32((WINDOW_PX - 1) / 2.0)
+    shape = (n, n, block, block)
+    return np.broadcast_to(side[:, None, :, None], shape), np.broadcast_to(side[None, :, None, :], shape)
+
+
+def window_coordinates(
+    patch_px: int, theta_rad: jax.Array, flip: jax.Array, shift: jax.Array, block: int = 1
+) -> jax.Array:
+    """Source (y, x) coordinates in a ``patch_px`` patch of each output pixel, in ``window_offsets`` order:
+    ``(2, n, n, block, block)``."""
+    u, v = (jnp.asarray(offsets) for offsets in window_offsets(block))
     centre = (patch_px - 1) / 2.0
-    u, v = jnp.meshgrid(
-        jnp.arange(WINDOW_PX, dtype=jnp.float32) - half,
-        jnp.arange(WINDOW_PX, dtype=jnp.float32) - half,
-        indexing="ij",
-    )
     u = jnp.where((flip == FLIP_VERTICAL) | (flip == FLIP_BOTH), -u, u)
     v = jnp.where((flip == FLIP_HORIZONTAL) | (flip == FLIP_BOTH), -v, v)
     cos, sin = jnp.cos(theta_rad), jnp.sin(theta_rad)
@@ -47,14 +58,44 @@ def window_coordinates(patch_px: int, theta_rad: jax.Array, flip: jax.Array, shi
     return jnp.stack([y, x])
 
 
+def source_pixels(
+    patch_px: int, theta_rad: jax.Array, flip: jax.Array, shift: jax.Array, block: int = 1
+) -> jax.Array:
+    """Flat index ``y * P + x`` of the stored-patch pixel each output pixel takes (nearest neighbour), or
+    ``P * P`` where it falls outside the patch (read as 0): int32 ``(n, n, block, block)``."""
+    index = jnp.round(window_coordinates(patch_px, theta_rad, flip, shift, block)).astype(jnp.int32)
+    inside = jnp.all((index >= 0) & (index < patch_px), axis=0)
+    return jnp.where(inside, index[0] * patch_px + index[1], patch_px * patch_px)
+
+
+def gather_blocks(patches: jax.Array, pixels: jax.Array, rows: jax.Array | None = None) -> jax.Array:
+    """Stored patches ``(N, P, P, C)`` gathered at ``source_pixels`` ``(B, n, n, b, b)``: the windows in block
+    order, ``(B, n, n, b, b, C)`` (``unblock`` gives ``(B, 150, 150, C)``). Window ``i`` reads patch
+    ``rows[i]`` (``rows`` None: patch ``i``, ``N == B``), so a batch is gathered straight from the whole set."""
+    count, side = patches.shape[0], patches.shape[1] * patches.shape[2]
+    rows = jnp.arange(count) if rows is None else rows
+    inside = pixels < side
+    taken = patches.reshape(count, side, -1)[
+        rows.reshape(-1, *(1,) * (pixels.ndim - 1)), jnp.where(inside, pixels, 0)
+    ]
+    return jnp.where(inside[..., None], taken, jnp.zeros((), patches.dtype))
+
+
+def unblock(blocks: jax.Array) -> jax.Array:
+    """Windows in block order ``(B, n, n, b, b, C)`` -> ``(B, 150, 150, C)``. A consumer that cuts them into
+    the same blocks again (``AlexNetScan``'s conv1) reads the blocks without a copy: XLA folds the transposes."""
+    count, n, _, b, _, channels = blocks.shape
+    return blocks.transpose(0, 1, 3, 2, 4, 5).reshape(count, n * b, n * b, channels)
+
+
+def gather_windows(patches: jax.Array, pixels: jax.Array) -> jax.Array:
+    """Stored patches ``(B, P, P, C)`` gathered at ``source_pixels`` -> windows ``(B, 150, 150, C)``."""
+    return unblock(gather_blocks(patches, pixels))
+
+
 def transform_patch(patch: jax.Array, theta_rad: jax.Array, flip: jax.Array, shift: jax.Array) -> jax.Array:
     """One ``(P, P, C)`` patch -> its transformed ``(150, 150, C)`` window (nearest neighbour, 0 outside)."""
-    coords = window_coordinates(patch.shape[0], theta_rad, flip, shift)
-    index = jnp.round(coords).astype(jnp.int32)
-    inside = jnp.all((index >= 0) & (index < patch.shape[0]), axis=0)
-    clipped = jnp.clip(index, 0, patch.shape[0] - 1)
-    gathered = patch[clipped[0], clipped[1]]
-    return jnp.where(inside[..., None], gathered, jnp.zeros((), patch.dtype))
+    return gather_windows(patch[None], source_pixels(patch.shape[0], theta_rad, flip, shift)[None])[0]
 
 
 def random_transforms(
@@ -122,19 +163,27 @@ def class_transforms(
     )
 
 
-def augment_windows(
-    key: jax.Array, patches: jax.Array, labels: jax.Array, config: AugmentConfig
+def window_pixels(
+    key: jax.Array, labels: jax.Array, patch_px: int, config: AugmentConfig, block: int = 1
 ) -> jax.Array:
-    """The training step's augmentation: ``class_transforms`` applied to stored patches ``(B, P, P, C)``."""
+    """The ``source_pixels`` of ``class_transforms`` for a batch: int32 ``(B, n, n, block, block)``."""
     theta, flip, shift = class_transforms(key, labels, config)
-    return jax.vmap(transform_patch)(patches, theta, flip, shift)
+    return jax.vmap(partial(source_pixels, patch_px, block=block))(theta, flip, shift)
+
+
+def augment_windows(
+    key: jax.Array, patches: jax.Array, labels: jax.Array, config: AugmentConfig, block: int = 1
+) -> jax.Array:
+    """The training step's augmentation: ``class_transforms`` applied to stored patches ``(B, P, P, C)``.
+    ``block`` is the order in which the windows are gathered (``window_offsets``); the result is the same."""
+    return gather_windows(patches, window_pixels(key, labels, patches.shape[1], config, block))
 
 
 @partial(jax.jit, static_argnames=("config",))
 def augment_batch(key: jax.Array, patches: jax.Array, config: AugmentConfig) -> jax.Array:
     """Random Table 3 transforms of a batch of stored patches ``(B, P, P, C)`` -> windows ``(B, 150, 150, C)``."""
     theta, flip, shift = random_transforms(key, patches.shape[0], config)
-    return jax.vmap(transform_patch)(patches, theta, flip, shift)
+    return gather_windows(patches, jax.vmap(partial(source_pixels, patches.shape[1]))(theta, flip, shift))
 
 
 def centre_crop(patches: jax.Array) -> jax.Array:

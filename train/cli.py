@@ -216,6 +216,7 @@ def train_checkpoint(
     from train.augment import margin_shortfall
     from train.config import for_subset
     from train.dataset import select_samples
+    from train.host_heap import aligned_take
     from train.loop import train
 
     config = for_subset(config, subset)
@@ -228,7 +229,10 @@ def train_checkpoint(
     index = select_samples(
         arrays["scene_index"], arrays["fold"], arrays["in_a"], subset=subset, fold=fold, part="train"
     )
-    result = train(config, dataset.patches[index], dataset.labels[index], workdir, progress=progress)
+    patches = aligned_take(
+        dataset.patches, index
+    )  # XLA aliases it: no batch copies (train.loop.use_device_pool)
+    result = train(config, patches, dataset.labels[index], workdir, progress=progress)
     meta = ModelMeta(
         model_config=config.model,
         preprocess=dataset.preprocess_config(),

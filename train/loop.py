@@ -4,8 +4,14 @@ Device-count rule: a step always uses exactly ``batch_size`` samples, split even
 of the largest number of the available devices that divides the batch size (batch 50: 2 of 2 devices,
 2 of 4, 5 of 8). The optimizer trajectory therefore never depends on how many devices a machine has; devices
 that do not fit are left idle (a warning says so). Parameters and optimizer state are replicated; XLA
-inserts the gradient all-reduce. On an accelerator the patches are copied to the devices once and each step
-gathers its batch there (``use_device_pool``); on the CPU batches are gathered on the host.
+inserts the gradient all-reduce. The patches go to the devices once and each step gathers its windows there
+(``use_device_pool``): copied to an accelerator when they fit, aliased without a copy on the CPU when the
+array is aligned (``train.host_heap.aligned_take``); otherwise each batch is cut on the host, the next one
+while the current step runs.
+
+A step is three jitted calls (``make_train_step``): the augmentation's source pixels (``step_pixels``), the
+gather of the windows in the model's block order (``gather_step_blocks``, ``scanner.nn.model.input_block``),
+and the forward/backward/update body.
 
 Determinism and resume: the batch of step ``s`` and its augmentation and dropout keys are functions of
 ``(seed, s)`` only, so a run killed after its checkpoint at step ``k`` and started again reproduces the
@@ -20,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +42,11 @@ from scanner.config import config_to_dict
 from scanner.errors import NumericalError, StoreError, problem
 from scanner.io.readers import read_json
 from scanner.io.writers import write_json
-from scanner.nn.model import build_model
+from scanner.nn.model import build_model, input_block
 from scanner.progress import ProgressCallback
-from train.augment import augment_windows, balanced_indices
+from train.augment import balanced_indices, gather_blocks, unblock, window_pixels
 from train.config import AugmentConfig, ExperimentConfig
-from train.host_heap import keep_freed_memory
+from train.host_heap import is_aligned, keep_freed_memory
 from train.optim import learning_rate_schedule, make_optimizer
 
 log = logging.getLogger(__name__)
@@ -103,8 +110,9 @@ def _reseeded(rest: nnx.State, key: jax.Array) -> nnx.State:
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _step_body(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig) -> Callable:
-    """The pure step ``(params, opt_state, rest, patches, labels, key) -> (params, opt_state, metrics)``."""
+def _step_body(graphdef: nnx.GraphDef, tx: optax.GradientTransformation) -> Callable:
+    """The pure step ``(params, opt_state, rest, blocks, labels, key) -> (params, opt_state, metrics)`` on the
+    augmented windows in block order (``gather_step_blocks``)."""
 
     def loss_fn(params: nnx.State, rest: nnx.State, x: jax.Array, labels: jax.Array, dropout_key: jax.Array):
         model = nnx.merge(graphdef, params, _reseeded(rest, dropout_key))
@@ -112,11 +120,10 @@ def _step_body(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
         return loss, logits
 
-    def step(params, opt_state, rest, patches, labels, key):
-        aug_key, dropout_key = jax.random.split(key)
-        x = augment_windows(aug_key, patches, labels, augment)
+    def step(params, opt_state, rest, blocks, labels, key):
+        x = unblock(blocks)  # no copy: the model's conv1 cuts the windows into the same blocks
         (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, rest, x, labels, dropout_key
+            params, rest, x, labels, step_keys(key)[1]
         )
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -127,27 +134,62 @@ def _step_body(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment
     return step
 
 
+def step_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The augmentation key and the dropout key of a step's ``key``."""
+    augmentation, dropout = jax.random.split(key)
+    return augmentation, dropout
+
+
+@partial(jax.jit, static_argnames=("patch_px", "augment", "block"))
+def step_pixels(
+    key: jax.Array, labels: jax.Array, *, patch_px: int, augment: AugmentConfig, block: int
+) -> jax.Array:
+    """The step's augmentation draws as ``train.augment.window_pixels``: a function of its key and labels."""
+    return window_pixels(step_keys(key)[0], labels, patch_px, augment, block)
+
+
+gather_step_blocks = jax.jit(gather_blocks)
+"""The step's windows in block order (``train.augment.gather_blocks``)."""
+
+
 def make_train_step(
-    graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig
+    graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig, block: int = 1
 ) -> Callable:
-    """The jitted step ``(params, opt_state, rest, patches, labels, key) -> (params, opt_state, metrics)``.
+    """The step ``(params, opt_state, rest, patches, labels, key) -> (params, opt_state, metrics)``.
 
     ``rest`` is the model's non-parameter state (dropout RNG streams), reseeded from ``key`` every step.
+    ``block`` is the order in which the windows are gathered (``scanner.nn.model.input_block``).
+
+    Three jitted calls: ``step_pixels``, ``gather_step_blocks`` and the step body (parameters and optimizer
+    state donated). Kept apart because XLA fuses across them badly on the CPU (docs/training.md, "CPU training
+    speed"): with the pixel arithmetic in the gather's program it is repeated for every channel (9 instead of
+    3 ms per batch of 50 on one core), and with the gather in the step's program it is written as the matrix
+    conv1 reads, element by element (8 ms).
     """
-    return jax.jit(_step_body(graphdef, tx, augment), donate_argnums=(0, 1))
+    body = jax.jit(_step_body(graphdef, tx), donate_argnums=(0, 1))
+
+    def step(params, opt_state, rest, patches, labels, key):
+        pixels = step_pixels(key, labels, patch_px=patches.shape[1], augment=augment, block=block)
+        return body(params, opt_state, rest, gather_step_blocks(patches, pixels), labels, key)
+
+    return step
 
 
 def make_pool_step(
-    graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig
+    graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig, block: int = 1
 ) -> Callable:
     """The same step fed from a device-resident patch pool:
-    ``(params, opt_state, rest, pool, pool_labels, index, key)``; the batch is gathered on the device."""
-    body = _step_body(graphdef, tx, augment)
+    ``(params, opt_state, rest, pool, pool_labels, index, key)``; the batch's windows are gathered straight
+    from the pool (``train.augment.gather_blocks`` with ``rows=index``), so no batch of patches is copied."""
+    body = jax.jit(_step_body(graphdef, tx), donate_argnums=(0, 1))
+    take = jax.jit(lambda pool_labels, index: pool_labels[index])
 
     def step(params, opt_state, rest, pool, pool_labels, index, key):
-        return body(params, opt_state, rest, pool[index], pool_labels[index], key)
+        labels = take(pool_labels, index)
+        pixels = step_pixels(key, labels, patch_px=pool.shape[1], augment=augment, block=block)
+        return body(params, opt_state, rest, gather_step_blocks(pool, pixels, index), labels, key)
 
-    return jax.jit(step, donate_argnums=(0, 1))
+    return step
 
 
 POOL_MEMORY_SHARE = 0.25
@@ -155,17 +197,21 @@ POOL_MEMORY_SHARE = 0.25
 
 
 def use_device_pool(patches: np.ndarray, mesh: Mesh, wanted: bool | None) -> bool:
-    """Whether the patches go to the devices once (``wanted``; None: on an accelerator when they fit).
+    """Whether the patches go to the devices once (``wanted``; None: decided here).
 
     On a GPU, building each batch on the host and copying it over costs far more than the step itself
-    (docs/training.md: the loop ran at 0.15x PyTorch while the step ran at 1.45x). On the CPU the devices
-    share the host's memory, so the pool would only add a copy of the dataset.
+    (docs/training.md: the loop ran at 0.15x PyTorch while the step ran at 1.45x): the pool is used when it
+    fits in ``POOL_MEMORY_SHARE`` of the device. On the CPU the device is the host: the pool is used when XLA can
+    alias the patches without a copy (one device and an aligned array, ``train.host_heap.aligned_take``, as
+    ``fringescan train`` passes them; ``train`` checks that the alias happened), which saves copying each batch
+    (about 5 ms of a 85 ms step on one core); otherwise batches are cut on the host, as a pool would double
+    the patches' memory.
     """
     if wanted is not None:
         return wanted
     device = mesh.devices.flat[0]
     if device.platform == "cpu":
-        return False
+        return mesh.size == 1 and is_aligned(patches)
     stats = device.memory_stats() or {}
     limit = stats.get("bytes_limit", 0)
     return 0 < patches.nbytes <= POOL_MEMORY_SHARE * limit
@@ -273,19 +319,28 @@ def train(
     params, opt_state = jax.device_put((params, opt_state), replicated)
     rest = jax.device_put(rest, replicated)
     labels = np.asarray(labels).astype(np.int32)
+    pool = None
     if use_device_pool(patches, mesh, device_pool):
         pool = jax.device_put((patches, labels), replicated)
-        pool_step = make_pool_step(graphdef, tx, tc.augment)
+        if device_pool is None and mesh.devices.flat[0].platform == "cpu" and not _aliases(pool[0], patches):
+            log.debug("XLA copied the patches instead of aliasing them; cutting batches on the host")
+            pool = None
+    if pool is not None:
+        pool_step = make_pool_step(graphdef, tx, tc.augment, input_block(config.model))
 
-        def step_fn(params, opt_state, rest, index, key):
-            index = jax.device_put(index.astype(np.int32), sharded)
+        def feed(index: np.ndarray) -> Any:
+            return jax.device_put(index.astype(np.int32), sharded)
+
+        def run(params, opt_state, rest, index, key):
             return pool_step(params, opt_state, rest, *pool, index, key)
 
     else:
-        host_step = make_train_step(graphdef, tx, tc.augment)
+        host_step = make_train_step(graphdef, tx, tc.augment, input_block(config.model))
 
-        def step_fn(params, opt_state, rest, index, key):
-            batch = jax.device_put((patches[index], labels[index]), sharded)
+        def feed(index: np.ndarray) -> Any:
+            return jax.device_put((patches[index], labels[index]), sharded)
+
+        def run(params, opt_state, rest, batch, key):
             return host_step(params, opt_state, rest, *batch, key)
 
     sampler = EpochSampler(labels, tc.samples_per_class, tc.batch_size, tc.seed)
@@ -301,11 +356,14 @@ def train(
                 progress(
                     start, tc.steps
                 )  # the bar knows the total (and a resumed start) before step 1 compiles
+            fed = feed(sampler.batch(start)) if start < tc.steps else None
             for step in range(start, tc.steps):
                 began = time.perf_counter()
-                params, opt_state, metrics = step_fn(
-                    params, opt_state, rest, sampler.batch(step), jax.random.fold_in(base_key, step)
+                params, opt_state, metrics = run(
+                    params, opt_state, rest, fed, jax.random.fold_in(base_key, step)
                 )
+                if step + 1 < tc.steps:  # the next batch is cut on the host while this step runs
+                    fed = feed(sampler.batch(step + 1))
                 record = {
                     "step": step + 1,
                     "lr": float(schedule(step)),
@@ -326,6 +384,12 @@ def train(
     final = nnx.merge(graphdef, jax.tree.map(jnp.asarray, jax.device_get(params)), rest)
     final.eval()
     return TrainResult(model=final, step=tc.steps, metrics_path=metrics_path, devices_used=mesh.size)
+
+
+def _aliases(device_array: jax.Array, host: np.ndarray) -> bool:
+    """Whether a single-device array shares the memory of ``host`` (a zero-copy ``device_put``)."""
+    shards = device_array.addressable_shards
+    return len(shards) == 1 and shards[0].data.unsafe_buffer_pointer() == host.ctypes.data
 
 
 def _check_finite(record: dict, step: int) -> None:

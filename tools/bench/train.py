@@ -80,7 +80,7 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
     from flax import nnx
     from jax.sharding import NamedSharding, PartitionSpec
 
-    from scanner.nn.model import build_model
+    from scanner.nn.model import build_model, input_block
     from train.loop import data_mesh, make_pool_step, make_train_step
     from train.optim import make_optimizer
 
@@ -94,7 +94,7 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
     state = {"params": params, "opt": tx.init(params)}
     state["params"], state["opt"] = jax.device_put((state["params"], state["opt"]), replicated)
     rest = jax.device_put(rest, replicated)
-    step_fn = make_train_step(graphdef, tx, config.train.augment)
+    step_fn = make_train_step(graphdef, tx, config.train.augment, input_block(config.model))
     rng = np.random.default_rng(seed)
     pool = rng.integers(0, 16, (4 * batch, patch_px, patch_px, config.model.in_channels)) / 15.0
     pool = pool.astype(np.float32)
@@ -107,7 +107,7 @@ def jax_runners(config, patch_px: int, seed: int = 0) -> dict[str, Callable[[int
         return pool[index], pool_labels[index]
 
     fixed = jax.device_put(host_batch(), sharded)
-    pool_step = make_pool_step(graphdef, tx, config.train.augment)
+    pool_step = make_pool_step(graphdef, tx, config.train.augment, input_block(config.model))
     device_pool = jax.device_put((pool, pool_labels), replicated)
 
     def one(patches, labels):
