@@ -20,10 +20,11 @@ On a lent GPU, ``python3 -m tools.table1_gpu`` trains this recipe's full schedul
 Table 1 schedule on a GPU"): about 2 minutes per model on an H200.
 
 Cost: about 30,000 x 50 = 1.5 M samples of the 585 MFLOP-per-window AlexNet (about 1.8 GFLOP per training
-sample with the backward pass). On the 2-core CPU it trains at about 14 samples/s through ``train.loop.train``
-with one core free (``python -m tools.bench_train``, docs/training.md, "CPU training speed"; fewer FLOPs than the
-earlier 832 MFLOP network of this file, which ran at 48, but LRN and grouped convolutions run less efficiently in
-XLA on the CPU): about 30 hours per model, and weeks for a 5-fold, 3-case cross-validation there.
+sample with the backward pass). On the idle 2-core CPU it trains at about 28 samples/s through
+``train.loop.train`` (``python -m tools.bench_train``, docs/training.md, "CPU training speed"; fewer FLOPs than
+the earlier 832 MFLOP network of this file, which ran at 48 on a loaded machine, but LRN and grouped convolutions
+run less efficiently in XLA on the CPU): about 15 hours per model, and more than a week for a 5-fold, 3-case
+cross-validation there.
 
 **Network and input: Caffe's bvlc_alexnet on the paper's 16 colours.** The paper shows the experts and the CNN
 the phase in 16 colour steps (its Fig. 4), so the input is ``phase_rgb``: the 16 quantized levels through the

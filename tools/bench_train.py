@@ -2,12 +2,14 @@
 default model (configs/demo.py) through the real ``train.loop.train``, for the code of a BEFORE commit and for
 this tree, on the same stored patch set, with each side's share of CPU time in the kernel and its peak RSS.
 
-    .venv/bin/python -m tools.bench_train                      # both models, 3 reps, about 9 minutes
+    .venv/bin/python -m tools.bench_train                      # both models, 3 reps, about 8 minutes (idle)
     .venv/bin/python -m tools.bench_train --models demo --reps 5 --before a763f78
 
 a763f78 (the default BEFORE) is main just before issue 17's CPU speed work. The BEFORE tree is ``git archive
 REV`` unpacked into a temporary folder; each run is a fresh child process (this venv's Python, the side's tree
-first on ``sys.path``) that loads the patch set from an ``.npy`` file and calls ``train.loop.train`` for
+first on ``sys.path``) that reads the patch set from an ``.npy`` file into a 64-byte aligned array (as
+``fringescan train`` passes it since ``train.host_heap.aligned_take``; the same for both sides, no second copy)
+and calls ``train.loop.train`` for
 ``--steps`` steps. Its progress callback reads the clock and the child's own ``getrusage`` after each step: the
 figures cover steps ``--warmup`` to ``steps - 1`` (no compilation, no final checkpoint). samples/s = batch x
 measured steps / seconds; kernel share = system / (user + system) CPU seconds over those steps; peak RSS is the
