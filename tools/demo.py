@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-scenes", type=int, default=12, help="interferograms in the training region")
     parser.add_argument("--train-areas", type=int, default=3, help="separate areas in the training region")
     parser.add_argument(
-        "--train", action="store_true", help="train the model first (about 15 min on 2 CPU cores)"
+        "--train", action="store_true", help="train the model first (about 4 min on 2 idle CPU cores)"
     )
     parser.add_argument(
         "--model", default=None, help="scan with this zoo name or checkpoint (default: the shipped default)"

@@ -12,5 +12,5 @@ user would type it, and leaves a marker (``DIR/.done/<step>``) so a stopped buil
 4. The card (``card.json``: sensor, spacing, channels, recipe, seeds, operating point, held-out figures, sha256)
    is written into ``DIR/model``; ``--install`` copies the model into scanner/zoo/NAME.
 
-Training is deterministic on the CPU, so a rebuild gives the card's ``params_sha256``.
+Training is deterministic on the CPU, so a rebuild with the same code gives the card's ``params_sha256``.
 """

@@ -207,7 +207,7 @@ def write_card(recipe: Recipe, out: Path, model: Path, report: dict, point_repor
         "recipe": f"configs/{recipe.train_config}.py (SGD with momentum, one round of hard-negative mining), "
         f"simulator preset {recipe.synth_config or 'default'}, regions delivered as {recipe.product}",
         "reproduce": f"python -m tools.zoo {recipe.name} --out out/zoo/{recipe.name} (training is deterministic "
-        "on the CPU, so a rebuild on a CPU should give the params_sha256 below)",
+        "on the CPU, so a rebuild on a CPU with the same code should give the params_sha256 below)",
         "seeds": {
             role: {"seed": r.seed, "scenes": r.scenes, "areas": r.areas} for role, r in regions.items()
         },
