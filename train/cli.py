@@ -229,9 +229,8 @@ def train_checkpoint(
     index = select_samples(
         arrays["scene_index"], arrays["fold"], arrays["in_a"], subset=subset, fold=fold, part="train"
     )
-    patches = aligned_take(
-        dataset.patches, index
-    )  # XLA aliases it: no batch copies (train.loop.use_device_pool)
+    # aligned, so XLA aliases it and steps gather from it without batch copies (train.loop.use_device_pool)
+    patches = aligned_take(dataset.patches, index)
     result = train(config, patches, dataset.labels[index], workdir, progress=progress)
     meta = ModelMeta(
         model_config=config.model,

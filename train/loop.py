@@ -155,9 +155,11 @@ gather_step_blocks = jax.jit(gather_blocks)
 def make_train_step(
     graphdef: nnx.GraphDef, tx: optax.GradientTransformation, augment: AugmentConfig, block: int = 1
 ) -> Callable:
-    """The step ``(params, opt_state, rest, patches, labels, key) -> (params, opt_state, metrics)``.
+    """The step ``(params, opt_state, rest, patches, labels, key, rows=None) -> (params, opt_state, metrics)``.
 
     ``rest`` is the model's non-parameter state (dropout RNG streams), reseeded from ``key`` every step.
+    ``labels`` are the batch's; with ``rows`` the windows come from ``patches[rows]`` (a whole pool), else
+    ``patches`` is the batch.
     ``block`` is the order in which the windows are gathered (``scanner.nn.model.input_block``).
 
     Three jitted calls: ``step_pixels``, ``gather_step_blocks`` and the step body (parameters and optimizer
@@ -168,9 +170,9 @@ def make_train_step(
     """
     body = jax.jit(_step_body(graphdef, tx), donate_argnums=(0, 1))
 
-    def step(params, opt_state, rest, patches, labels, key):
+    def step(params, opt_state, rest, patches, labels, key, rows=None):
         pixels = step_pixels(key, labels, patch_px=patches.shape[1], augment=augment, block=block)
-        return body(params, opt_state, rest, gather_step_blocks(patches, pixels), labels, key)
+        return body(params, opt_state, rest, gather_step_blocks(patches, pixels, rows), labels, key)
 
     return step
 
@@ -181,13 +183,11 @@ def make_pool_step(
     """The same step fed from a device-resident patch pool:
     ``(params, opt_state, rest, pool, pool_labels, index, key)``; the batch's windows are gathered straight
     from the pool (``train.augment.gather_blocks`` with ``rows=index``), so no batch of patches is copied."""
-    body = jax.jit(_step_body(graphdef, tx), donate_argnums=(0, 1))
+    train_step = make_train_step(graphdef, tx, augment, block)
     take = jax.jit(lambda pool_labels, index: pool_labels[index])
 
     def step(params, opt_state, rest, pool, pool_labels, index, key):
-        labels = take(pool_labels, index)
-        pixels = step_pixels(key, labels, patch_px=pool.shape[1], augment=augment, block=block)
-        return body(params, opt_state, rest, gather_step_blocks(pool, pixels, index), labels, key)
+        return train_step(params, opt_state, rest, pool, take(pool_labels, index), key, rows=index)
 
     return step
 
