@@ -79,3 +79,34 @@ def test_grid_readers_do_not_import_jax():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "False"
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after the write that raises it runs."""
+
+
+@pytest.mark.parametrize("writes", [1, 2, 3])
+def test_staging_killed_after_any_metadata_write_resumes_to_a_whole_grid(tmp_path, monkeypatch, writes):
+    """A scan killed part-way through staging, then resumed, publishes a grid with its attributes."""
+    real_set = zarr.storage.LocalStore.set
+    done = []
+
+    async def set_then_die(self, key, value):
+        await real_set(self, key, value)
+        done.append(key)
+        if len(done) == writes:
+            raise _Killed(key)
+
+    staging = tmp_path / ".staging" / "scan-s-k"
+    attrs = {"scene_id": "s", "grid": CELLS.to_attrs(), "run_key": "k"}
+    with monkeypatch.context() as patch:
+        patch.setattr(zarr.storage.LocalStore, "set", set_then_die)
+        try:
+            prepare_staging(staging, (4, 6), attrs)
+        except _Killed:
+            pass
+    assert done, "no metadata write was seen"
+    prepare_staging(staging, (4, 6), attrs)
+    publish_grid(tmp_path, "s", staging)
+    prob, read_attrs = read_prob(tmp_path, "s")
+    assert read_attrs == attrs and prob.shape == (4, 6) and np.isnan(prob).all()

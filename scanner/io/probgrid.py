@@ -10,6 +10,7 @@ readers of the grid stay light.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -129,16 +130,19 @@ def prepare_staging(
 ) -> None:
     """Create the staged group ``staging/grid`` (once; a resumed run keeps what is there) and ``staging/done``.
 
-    The scanner passes its tile size as ``chunk_cells``: each tile then writes whole chunks, with no
-    read-modify-write of a chunk shared with other tiles."""
+    The group's metadata (group, array, ``attrs["fringescan"]``) is written in ``staging/grid.new`` and renamed
+    onto ``staging/grid`` only when complete, so a run killed half-way through never leaves a grid without its
+    attributes for a resumed run to fill and publish. The scanner passes its tile size as ``chunk_cells``: each
+    tile then writes whole chunks, with no read-modify-write of a chunk shared with other tiles."""
     done_markers(staging).mkdir(parents=True, exist_ok=True)
-    if (staging / "grid" / "zarr.json").is_file() and (staged_array(staging) / "zarr.json").is_file():
+    if (staging / "grid").is_dir():
         return
-    shutil.rmtree(staging / "grid", ignore_errors=True)
-    group = zarr.open_group(staging / "grid", mode="w", zarr_format=3)
+    fresh = staging / "grid.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    group = zarr.open_group(fresh, mode="w", zarr_format=3, attributes={"fringescan": attrs})
     chunks = (min(chunk_cells, shape[0]), min(chunk_cells, shape[1]))
     group.create_array("prob", shape=shape, chunks=chunks, dtype="float32", fill_value=np.nan)
-    group.attrs["fringescan"] = attrs
+    os.rename(fresh, staging / "grid")
 
 
 def publish_grid(store_root: str | Path, scene_id: str, staging: Path) -> Path:
