@@ -19,6 +19,10 @@ from scanner.config import apply_overrides, load_config, require
 from scanner.geo import WINDOW_PX
 from scanner.sim.radar import PASS_HEADING_DEG
 
+TERRAIN_FAMILIES = ("fractal", "ridged")
+"""Terrain families: ``fractal`` (V-shaped valleys between rounded ridges, the home generator) and ``ridged``
+(sharp multi-octave ridges between rounded valleys, the held-out variant's)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class SynthConfig:
@@ -60,6 +64,19 @@ class SynthConfig:
     looks: int = 16
     coherence_max: float = 0.95
     vegetation_days: float = 400.0
+    # Generator families and domain randomisation (docs/simulator.md, "Generator variants and domain
+    # randomisation"). The defaults are the home generator, bit for bit: a range whose ends are equal draws
+    # nothing, and every draw below comes from its own generator, so the streams above are never shifted.
+    terrain: str = "fractal"
+    relief_corner_km: tuple[float, float] = (8.0, 8.0)
+    steep_slope_spread_deg: float = 0.0
+    turbulence_exponent_spread: float = 0.0
+    turbulence_anisotropy: tuple[float, float] = (1.0, 1.0)
+    looks_range: tuple[int, int] = (0, 0)
+    coherence_max_spread: float = 0.0
+    coherence_patches: float = 0.0
+    filter_fraction: float = 0.0
+    filter_alpha: tuple[float, float] = (0.5, 0.5)
 
     def __post_init__(self) -> None:
         require(
@@ -178,12 +195,82 @@ class SynthConfig:
             found=self.turbulence_exponent,
             fix="use -8/3 (Hanssen's thin-layer regime)",
         )
+        self._check_variation()
         require(
             _parse_date(self.first_acquisition) is not None,
             "synth first_acquisition",
             expected="an ISO date YYYY-MM-DD",
             found=self.first_acquisition,
             fix="use 2007-01-06",
+        )
+
+    def _check_variation(self) -> None:
+        require(
+            self.terrain in TERRAIN_FAMILIES,
+            "synth terrain",
+            expected=f"one of {TERRAIN_FAMILIES}",
+            found=self.terrain,
+            fix="use fractal (the home generator) or ridged (the held-out variant)",
+        )
+        for name in ("relief_corner_km", "turbulence_anisotropy", "looks_range", "filter_alpha"):
+            low, high = getattr(self, name)
+            require(
+                low <= high,
+                f"synth {name}",
+                expected="a (low, high) pair with low <= high",
+                found=(low, high),
+                fix="swap the two values",
+            )
+        require(
+            self.relief_corner_km[0] > 0 and self.turbulence_anisotropy[0] >= 1.0,
+            "synth relief_corner_km and turbulence_anisotropy",
+            expected="a positive corner (km) and an axis ratio >= 1",
+            found=(self.relief_corner_km, self.turbulence_anisotropy),
+            fix="use [8, 8] and [1, 1] (the home generator)",
+        )
+        require(
+            self.looks_range == (0, 0) or self.looks_range[0] >= 1,
+            "synth looks_range",
+            expected="[0, 0] (use looks) or a range of looks >= 1",
+            found=self.looks_range,
+            fix="use [0, 0], or e.g. [4, 32]",
+        )
+        require(
+            self.steep_slope_spread_deg >= 0
+            and self.steep_slope_deg - self.steep_slope_spread_deg >= 5
+            and self.steep_slope_deg + self.steep_slope_spread_deg <= 80,
+            "synth steep_slope_spread_deg",
+            expected="a spread >= 0 keeping steep_slope_deg +- spread within 5..80 degrees",
+            found=(self.steep_slope_deg, self.steep_slope_spread_deg),
+            fix="use 0, or e.g. 8",
+        )
+        exponents = (
+            self.turbulence_exponent - self.turbulence_exponent_spread,
+            self.turbulence_exponent + self.turbulence_exponent_spread,
+        )
+        require(
+            self.turbulence_exponent_spread >= 0 and exponents[0] > -4.5 and exponents[1] < -1.0,
+            "synth turbulence_exponent_spread",
+            expected="a spread >= 0 keeping turbulence_exponent +- spread within (-4.5, -1)",
+            found=(self.turbulence_exponent, self.turbulence_exponent_spread),
+            fix="use 0, or e.g. 0.4",
+        )
+        require(
+            0 <= self.coherence_max_spread < self.coherence_max
+            and 0 <= self.coherence_patches <= 1
+            and 0 <= self.filter_fraction <= 1
+            and self.filter_alpha[0] >= 0
+            and self.filter_alpha[1] <= 1,
+            "synth coherence_max_spread, coherence_patches, filter_fraction and filter_alpha",
+            expected="coherence_max_spread in [0, coherence_max), coherence_patches and filter_fraction in "
+            "[0, 1], filter_alpha within [0, 1]",
+            found=(
+                self.coherence_max_spread,
+                self.coherence_patches,
+                self.filter_fraction,
+                self.filter_alpha,
+            ),
+            fix="use 0, 0, 0 and [0.5, 0.5] (the home generator)",
         )
 
     @property
@@ -202,6 +289,11 @@ def _parse_date(text: str) -> date | None:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
         return None
+
+
+def draw(rng: np.random.Generator, low: float, high: float) -> float:
+    """Uniform in [low, high]; ``low`` itself, with nothing drawn, when the range is a single value."""
+    return float(low) if high <= low else float(rng.uniform(low, high))
 
 
 def seeded_rng(config: SynthConfig, *path: int) -> np.random.Generator:

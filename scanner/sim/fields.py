@@ -18,27 +18,44 @@ Spectrum = Callable[[np.ndarray], np.ndarray]
 """A power spectral density as a function of radial wavenumber (cycles per metre)."""
 
 
-def _wavenumbers(shape: tuple[int, int], pixel_size_m: float) -> np.ndarray:
-    """Radial wavenumber (cycles per metre) of every FFT bin of ``shape``."""
-    ky = sfft.fftfreq(shape[0], d=pixel_size_m).astype(np.float32)
-    kx = sfft.fftfreq(shape[1], d=pixel_size_m).astype(np.float32)
-    return np.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
+def _wavenumbers(
+    shape: tuple[int, int], pixel_size_m: float, stretch: tuple[float, float] = (1.0, 0.0)
+) -> np.ndarray:
+    """Radial wavenumber (cycles per metre) of every FFT bin of ``shape``.
+
+    ``stretch = (ratio, angle)`` with ``ratio`` > 1 makes the field anisotropic: structures are ``ratio`` times
+    longer along the direction ``angle`` (radians from the x axis) than across it, at the same mean scale."""
+    ky = sfft.fftfreq(shape[0], d=pixel_size_m).astype(np.float32)[:, None]
+    kx = sfft.fftfreq(shape[1], d=pixel_size_m).astype(np.float32)[None, :]
+    ratio, angle = stretch
+    if ratio == 1.0:
+        return np.sqrt(ky**2 + kx**2)
+    along = np.float32(math.cos(angle)) * kx + np.float32(math.sin(angle)) * ky
+    across = np.float32(-math.sin(angle)) * kx + np.float32(math.cos(angle)) * ky
+    root = np.float32(math.sqrt(ratio))
+    return np.sqrt((along * root) ** 2 + (across / root) ** 2)
 
 
 def gaussian_field_pair(
-    shape: tuple[int, int], pixel_size_m: float, psd: Spectrum, rng: np.random.Generator, pad: float = 1.0
+    shape: tuple[int, int],
+    pixel_size_m: float,
+    psd: Spectrum,
+    rng: np.random.Generator,
+    pad: float = 1.0,
+    stretch: tuple[float, float] = (1.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two independent stationary Gaussian fields with power spectral density ``psd(k)`` (k in cycles/m).
 
     One complex inverse FFT of complex white noise times ``sqrt(psd)`` gives both (real and imaginary parts).
     ``pad`` > 1 synthesises on a larger periodic grid and crops, so the field does not wrap around the scene.
-    Each field has zero mean and unit standard deviation over ``shape``.
+    ``stretch`` makes it anisotropic (``_wavenumbers``). Each field has zero mean and unit standard deviation
+    over ``shape``.
     """
     big = (
         sfft.next_fast_len(int(math.ceil(shape[0] * pad))),
         sfft.next_fast_len(int(math.ceil(shape[1] * pad))),
     )
-    k = _wavenumbers(big, pixel_size_m)
+    k = _wavenumbers(big, pixel_size_m, stretch)
     k[0, 0] = 1.0
     amplitude = np.sqrt(psd(k)).astype(np.float32)
     amplitude[0, 0] = 0.0
@@ -76,9 +93,13 @@ def simulate_turbulence(
     *,
     rms_m: float,
     exponent: float = -8.0 / 3.0,
+    stretch: tuple[float, float] = (1.0, 0.0),
 ) -> np.ndarray:
-    """Turbulent tropospheric delay difference (m), zero mean, ``rms_m`` standard deviation over the scene."""
-    field_m, _ = gaussian_field_pair(shape, pixel_size_m, lambda k: turbulence_psd(k, exponent), rng)
+    """Turbulent tropospheric delay difference (m), zero mean, ``rms_m`` standard deviation over the scene;
+    ``stretch`` (axis ratio, angle) elongates it, as wind-aligned convection does."""
+    field_m, _ = gaussian_field_pair(
+        shape, pixel_size_m, lambda k: turbulence_psd(k, exponent), rng, stretch=stretch
+    )
     return field_m * np.float32(rms_m)
 
 

@@ -19,7 +19,7 @@ from pyproj import CRS
 from scanner.config import require
 from scanner.core.phase import block_px
 from scanner.geo import GeoGrid, PixelWindow
-from scanner.sim.config import SynthConfig, seeded_rng
+from scanner.sim.config import SynthConfig, draw, seeded_rng
 from scanner.sim.landslides import Body, label_raster, simulate_landslides
 from scanner.sim.radar import PASS_HEADING_DEG, Track
 from scanner.sim.terrain import Area, simulate_dem, simulate_land_cover
@@ -177,13 +177,17 @@ def _area_terrain(
     config: SynthConfig, index: int, area_px: int, user_dem: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     if user_dem is None:
+        varied = seeded_rng(config, index, 0, 8)  # domain randomisation: its own stream (config.draw)
+        spread = config.steep_slope_spread_deg
         return simulate_dem(
             (area_px, area_px),
             config.pixel_size_m,
             seeded_rng(config, index, 0, 1),
             mountain_fraction=config.mountain_fraction,
             sea_fraction=config.sea_fraction,
-            steep_slope_deg=config.steep_slope_deg,
+            steep_slope_deg=draw(varied, config.steep_slope_deg - spread, config.steep_slope_deg + spread),
+            terrain=config.terrain,
+            relief_corner_m=1000.0 * draw(varied, *config.relief_corner_km),
         )
     require(
         user_dem.ndim == 2 and min(user_dem.shape) >= area_px,

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scanner.core.phase import slope_deg, wrap
+from scanner.core.phase import block_px, slope_deg, wrap
 from scanner.geo import PixelWindow
 from scanner.sim.coherence import coherence_model, decorrelation_phase
-from scanner.sim.config import SynthConfig, seeded_rng
-from scanner.sim.fields import simulate_turbulence
+from scanner.sim.config import SynthConfig, draw, seeded_rng
+from scanner.sim.fields import gaussian_field_pair, red_psd, simulate_turbulence
+from scanner.sim.filtering import goldstein_filter
 from scanner.sim.radar import SLANT_RANGE_M, layover_shadow, local_incidence_deg, los_vector
 from scanner.sim.region import RegionPlan, SceneSpec, plan_region
 from scanner.sim.terrain import Area
@@ -127,9 +128,10 @@ def simulate_scene(plan: RegionPlan, spec: SceneSpec) -> Scene:
     pixel = config.pixel_size_m
     shape = dem.shape
     range_change, peaks = _deformation(plan, spec, los)
+    varied = _variation(config, seeded_rng(config, area.index, 1 + spec.index, 7))
     turbulence_rms = float(rng.uniform(*config.turbulence_rms_m))
     range_change += simulate_turbulence(
-        shape, pixel, rng, rms_m=turbulence_rms, exponent=config.turbulence_exponent
+        shape, pixel, rng, rms_m=turbulence_rms, exponent=varied.exponent, stretch=varied.stretch
     )
     stratified = float(rng.uniform(*config.stratified_m_per_km)) * float(rng.choice([-1.0, 1.0])) / 1000.0
     land = ~_crop(area.water, spec.window)
@@ -138,17 +140,20 @@ def simulate_scene(plan: RegionPlan, spec: SceneSpec) -> Scene:
     range_change += _orbital_ramp(shape, pixel, rng, config.ramp_m_per_km)
     dem_factor = spec.perp_baseline_m / (SLANT_RANGE_M * math.sin(math.radians(spec.track.incidence_deg)))
     range_change += np.float32(dem_factor) * _crop(area.dem_error_m, spec.window)
-    coherence, nodata = _coherence_and_nodata(area, spec, los, config)
+    coherence, nodata = _coherence_and_nodata(area, spec, los, config, varied)
     phase = range_change * np.float32(4 * math.pi / config.wavelength_m)
-    phase += decorrelation_phase(coherence, config.looks, rng)
+    phase += decorrelation_phase(coherence, varied.looks, rng)
     phase = wrap(phase.astype(np.float32))
     phase[nodata != NODATA_VALID] = np.nan
+    if varied.filter_alpha > 0:
+        phase = goldstein_filter(phase, varied.filter_alpha)
     labels = _crop(area.labels, spec.window)
     truths = _truths(plan, spec, peaks, labels, nodata, coherence)
     nuisance = {
         "turbulence_rms_m": turbulence_rms,
         "stratified_m_per_km": stratified * 1000.0,
         "perp_baseline_m": spec.perp_baseline_m,
+        **varied.record(config),
     }
     return Scene(
         spec=spec,
@@ -162,8 +167,61 @@ def simulate_scene(plan: RegionPlan, spec: SceneSpec) -> Scene:
     )
 
 
+@dataclass(frozen=True)
+class Variation:
+    """What domain randomisation and the generator variants draw per scene (``SynthConfig``'s variation
+    fields); with the home generator's defaults every value is the config's own and nothing is drawn."""
+
+    exponent: float
+    stretch: tuple[float, float]
+    looks: int
+    coherence_max: float
+    patches: np.ndarray | None
+    filter_alpha: float
+
+    def record(self, config: SynthConfig) -> dict[str, float]:
+        """The drawn values that differ from the home generator's, for ``Scene.nuisance``."""
+        drawn = {
+            "turbulence_exponent": self.exponent,
+            "turbulence_anisotropy": self.stretch[0],
+            "looks": float(self.looks),
+            "coherence_max": self.coherence_max,
+            "filter_alpha": self.filter_alpha,
+        }
+        home = {
+            "turbulence_exponent": config.turbulence_exponent,
+            "turbulence_anisotropy": 1.0,
+            "looks": float(config.looks),
+            "coherence_max": config.coherence_max,
+            "filter_alpha": 0.0,
+        }
+        return {k: v for k, v in drawn.items() if v != home[k]}
+
+
+def _variation(config: SynthConfig, rng: np.random.Generator) -> Variation:
+    exponent_spread = config.turbulence_exponent_spread
+    ratio = draw(rng, *config.turbulence_anisotropy)
+    low, high = config.looks_range
+    size = config.size_px + config.scene_shift_blocks * block_px(config.pixel_size_m)
+    patches = None
+    if config.coherence_patches > 0:
+        field, _ = gaussian_field_pair((size, size), config.pixel_size_m, red_psd(1_500.0, 3.0), rng)
+        patches = (np.float32(config.coherence_patches) * np.clip(field - 0.5, 0.0, 1.0)).astype(np.float32)
+    filtered = config.filter_fraction > 0 and rng.random() < config.filter_fraction
+    return Variation(
+        exponent=draw(
+            rng, config.turbulence_exponent - exponent_spread, config.turbulence_exponent + exponent_spread
+        ),
+        stretch=(ratio, float(rng.uniform(0.0, math.pi)) if ratio > 1.0 else 0.0),
+        looks=config.looks if high == 0 else int(rng.integers(low, high + 1)),
+        coherence_max=draw(rng, config.coherence_max - config.coherence_max_spread, config.coherence_max),
+        patches=patches,
+        filter_alpha=draw(rng, *config.filter_alpha) if filtered else 0.0,
+    )
+
+
 def _coherence_and_nodata(
-    area: Area, spec: SceneSpec, los: np.ndarray, config: SynthConfig
+    area: Area, spec: SceneSpec, los: np.ndarray, config: SynthConfig, varied: Variation
 ) -> tuple[np.ndarray, np.ndarray]:
     dem = _crop(area.dem, spec.window)
     pixel = config.pixel_size_m
@@ -176,9 +234,11 @@ def _coherence_and_nodata(
         perp_baseline_m=spec.perp_baseline_m,
         incidence_deg=spec.track.incidence_deg,
         wavelength_m=config.wavelength_m,
-        coherence_max=config.coherence_max,
+        coherence_max=varied.coherence_max,
         vegetation_days=config.vegetation_days,
     )
+    if varied.patches is not None:  # patchy decorrelation (fields, snow, works): the held-out variant's
+        coherence = np.clip(coherence * (1.0 - _crop(varied.patches, spec.window)), 0.02, 0.98)
     layover, shadow = layover_shadow(
         area.dem, pixel, spec.track.incidence_deg, looks_east=spec.track.pass_direction == "ascending"
     )

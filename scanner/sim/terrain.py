@@ -48,22 +48,32 @@ def simulate_dem(
     mountain_fraction: float = 0.55,
     sea_fraction: float = 0.04,
     steep_slope_deg: float = 42.0,
+    terrain: str = "fractal",
+    relief_corner_m: float = 8_000.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fractal terrain (m) and its water mask: mountain ranges with V-shaped valleys, plains and sea.
+    """Fractal terrain (m) and its water mask: mountain ranges, plains and sea.
 
     A landform field (corner 25 km) splits the area into mountains (the highest ``mountain_fraction``) and
     plains; the sea (``sea_fraction`` of the area) lies on the low side of a random coastline tilt. Mountain
-    relief is the absolute value of a fractal field (corner 8 km, spectrum k^-4): its zero lines become a
-    connected network of narrow valleys, its maxima ridges. The relief is scaled so that 10% of the core
-    mountain pixels are steeper than ``steep_slope_deg``.
+    relief comes from a fractal field (corner ``relief_corner_m``, spectrum k^-4):
+    - ``fractal`` (the home generator): its absolute value, whose zero lines become a connected network of
+      narrow V-shaped valleys between rounded ridges;
+    - ``ridged`` (the held-out variant): two octaves (the second at a third of the corner) of
+      ``max(0.9 - |field|, 0) ** 1.5``, whose zero lines become sharp ridges between rounded valleys.
+    The relief is scaled so that 10% of the core mountain pixels are steeper than ``steep_slope_deg``.
     """
     landform, texture = gaussian_field_pair(shape, pixel_size_m, red_psd(25_000.0, 4.0), rng)
-    relief, massif = gaussian_field_pair(shape, pixel_size_m, red_psd(8_000.0, 4.0), rng)
+    relief, massif = gaussian_field_pair(shape, pixel_size_m, red_psd(relief_corner_m, 4.0), rng)
+    if terrain == "ridged":
+        fine, _ = gaussian_field_pair(shape, pixel_size_m, red_psd(relief_corner_m / 3.0, 4.0), rng)
+        shaped = (
+            np.maximum(0.9 - np.abs(relief), 0.0) ** 1.5 + 0.35 * np.maximum(0.9 - np.abs(fine), 0.0) ** 1.5
+        )
+    else:
+        shaped = np.maximum(np.abs(relief) - 0.08, 0.0)
     mountain_cut = np.quantile(landform, 1.0 - mountain_fraction) if mountain_fraction > 0 else np.inf
     weight = _smoothstep((landform - mountain_cut) / 0.8 + 0.5) if mountain_fraction > 0 else 0 * landform
-    unit = weight * (
-        np.maximum(np.abs(relief) - 0.08, 0.0) + 0.8 * np.maximum(landform - mountain_cut, 0.0) + 0.1 * massif
-    )
+    unit = weight * (shaped + 0.8 * np.maximum(landform - mountain_cut, 0.0) + 0.1 * massif)
     core = weight > 0.7
     gradient = _gradient_magnitude(unit, pixel_size_m)
     reference = float(np.quantile(gradient[core], 0.9)) if core.any() else 0.0
