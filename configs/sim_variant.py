@@ -31,7 +31,7 @@ def get_config() -> SynthConfig:
         turbulence_exponent=-2.4,
         turbulence_rms_m=(0.005, 0.035),
         stratified_m_per_km=(0.02, 0.08),
-        coherence_patches=0.6,
+        coherence_patches=(0.6, 0.6),
         vegetation_days=250.0,
         filter_fraction=1.0,
         filter_alpha=(0.4, 0.8),

@@ -104,7 +104,7 @@ def test_randomised_draws_stay_in_their_ranges_and_differ_between_pairs():
 def test_variation_never_shifts_the_home_streams():
     """Terrain draws change the DEM, not the bodies' seeds; per-pair draws change no area raster."""
     home = SynthConfig(size_px=300, scenes=2)
-    patchy = dataclasses.replace(home, coherence_patches=0.6, filter_fraction=1.0, looks_range=(4, 8))
+    patchy = dataclasses.replace(home, coherence_patches=(0.6, 0.6), filter_fraction=1.0, looks_range=(4, 8))
     a, b = plan_region(home), plan_region(patchy)
     np.testing.assert_array_equal(a.areas[0].dem, b.areas[0].dem)
     np.testing.assert_array_equal(a.areas[0].labels, b.areas[0].labels)

@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scene", action="append", dest="scenes", metavar="ID", help="scene(s); default every scanned scene"
     )
+    parser.add_argument(
+        "--min-support",
+        type=whole_numbers,
+        default=None,
+        help="minimum supports to sweep, comma- or space-separated: how many other independent pairs of the "
+        "store must also score a site where any covers it (default 0: no support rule; e.g. 0,1)",
+    )
     add_split_args(parser)
     add_match_args(parser)
     parser.add_argument(
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from scanner.errors import InputError, ModelMismatchError, UsageError, problem
     from scanner.eval.calibrate import (
         CALIBRATION_MIN_CELLS,
+        CALIBRATION_MIN_SUPPORT,
         CALIBRATION_THRESHOLDS,
         MAX_MEDIAN_CELLS,
         VAL_MIN_RECALL,
@@ -98,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     args.thresholds = CALIBRATION_THRESHOLDS if args.thresholds is None else args.thresholds
     args.min_cells = CALIBRATION_MIN_CELLS if args.min_cells is None else args.min_cells
+    args.min_support = CALIBRATION_MIN_SUPPORT if args.min_support is None else args.min_support
     args.min_recall = VAL_MIN_RECALL if args.min_recall is None else args.min_recall
     _check_sweep(args, UsageError, problem)
     prominence = split_prominence(args)
@@ -151,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         ids,
         split_prominence=prominence,
         rule=rule,
+        min_support=args.min_support,
     )
     if result.chosen is None:
         best = max((r["recall"] for r in result.rows), default=0.0)
@@ -171,7 +181,9 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     chosen = result.chosen
-    point = OperatingPoint(threshold=chosen["threshold"], min_cells=chosen["min_cells"])
+    point = OperatingPoint(
+        threshold=chosen["threshold"], min_cells=chosen["min_cells"], min_support=chosen.get("min_support", 0)
+    )
     source = (
         f"fringescan calibrate on VAL store {Path(args.store).absolute()} with labels "
         f"{Path(args.labels).absolute()} ({len(ids)} scene(s)): highest VAL precision at VAL recall >= "
@@ -181,9 +193,7 @@ def run(args: argparse.Namespace) -> int:
     if args.write:
         write_operating_point(model, point)
         written.append(str(Path(model) / "fringescan-model.json"))
-        if write_card_point(
-            Path(model), {"threshold": point.threshold, "min_cells": point.min_cells}, source
-        ):
+        if write_card_point(Path(model), point.to_dict(), source):
             written.append(str(Path(model) / "card.json"))
     report = {
         "model": str(model),
@@ -196,25 +206,32 @@ def run(args: argparse.Namespace) -> int:
         "split_prominence": prominence,
         "rows": result.rows,
         "chosen": chosen,
-        "operating_point": {"threshold": point.threshold, "min_cells": point.min_cells},
+        "operating_point": point.to_dict(),
         "written": written,
     }
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=True))
         return 0
     print(f"scenes: {', '.join(ids)}; matching: {rule.describe()}; model {model}")
+    swept = tuple(args.min_support) != (0,)
     print(
-        f"{'threshold':>10}{'min cells':>10}{'median':>8}{'TP':>6}{'FN':>6}{'FP':>6}{'recall':>9}{'precision':>11}"
+        f"{'threshold':>10}{'min cells':>10}"
+        + (f"{'support':>9}" if swept else "")
+        + f"{'median':>8}{'TP':>6}{'FN':>6}{'FP':>6}{'recall':>9}{'precision':>11}"
     )
     for r in result.rows:
         large = r["median_cells"] > MAX_MEDIAN_CELLS
         mark = "  <- chosen" if r is chosen else "  (sites too large)" if large else ""
         print(
-            f"{r['threshold']:>10g}{r['min_cells']:>10}{r['median_cells']:>8g}{r['tp']:>6}{r['fn']:>6}"
+            f"{r['threshold']:>10g}{r['min_cells']:>10}"
+            + (f"{r['min_support']:>9}" if swept else "")
+            + f"{r['median_cells']:>8g}{r['tp']:>6}{r['fn']:>6}"
             f"{r['fp']:>6}{r['recall']:>9.3f}{r['precision']:>11.3f}{mark}"
         )
     print(
-        f"chosen: threshold {point.threshold:g}, min {point.min_cells} cells (VAL recall {chosen['recall']:.3f}, "
+        f"chosen: threshold {point.threshold:g}, min {point.min_cells} cells"
+        + (f", support {point.min_support}" if swept else "")
+        + f" (VAL recall {chosen['recall']:.3f}, "
         f"precision {chosen['precision']:.3f}; highest precision at recall >= {args.min_recall:g})"
     )
     for path in written:  # fringescan-model.json, card.json
@@ -225,13 +242,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_sweep(args: argparse.Namespace, error: type, problem) -> None:
-    bad = [t for t in args.thresholds if not 0.0 < t <= 1.0] + [m for m in args.min_cells if m < 1]
-    if bad or not args.thresholds or not args.min_cells or not 0.0 <= args.min_recall <= 1.0:
+    bad = (
+        [t for t in args.thresholds if not 0.0 < t <= 1.0]
+        + [m for m in args.min_cells if m < 1]
+        + [k for k in args.min_support if k < 0]
+    )
+    empty = not args.thresholds or not args.min_cells or not args.min_support
+    if bad or empty or not 0.0 <= args.min_recall <= 1.0:
         raise error(
             problem(
                 "calibrate sweep",
-                expected="thresholds in (0, 1], minimum sizes >= 1 cell, --min-recall in [0, 1]",
-                found=f"thresholds {args.thresholds}, min cells {args.min_cells}, min recall {args.min_recall}",
-                fix="e.g. --thresholds 0.5,0.9,0.97 --min-cells 1,2,4 --min-recall 0.92",
+                expected="thresholds in (0, 1], minimum sizes >= 1 cell, minimum supports >= 0, --min-recall in "
+                "[0, 1]",
+                found=f"thresholds {args.thresholds}, min cells {args.min_cells}, min support {args.min_support}, "
+                f"min recall {args.min_recall}",
+                fix="e.g. --thresholds 0.5,0.9,0.97 --min-cells 1,2,4 --min-support 0,1 --min-recall 0.92",
             )
         )

@@ -31,6 +31,15 @@ def add_operating_point_args(parser: argparse.ArgumentParser) -> None:
         help="remove sites of at most this area (default: the model's minimum site size, "
         "else one 10 x 10 px cell)",
     )
+    parser.add_argument(
+        "--min-support",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep a site only when N other pairs of the store that share no date with its own also score it "
+        "(where any covers it; default: the model's operating point, else 0 = no support rule; "
+        "docs/scanning.md)",
+    )
 
 
 def add_split_args(parser: argparse.ArgumentParser) -> None:

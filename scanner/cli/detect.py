@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="candidate sites from probability grids (GeoJSON, WGS84)",
         description="Threshold, 8-connected components split at probability saddles (one site per peak; "
         "--no-split keeps whole components), size filter, at the model's operating point unless "
-        "--threshold / --min-area-m2 are given (the same detection as `fringescan nightly`); writes "
+        "--threshold / --min-area-m2 / --min-support are given (the same detection as `fringescan nightly`); writes "
         "STORE/sites/<scene_id>.geojson, and with --out also all sites in one GeoJSON file.",
     )
     parser.add_argument("--store", required=True, help="scene store directory")
@@ -40,14 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from scanner.io.lock import store_lock
     from scanner.io.site_layers import feature_collection, write_geojson
     from scanner.io.store import Store
-    from scanner.pipeline.sites import detect_scene, scanned_scenes
+    from scanner.pipeline.sites import PairIndex, detect_scene, scanned_scenes
 
     if args.out:
         check_target(args.out, "geojson", overwrite=args.overwrite)  # before any site layer is written
     prominence = split_prominence(args)
     store = Store.open(args.store)
     scene_ids = scanned_scenes(store, args.scenes)
-    everything, used = [], {}
+    everything, used, pairs = [], {}, PairIndex(store)
     with store_lock(store.root, "detect"):
         for scene_id in scene_ids:
             found = detect_scene(
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
                 threshold=args.threshold,
                 min_area_m2=args.min_area_m2,
                 split_prominence=prominence,
+                min_support=args.min_support,
+                pairs=pairs,
             )
             used[scene_id] = found.config
             print(f"{scene_id}: operating point: {found.origin}")

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             min_area_m2=args.min_area_m2,
             split_prominence=prominence,
+            min_support=args.min_support,
         )
         settings[scene_id] = config
         used[config] = origin

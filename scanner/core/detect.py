@@ -48,13 +48,16 @@ class DetectConfig:
     """``threshold``: probability a cell needs; ``min_area_m2``: sites of at most this area are removed
     (None = one cell's area, the paper's 10x10 px; 0 = no size filter); ``split_prominence``: how far (in
     probability) a peak must rise above the saddle to a higher peak to be a site of its own (None = no split:
-    one site per 8-connected component)."""
+    one site per 8-connected component); ``min_support``: the other independent pairs that must also score a
+    site where any covers it (``scanner.core.support``; 0 = off)."""
 
     threshold: float = 0.5
     min_area_m2: float | None = None
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE
+    min_support: int = 0
 
     def __post_init__(self) -> None:
+        _check_min_support(self.min_support)
         require(
             0.0 < self.threshold <= 1.0,
             "detection threshold",
@@ -83,13 +86,17 @@ class OperatingPoint:
     """The detection defaults a model travels with (chosen on validation scenes; docs/scanning.md).
 
     ``threshold``: cell probability a candidate needs; ``min_cells``: the smallest site kept, in cells (2 = the
-    paper's size filter, which removes one-cell sites: the behaviour of models that record no operating point).
+    paper's size filter, which removes one-cell sites: the behaviour of models that record no operating point);
+    ``min_support``: the other independent pairs that must also score a site (``scanner.core.support``; 0 =
+    off, and then left out of ``to_dict`` so models recorded before it keep their metadata bytes).
     """
 
     threshold: float = 0.5
     min_cells: int = 2
+    min_support: int = 0
 
     def __post_init__(self) -> None:
+        _check_min_support(self.min_support)
         require(
             0.0 < self.threshold <= 1.0,
             "operating point threshold",
@@ -108,6 +115,21 @@ class OperatingPoint:
     def min_area_m2(self, cell_area_m2: float) -> float:
         """The ``--min-area-m2`` that keeps sites of at least ``min_cells`` cells (removes the smaller)."""
         return min_area_for_cells(self.min_cells, cell_area_m2)
+
+    def to_dict(self) -> dict:
+        """The point as recorded in a model's metadata and a grid's attributes (``min_support`` only when set)."""
+        out = {"threshold": self.threshold, "min_cells": self.min_cells}
+        return out | ({"min_support": self.min_support} if self.min_support else {})
+
+
+def _check_min_support(value: int) -> None:
+    require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        "minimum support",
+        expected="an integer >= 0 (other independent pairs that must also score a site; 0 = off)",
+        found=value,
+        fix="use e.g. --min-support 1, or 0 for none",
+    )
 
 
 def min_area_for_cells(min_cells: int, cell_area_m2: float) -> float:
@@ -131,6 +153,7 @@ def resolve_config(
     threshold: float | None = None,
     min_area_m2: float | None = None,
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
+    min_support: int | None = None,
 ) -> tuple[DetectConfig, str]:
     """The detection settings of one grid: explicit values win, else the grid's recorded operating point
     (``attrs["operating_point"]``), else ``OperatingPoint()``; also a one-line account of where each came from.
@@ -141,6 +164,7 @@ def resolve_config(
         threshold=point.threshold if threshold is None else threshold,
         min_area_m2=point.min_area_m2(cell_area_m2) if min_area_m2 is None else min_area_m2,
         split_prominence=split_prominence,
+        min_support=point.min_support if min_support is None else min_support,
     )
     parts = [
         f"threshold {config.threshold:g} ({'--threshold' if threshold is not None else origin})",
@@ -151,6 +175,11 @@ def resolve_config(
         else f"split at saddles of prominence {split_prominence:g}"
         + (" (default)" if split_prominence == DEFAULT_SPLIT_PROMINENCE else ""),
     ]
+    if config.min_support:
+        parts.append(
+            f"support of {config.min_support} other pair(s) "
+            f"({'--min-support' if min_support is not None else origin})"
+        )
     return config, "; ".join(parts)
 
 

@@ -39,6 +39,8 @@ CALIBRATION_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0
 """The thresholds ``fringescan calibrate`` sweeps by default (``--thresholds``)."""
 CALIBRATION_MIN_CELLS = (1, 2, 3, 4, 5, 6, 7, 8)
 """The minimum site sizes (cells) ``fringescan calibrate`` sweeps by default (``--min-cells``)."""
+CALIBRATION_MIN_SUPPORT = (0,)
+"""The minimum supports ``fringescan calibrate`` sweeps by default (``--min-support``; 0 = no support rule)."""
 MAX_MEDIAN_CELLS = 225  # 15 x 15 cells: the cells whose windows all contain one point
 """Settings whose median VAL site is larger than this (cells) are not sites a field team can visit."""
 

@@ -87,11 +87,7 @@ class ModelMeta:
         )
 
     def to_dict(self) -> dict:
-        point = (
-            {}
-            if self.operating_point is None
-            else {"operating_point": dataclasses.asdict(self.operating_point)}
-        )
+        point = {} if self.operating_point is None else {"operating_point": self.operating_point.to_dict()}
         return {
             **point,
             "format": "fringescan-model",

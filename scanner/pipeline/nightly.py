@@ -460,13 +460,13 @@ def detect_scenes(store, planned: list[Planned], config: NightlyConfig, state: R
     """Site layers of every scanned scene of the run (re-run every time: cheap, deterministic, atomic), by the
     one detection path of ``fringescan detect`` (``scanner.pipeline.sites.detect_scene``): the model's operating
     point unless the run gives ``threshold`` / ``min_area_m2``."""
-    from scanner.pipeline.sites import detect_scene
+    from scanner.pipeline.sites import PairIndex, detect_scene
 
-    ok, n_sites, origins = [], 0, {}
+    ok, n_sites, origins, pairs = [], 0, {}, PairIndex(store)
     for p in planned:
         try:
             found = detect_scene(
-                store, p.scene_id, threshold=config.threshold, min_area_m2=config.min_area_m2
+                store, p.scene_id, threshold=config.threshold, min_area_m2=config.min_area_m2, pairs=pairs
             )
         except Exception as error:
             _failed(p, error, state)

@@ -369,9 +369,7 @@ def grid_attrs(
         "fringescan_version": __version__,
         "config": dataclasses.asdict(config),
         "run_key": key,
-        "operating_point": (
-            None if meta.operating_point is None else dataclasses.asdict(meta.operating_point)
-        ),
+        "operating_point": (None if meta.operating_point is None else meta.operating_point.to_dict()),
     }
 
 

@@ -27,9 +27,11 @@ from scanner.core.detect import (
     detect,
     resolve_config,
 )
+from scanner.core.support import PairGrid, site_support
 from scanner.errors import InputError, problem
 from scanner.eval.calibrate import (
     CALIBRATION_MIN_CELLS,
+    CALIBRATION_MIN_SUPPORT,
     CALIBRATION_THRESHOLDS,
     VAL_MIN_RECALL,
     choose_setting,
@@ -61,6 +63,56 @@ def slope_cells(scene: Scene, cell_shape: tuple[int, int], band_cells: int = 50)
     return out
 
 
+class PairIndex:
+    """The scanned grids of a store as other pairs of each scene's ground, for site support
+    (``scanner.core.support``). Each grid's extent is read from its attributes once; a grid's probabilities
+    are read when a scene it overlaps first needs them, and kept (one float32 per 10 px cell)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._extents: dict[str, tuple[str, tuple[float, float, float, float]]] | None = None
+        self._grids: dict[str, PairGrid] = {}
+
+    def _extent_of(self) -> dict[str, tuple[str, tuple[float, float, float, float]]]:
+        if self._extents is None:
+            self._extents = {}
+            for scene_id in scanned_scene_ids(self.store.root):
+                _, attrs = read_prob(self.store.root, scene_id)
+                cells = prob_grid(attrs)
+                self._extents[scene_id] = (cells.crs_wkt, cells.bounds)
+        return self._extents
+
+    def grid(self, scene_id: str) -> PairGrid:
+        if scene_id not in self._grids:
+            prob, attrs = read_prob(self.store.root, scene_id)
+            cells = prob_grid(attrs)
+            self._grids[scene_id] = PairGrid(
+                scene_id, prob, cells.transform, cells.crs_wkt, scene_dates(self.store, scene_id)
+            )
+        return self._grids[scene_id]
+
+    def others(
+        self, scene_id: str, crs_wkt: str, bounds: tuple[float, float, float, float]
+    ) -> list[PairGrid]:
+        """Every other scanned grid whose extent meets ``bounds`` (in ``crs_wkt``; grids in another CRS are
+        all returned, and ``site_support`` transforms the points)."""
+        left, bottom, right, top = bounds
+        found = []
+        for other, (other_crs, (l2, b2, r2, t2)) in self._extent_of().items():
+            if other == scene_id:
+                continue
+            if other_crs == crs_wkt and (l2 >= right or r2 <= left or b2 >= top or t2 <= bottom):
+                continue
+            found.append(self.grid(other))
+        return found
+
+
+def scene_dates(store: Store, scene_id: str) -> frozenset[str]:
+    """The acquisition dates of a scene's pair (ISO strings; empty when ingest recorded none)."""
+    attrs = store.scene(scene_id).attrs
+    return frozenset(d for d in (attrs.get("first_date"), attrs.get("second_date")) if d)
+
+
 def scene_sites(
     store: Store, scene_id: str, config: DetectConfig, *, size_filtered: bool = True
 ) -> tuple[list[dict], dict]:
@@ -70,8 +122,17 @@ def scene_sites(
 
 
 def _grid_sites(
-    store: Store, scene_id: str, prob: np.ndarray, attrs: dict, config: DetectConfig, *, size_filtered: bool
+    store: Store,
+    scene_id: str,
+    prob: np.ndarray,
+    attrs: dict,
+    config: DetectConfig,
+    *,
+    size_filtered: bool,
+    pairs: PairIndex | None = None,
 ) -> list[dict]:
+    """The site features of one grid; with ``pairs``, each site also records its ``support`` and
+    ``support_pairs`` and ``config.min_support`` drops the sites it does not keep."""
     scene = store.scene(scene_id)
     cell_grid = scene.grid.cell_grid()
     found, labels = detect(
@@ -81,7 +142,16 @@ def _grid_sites(
         slope_cells=slope_cells(scene, prob.shape),
         size_filtered=size_filtered,
     )
-    return site_features(
+    support = None
+    if pairs is not None:
+        points = [cell_grid.transform @ (c.point_cell[1], c.point_cell[0]) for c in found]
+        others = pairs.others(scene_id, cell_grid.crs_wkt, cell_grid.bounds) if found else []
+        support = site_support(
+            points, cell_grid.crs_wkt, scene_dates(store, scene_id), others, config.threshold
+        )
+        kept = [k for k, s in enumerate(support) if s.keeps(config.min_support)]
+        found, support = [found[k] for k in kept], [support[k] for k in kept]
+    features = site_features(
         found,
         labels,
         cell_grid.transform,
@@ -91,6 +161,9 @@ def _grid_sites(
         second_date=scene.attrs.get("second_date"),
         checkpoint_sha256=attrs.get("model", {}).get("checkpoint_sha256"),
     )
+    for feature, s in zip(features, support or (), strict=False):
+        feature["properties"].update(support=s.scoring, support_pairs=s.pairs)
+    return features
 
 
 @dataclass(frozen=True)
@@ -111,10 +184,13 @@ def detect_scene(
     threshold: float | None = None,
     min_area_m2: float | None = None,
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
+    min_support: int | None = None,
+    pairs: PairIndex | None = None,
 ) -> SceneDetection:
     """The one detection path (``fringescan detect`` and ``nightly``): the operating point of the scene's grid
-    (the model's, unless ``threshold`` / ``min_area_m2`` are given; :func:`operating_config`), detection
-    (split at saddles of ``split_prominence``; None = whole components), and the site layer
+    (the model's, unless ``threshold`` / ``min_area_m2`` / ``min_support`` are given; :func:`operating_config`),
+    detection (split at saddles of ``split_prominence``; None = whole components), each site's support from the
+    store's other scanned pairs (``pairs``, built here when not given), and the site layer
     ``sites/<scene_id>.geojson`` published atomically."""
     prob, attrs = read_prob(store.root, scene_id)
     config, origin = resolve_config(
@@ -123,8 +199,11 @@ def detect_scene(
         threshold,
         min_area_m2,
         split_prominence,
+        min_support,
     )
-    features = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)
+    features = _grid_sites(
+        store, scene_id, prob, attrs, config, size_filtered=True, pairs=pairs or PairIndex(store)
+    )
     path = write_scene_sites(store, scene_id, features, config)
     return SceneDetection(scene_id, features, config, origin, path)
 
@@ -151,6 +230,7 @@ def operating_config(
     threshold: float | None = None,
     min_area_m2: float | None = None,
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
+    min_support: int | None = None,
 ) -> tuple[DetectConfig, str]:
     """(DetectConfig, where its values came from) for one scanned scene: explicit values win over the
     operating point its grid records (the model's), which wins over the defaults; ``split_prominence`` as
@@ -158,7 +238,7 @@ def operating_config(
     _, attrs = read_prob(store.root, scene_id)
     cell_area_m2 = store.scene(scene_id).grid.cell_area_m2
     return resolve_config(
-        attrs.get("operating_point"), cell_area_m2, threshold, min_area_m2, split_prominence
+        attrs.get("operating_point"), cell_area_m2, threshold, min_area_m2, split_prominence, min_support
     )
 
 
@@ -273,13 +353,14 @@ def evaluate_store(
     labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
     per_scene, n_inside = {}, 0
+    pairs = PairIndex(store)
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
         truth = scene_labels(labels, scene_id, prob, attrs, rule)
         n_inside += truth.n_inside
         setting = config if isinstance(config, DetectConfig) else config[scene_id]
-        unfiltered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=False)
-        filtered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=True)
+        unfiltered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=False, pairs=pairs)
+        filtered = _grid_sites(store, scene_id, prob, attrs, setting, size_filtered=True, pairs=pairs)
         per_scene[scene_id] = table7(
             truth.expected, truth.sites(unfiltered), truth.sites(filtered), truth.hidden, rule
         )
@@ -305,7 +386,7 @@ def found_labels(
     size filter, split at saddles of ``split_prominence`` (None = whole components), matched by ``rule``."""
     labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
-    pairs = []
+    pairs, index = [], PairIndex(store)
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
         truth = scene_labels(labels, scene_id, prob, attrs, rule)
@@ -314,7 +395,8 @@ def found_labels(
             store.scene(scene_id).grid.cell_area_m2,
             split_prominence=split_prominence,
         )
-        found = truth.match(_grid_sites(store, scene_id, prob, attrs, config, size_filtered=True)).found
+        sites = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=True, pairs=index)
+        found = truth.match(sites).found
         pairs += [(scene_id, lab, i in found) for i, lab in enumerate(truth.records)]
     if not pairs:
         raise _no_labels_inside(labels_path, labels, ids, "evaluated")
@@ -364,46 +446,52 @@ def calibrate_store(
     scene_ids: Sequence[str] | None = None,
     split_prominence: float | None = DEFAULT_SPLIT_PROMINENCE,
     rule: MatchRule = OVERLAP,
+    min_support: Sequence[int] = CALIBRATION_MIN_SUPPORT,
 ) -> Calibration:
-    """Site-level recall and precision of every (threshold, minimum size) setting over scanned scenes, and the
-    operating point ``scanner.eval.calibrate.choose_setting`` picks from them.
+    """Site-level recall and precision of every (threshold, minimum size, minimum support) setting over scanned
+    scenes, and the operating point ``scanner.eval.calibrate.choose_setting`` picks from them.
 
     Detection and matching are those of ``evaluate_store`` (and so of ``fringescan evaluate-scan`` and
     ``detect``): a setting keeps the sites (split at saddles of ``split_prominence``, None = whole components)
-    of at least ``min_cells`` cells, as ``detect`` does with ``OperatingPoint(threshold, min_cells)``, matched
-    by ``rule``. Labels with no positive one inside the scanned scenes are refused as there."""
+    of at least ``min_cells`` cells that ``min_support`` keeps (support from the store's other scanned pairs),
+    as ``detect`` does with ``OperatingPoint(threshold, min_cells, min_support)``, matched by ``rule``. Labels
+    with no positive one inside the scanned scenes are refused as there."""
     labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
-    sizes: dict[float, list[list[int]]] = {t: [] for t in thresholds}
-    totals = {(t, m): DetectionCounts(0, 0, 0) for t in thresholds for m in min_cells}
-    n_inside = 0
+    settings = [(t, m, k) for t in thresholds for m in min_cells for k in min_support]
+    sizes: dict[tuple[float, int], list[int]] = {(t, k): [] for t in thresholds for k in min_support}
+    totals = {setting: DetectionCounts(0, 0, 0) for setting in settings}
+    n_inside, index = 0, PairIndex(store)
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
         truth = scene_labels(labels, scene_id, prob, attrs, rule)
         n_inside += truth.n_inside
         for t in thresholds:
             config = DetectConfig(threshold=t, split_prominence=split_prominence)
-            found = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False)
+            found = _grid_sites(store, scene_id, prob, attrs, config, size_filtered=False, pairs=index)
             cells = [int(f["properties"]["n_cells"]) for f in found]
+            support = [(f["properties"]["support_pairs"], f["properties"]["support"]) for f in found]
             shapes = truth.sites(found)
-            sizes[t].append(cells)
-            for m in min_cells:
-                kept = [g for g, n in zip(shapes, cells, strict=True) if n >= m]
-                counts = match(rule, truth.expected, kept, truth.hidden).counts
-                totals[(t, m)] = totals[(t, m)] + counts
+            for k in min_support:
+                backed = [pairs == 0 or scoring >= k for pairs, scoring in support]
+                sizes[(t, k)] += [n for n, ok in zip(cells, backed, strict=True) if ok]
+                for m in min_cells:
+                    kept = [g for g, n, ok in zip(shapes, cells, backed, strict=True) if n >= m and ok]
+                    totals[(t, m, k)] = (
+                        totals[(t, m, k)] + match(rule, truth.expected, kept, truth.hidden).counts
+                    )
     if not n_inside:
         raise _no_labels_inside(labels_path, labels, ids, "calibration")
     rows = []
-    for t in thresholds:
-        every = [n for per_scene in sizes[t] for n in per_scene]
-        for m in min_cells:
-            kept = [n for n in every if n >= m]
-            rows.append(
-                {
-                    "threshold": float(t),
-                    "min_cells": int(m),
-                    "median_cells": float(np.median(kept)) if kept else math.nan,
-                    **totals[(t, m)].to_dict(),
-                }
-            )
+    for t, m, k in settings:
+        kept = [n for n in sizes[(t, k)] if n >= m]
+        rows.append(
+            {
+                "threshold": float(t),
+                "min_cells": int(m),
+                **({"min_support": int(k)} if tuple(min_support) != (0,) else {}),
+                "median_cells": float(np.median(kept)) if kept else math.nan,
+                **totals[(t, m, k)].to_dict(),
+            }
+        )
     return Calibration(rows, choose_setting(rows, min_recall), float(min_recall), ids)

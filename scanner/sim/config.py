@@ -19,9 +19,9 @@ from scanner.config import apply_overrides, load_config, require
 from scanner.geo import WINDOW_PX
 from scanner.sim.radar import PASS_HEADING_DEG
 
-TERRAIN_FAMILIES = ("fractal", "ridged")
-"""Terrain families: ``fractal`` (V-shaped valleys between rounded ridges, the home generator) and ``ridged``
-(sharp multi-octave ridges between rounded valleys, the held-out variant's)."""
+TERRAIN_FAMILIES = ("fractal", "ridged", "mixed")
+"""Terrain families: ``fractal`` (V-shaped valleys between rounded ridges, the home generator), ``ridged``
+(sharp multi-octave ridges between rounded valleys) and ``mixed`` (each area draws one of the two)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +74,7 @@ class SynthConfig:
     turbulence_anisotropy: tuple[float, float] = (1.0, 1.0)
     looks_range: tuple[int, int] = (0, 0)
     coherence_max_spread: float = 0.0
-    coherence_patches: float = 0.0
+    coherence_patches: tuple[float, float] = (0.0, 0.0)
     filter_fraction: float = 0.0
     filter_alpha: tuple[float, float] = (0.5, 0.5)
 
@@ -210,9 +210,9 @@ class SynthConfig:
             "synth terrain",
             expected=f"one of {TERRAIN_FAMILIES}",
             found=self.terrain,
-            fix="use fractal (the home generator) or ridged (the held-out variant)",
+            fix="use fractal (the home generator), ridged or mixed",
         )
-        for name in ("relief_corner_km", "turbulence_anisotropy", "looks_range", "filter_alpha"):
+        for name in ("relief_corner_km", "turbulence_anisotropy", "looks_range", "filter_alpha", "coherence_patches"):
             low, high = getattr(self, name)
             require(
                 low <= high,
@@ -257,20 +257,21 @@ class SynthConfig:
         )
         require(
             0 <= self.coherence_max_spread < self.coherence_max
-            and 0 <= self.coherence_patches <= 1
+            and self.coherence_patches[0] >= 0
+            and self.coherence_patches[1] <= 1
             and 0 <= self.filter_fraction <= 1
             and self.filter_alpha[0] >= 0
             and self.filter_alpha[1] <= 1,
             "synth coherence_max_spread, coherence_patches, filter_fraction and filter_alpha",
-            expected="coherence_max_spread in [0, coherence_max), coherence_patches and filter_fraction in "
-            "[0, 1], filter_alpha within [0, 1]",
+            expected="coherence_max_spread in [0, coherence_max), coherence_patches within [0, 1], "
+            "filter_fraction in [0, 1], filter_alpha within [0, 1]",
             found=(
                 self.coherence_max_spread,
                 self.coherence_patches,
                 self.filter_fraction,
                 self.filter_alpha,
             ),
-            fix="use 0, 0, 0 and [0.5, 0.5] (the home generator)",
+            fix="use 0, [0, 0], 0 and [0.5, 0.5] (the home generator)",
         )
 
     @property

@@ -204,9 +204,10 @@ def _variation(config: SynthConfig, rng: np.random.Generator) -> Variation:
     low, high = config.looks_range
     size = config.size_px + config.scene_shift_blocks * block_px(config.pixel_size_m)
     patches = None
-    if config.coherence_patches > 0:
+    if config.coherence_patches[1] > 0:
+        depth = draw(rng, *config.coherence_patches)
         field, _ = gaussian_field_pair((size, size), config.pixel_size_m, red_psd(1_500.0, 3.0), rng)
-        patches = (np.float32(config.coherence_patches) * np.clip(field - 0.5, 0.0, 1.0)).astype(np.float32)
+        patches = (np.float32(depth) * np.clip(field - 0.5, 0.0, 1.0)).astype(np.float32)
     filtered = config.filter_fraction > 0 and rng.random() < config.filter_fraction
     return Variation(
         exponent=draw(

@@ -122,6 +122,8 @@ def build(recipe: Recipe, out: Path) -> Path:
             str(recipe.min_recall),
             "--match",
             recipe.match,
+            "--min-support",
+            ",".join(str(k) for k in recipe.min_support),
             "--write",
         ],
     )
