@@ -47,6 +47,7 @@ def add_scene(
     wavelength_m: float = WAVELENGTH_M,
     slope: np.ndarray | None = None,
     origin: tuple[float, float] = (500_000.0, 4_000_000.0),
+    dates: tuple[str, str] = ("2020-01-01", "2020-02-01"),
 ) -> None:
     """Publish one scene group into ``store`` with the store's own writer."""
     height, width = phase.shape
@@ -65,8 +66,8 @@ def add_scene(
                 "kind": "wrapped",
                 "grid": grid.to_attrs(),
                 "wavelength_m": wavelength_m,
-                "first_date": "2020-01-01",
-                "second_date": "2020-02-01",
+                "first_date": dates[0],
+                "second_date": dates[1],
                 "content_sha256": f"test-{scene_id}-{height}x{width}",
                 "ingested": dt.datetime.now(dt.UTC).isoformat(),
             }
