@@ -6,12 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scanner.core.detect import (
+    DEFAULT_SPLIT_PROMINENCE,
     DetectConfig,
     detect,
     geohash,
     label_candidates,
     min_area_for_cells,
     rank,
+    saddle_depth,
     site_ids,
 )
 from scanner.errors import UsageError
@@ -222,9 +224,25 @@ def test_split_sites_partition_each_component(prob, threshold, prominence):
         assert labels[site.peak_cell] == site.label and prob[site.peak_cell] == site.prob_max
 
 
-@given(st.one_of(prob_grids, smooth_grids), st.sampled_from([0.3, 0.5, 0.9]))
+@given(st.one_of(prob_grids, smooth_grids), st.sampled_from([0.3, 0.5, 0.9, 0.97]))
 def test_a_huge_prominence_equals_no_splitting(prob, threshold):
     never, never_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=1.0), 1.0)
     whole, whole_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=None), 1.0)
     np.testing.assert_array_equal(never_labels, whole_labels)
     assert never == whole
+
+
+def test_splitting_acts_above_threshold_0_9():
+    """Two landslides of 0.999 joined by a 0.98 saddle: at threshold 0.97 the default prominence (0.006 of
+    probability there: saddle_depth) splits them, as 0.1 does at 0.5; a prominence of 1 does not."""
+    prob = np.full((9, 15), 0.1, np.float32)
+    prob[3:6, 2:5] = 0.999
+    prob[3:6, 10:13] = 0.999
+    prob[4, 5:10] = 0.98
+    assert saddle_depth(DEFAULT_SPLIT_PROMINENCE, 0.97) == pytest.approx(0.006)
+    assert saddle_depth(DEFAULT_SPLIT_PROMINENCE, 0.3) == DEFAULT_SPLIT_PROMINENCE
+    split, _ = detect(prob, DetectConfig(threshold=0.97), CELL_M2, size_filtered=False)
+    assert len(split) == 2 and all(c.component_sites == 2 for c in split)
+    assert sorted(c.peak_cell[1] < 7 for c in split) == [False, True]  # one peak in each blob
+    whole, _ = detect(prob, DetectConfig(threshold=0.97, split_prominence=1.0), CELL_M2, size_filtered=False)
+    assert len(whole) == 1

@@ -51,8 +51,9 @@ def add_split_args(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="P",
-        help="split a component of candidate cells at every saddle that a peak rises more than P (probability) "
-        "above, one site per peak (default 0.1; docs/scanning.md)",
+        help="split a component of candidate cells at every saddle that a peak rises more than P (probability; "
+        "above threshold 0.5 scaled to the span 1 - threshold) above, one site per peak (default 0.1; "
+        "docs/scanning.md)",
     )
     group.add_argument(
         "--no-split",

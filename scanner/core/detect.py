@@ -11,7 +11,8 @@ Rules (docs/scanning.md explains them):
   cells often touch only at corners, and 4-connectivity would split one fringe into several sites.
 - **Split at saddles** (one site per landslide): neighbouring landslides whose candidate cells touch form one
   component. Within a component, a peak is its own site when it rises more than ``split_prominence`` (default
-  0.1 in probability) above the highest saddle that joins it to a higher peak; every cell then goes to the
+  0.1 in probability; above threshold 0.5 scaled to the candidates' span ``1 - threshold``: ``saddle_depth``)
+  above the highest saddle that joins it to a higher peak; every cell then goes to the
   peak it is reached from without descending below it (a watershed on the probability, flooded from the
   peaks). ``split_prominence=None`` keeps whole components (the rule before issue 18).
 - **Site point:** the probability-weighted centre of the site's cells when that falls in one of them, else
@@ -256,8 +257,18 @@ def label_sites(prob: np.ndarray, config: DetectConfig) -> tuple[np.ndarray, int
     components, count = label_candidates(prob, config.threshold)
     if config.split_prominence is None:
         return components, count, components
-    sites, count = split_at_saddles(prob, components, config.split_prominence)
+    sites, count = split_at_saddles(prob, components, saddle_depth(config.split_prominence, config.threshold))
     return sites, count, components
+
+
+def saddle_depth(prominence: float, threshold: float) -> float:
+    """How far (probability) a peak must rise above its saddle at ``threshold`` for a split ``prominence``.
+
+    Candidate cells span ``1 - threshold`` of probability. Up to threshold 0.5 the prominence is that
+    probability itself; above 0.5 it shrinks with the span, as the same fraction of it (``2 * (1 - threshold)``
+    times the prominence), so splitting still acts at high thresholds: at 0.97 the default 0.1 asks 0.006.
+    A prominence of 1 never splits at any threshold (no saddle lies more than the span below a peak)."""
+    return prominence * min(1.0, 2.0 * (1.0 - threshold))
 
 
 def size_limit_m2(config: DetectConfig, cell_area_m2: float) -> float:
