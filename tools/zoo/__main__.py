@@ -44,12 +44,14 @@ def preset_of(recipe: Recipe, region: Region) -> str | None:
     return region.preset or recipe.synth_config
 
 
-def region_store(out: Path, recipe: Recipe, role: str, region: Region) -> tuple[Path, Path]:
+def region_store(
+    out: Path, recipe: Recipe, role: str, region: Region, store: Path | None = None
+) -> tuple[Path, Path]:
     """Synth and ingest one region of the recipe; returns (store, labels for dataset and evaluation).
 
     LiCSAR regions are ingested folder by folder as a LiCSAR user would (``fringescan ingest FOLDER``: scene id
     ``<frame>_<dates>``, coherence, the frame's heights as DEM), with the labels that name those scene ids."""
-    folder, store = out / f"{role}-region", out / f"{role}-store"
+    folder, store = out / f"{role}-region", store or out / f"{role}-store"
     step(out, f"{role}-synth", synth_argv(recipe, region, folder))
     described = read_region(folder)
     if recipe.product == "licsar":
@@ -105,7 +107,7 @@ def build(recipe: Recipe, out: Path) -> Path:
     )
     step(out, "train", ["train", *cfg, "--dataset", str(mined), "--out", str(model)])
 
-    val_store, val_labels = region_store(out, recipe, "val", recipe.val)
+    val_store, val_labels = val_regions(out, recipe)
     step(out, "val-scan", ["scan", "--store", str(val_store), "--model", str(model)])
     step(
         out,
@@ -134,6 +136,21 @@ def build(recipe: Recipe, out: Path) -> Path:
         )
     write_card(recipe, out, model, held_out)
     return model
+
+
+def val_regions(out: Path, recipe: Recipe) -> tuple[Path, Path]:
+    """The VAL store: the recipe's VAL region plus its ``val_extra`` regions ingested into the same store (their
+    scene ids and footprints never meet), and the labels of all of them in one file."""
+    store, labels = region_store(out, recipe, "val", recipe.val)
+    if not recipe.val_extra:
+        return store, labels
+    features = list(read_json(labels, "VAL labels")["features"])
+    for number, region in enumerate(recipe.val_extra, start=2):
+        _, more = region_store(out, recipe, f"val{number}", region, store=store)
+        features += read_json(more, "VAL labels")["features"]
+    merged = out / "val-labels.geojson"
+    write_json(merged, {"type": "FeatureCollection", "features": features})
+    return store, merged
 
 
 def held_out_figures(out: Path, recipe: Recipe, model: Path, role: str, region: Region) -> dict:
@@ -246,9 +263,18 @@ def write_card(recipe: Recipe, out: Path, model: Path, held_out: dict) -> None:
         f"{recipe.train.scenes} synthetic pairs over {recipe.train.areas} fractal-terrain areas, seed "
         f"{recipe.train.seed}",
         "operating_point": point,
-        "operating_point_source": f"fringescan calibrate on the VAL region (seed {recipe.val.seed}, "
-        f"{recipe.val.scenes} pairs, preset {preset_of(recipe, recipe.val) or 'default'}): highest VAL precision "
-        f"at VAL recall >= {recipe.min_recall}, matching by {recipe.match} (docs/accuracy.md)",
+        "operating_point_source": "fringescan calibrate on the VAL "
+        + " plus ".join(
+            f"region (seed {r.seed}, {r.scenes} pairs, preset {preset_of(recipe, r) or 'default'})"
+            for r in (recipe.val, *recipe.val_extra)
+        )
+        + f": highest VAL precision at VAL recall >= {recipe.min_recall}, matching by {recipe.match}"
+        + (
+            f", support of other pairs swept over {list(recipe.min_support)}"
+            if recipe.min_support != (0,)
+            else ""
+        )
+        + " (docs/accuracy.md)",
         **({"history": recipe.history} if recipe.history else {}),
         "held_out": held_out["holdout"],
         **({"held_out_variant": held_out["holdout_variant"]} if "holdout_variant" in held_out else {}),
