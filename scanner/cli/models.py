@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  sensor      {card.get('sensor')}")
         print(f"  pixels      {card.get('pixel_size_m')} m; channels {', '.join(card.get('channels', []))}")
         print(f"  needs       {card.get('needs')}")
-        print(f"  operating   threshold {point.get('threshold')}, min {point.get('min_cells')} cells")
+        support = f", support of {point['min_support']} other pair(s)" if point.get("min_support") else ""
+        print(
+            f"  operating   threshold {point.get('threshold')}, min {point.get('min_cells')} cells{support}"
+        )
         print(
             f"  held out    site recall {held.get('site_recall')}, precision {held.get('site_precision')} "
             f"({held.get('data')})"
@@ -46,8 +49,17 @@ def run(args: argparse.Namespace) -> int:
                 f"  by point    site recall {by_point.get('site_recall')}, precision "
                 f"{by_point.get('site_precision')} ({by_point.get('rule')})"
             )
+        if "held_out_variant" in card:
+            variant = card["held_out_variant"]
+            by_point = variant.get("point_matching", {})
+            print(
+                f"  variant     site recall {variant.get('site_recall')}, precision {variant.get('site_precision')}; "
+                f"by point {by_point.get('site_recall')}, {by_point.get('site_precision')} ({variant.get('data')})"
+            )
         if "zoo_target" in card:
             print(f"  target      {card['zoo_target'].get('summary')}")
+        if "robustness_target" in card:
+            print(f"  robustness  {card['robustness_target'].get('summary')}")
         print(f"  reproduce   {card.get('reproduce')}")
         print(f"  sha256      {card.get('params_sha256')}")
         print(f"  path        {entry.path}")
