@@ -144,6 +144,11 @@ class SynthConfig:
             "turbulence_rms_m",
             "stratified_m_per_km",
             "ramp_m_per_km",
+            "relief_corner_km",
+            "turbulence_anisotropy",
+            "looks_range",
+            "filter_alpha",
+            "coherence_patches",
         ):
             low, high = getattr(self, name)
             require(
@@ -212,15 +217,6 @@ class SynthConfig:
             found=self.terrain,
             fix="use fractal (the home generator), ridged or mixed",
         )
-        for name in ("relief_corner_km", "turbulence_anisotropy", "looks_range", "filter_alpha", "coherence_patches"):
-            low, high = getattr(self, name)
-            require(
-                low <= high,
-                f"synth {name}",
-                expected="a (low, high) pair with low <= high",
-                found=(low, high),
-                fix="swap the two values",
-            )
         require(
             self.relief_corner_km[0] > 0 and self.turbulence_anisotropy[0] >= 1.0,
             "synth relief_corner_km and turbulence_anisotropy",
