@@ -83,7 +83,7 @@ def test_ridged_terrain_has_sharper_ridges_than_fractal(seed):
 def test_home_defaults_draw_nothing():
     rng = np.random.default_rng(7)
     before = rng.bit_generator.state
-    varied = _variation(SynthConfig(), rng)
+    varied = _variation(SynthConfig(), rng, (64, 64))
     assert rng.bit_generator.state == before
     assert varied.record(SynthConfig()) == {} and varied.patches is None and varied.filter_alpha == 0
 

@@ -43,12 +43,18 @@ def scanned_scene_ids(store_root: str | Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").is_file()) if folder.is_dir() else []
 
 
-def published_key(store_root: str | Path, scene_id: str) -> str | None:
-    """``run_key`` of the published grid of ``scene_id`` (None when there is none)."""
+def prob_attrs(store_root: str | Path, scene_id: str) -> dict:
+    """``attrs["fringescan"]`` of the published grid of ``scene_id``, read from its metadata alone (no array
+    read; empty when there is no grid)."""
     meta = prob_path(store_root, scene_id) / "zarr.json"
     if not meta.is_file():
-        return None
-    return read_json(meta, {}).get("attributes", {}).get("fringescan", {}).get("run_key")
+        return {}
+    return read_json(meta, {}).get("attributes", {}).get("fringescan", {})
+
+
+def published_key(store_root: str | Path, scene_id: str) -> str | None:
+    """``run_key`` of the published grid of ``scene_id`` (None when there is none)."""
+    return prob_attrs(store_root, scene_id).get("run_key")
 
 
 def read_prob(store_root: str | Path, scene_id: str) -> tuple[np.ndarray, dict]:

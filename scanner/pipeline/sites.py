@@ -39,7 +39,7 @@ from scanner.eval.calibrate import (
 from scanner.eval.matching import OVERLAP, DetectionCounts, Match, MatchRule, match, table7
 from scanner.geo import STRIDE_PX, WGS84, PixelWindow
 from scanner.io.labels import Label, read_labels, reproject
-from scanner.io.probgrid import prob_grid, read_prob, scanned_scene_ids
+from scanner.io.probgrid import prob_attrs, prob_grid, read_prob, scanned_scene_ids
 from scanner.io.site_layers import (
     feature_collection,
     from_wgs84,
@@ -77,8 +77,7 @@ class PairIndex:
         if self._extents is None:
             self._extents = {}
             for scene_id in scanned_scene_ids(self.store.root):
-                _, attrs = read_prob(self.store.root, scene_id)
-                cells = prob_grid(attrs)
+                cells = prob_grid(prob_attrs(self.store.root, scene_id))
                 self._extents[scene_id] = (cells.crs_wkt, cells.bounds)
         return self._extents
 
@@ -161,8 +160,9 @@ def _grid_sites(
         second_date=scene.attrs.get("second_date"),
         checkpoint_sha256=attrs.get("model", {}).get("checkpoint_sha256"),
     )
-    for feature, s in zip(features, support or (), strict=False):
-        feature["properties"].update(support=s.scoring, support_pairs=s.pairs)
+    if support is not None:
+        for feature, s in zip(features, support, strict=True):
+            feature["properties"].update(support=s.scoring, support_pairs=s.pairs)
     return features
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scanner.core.phase import block_px, slope_deg, wrap
+from scanner.core.phase import slope_deg, wrap
 from scanner.geo import PixelWindow
 from scanner.sim.coherence import coherence_model, decorrelation_phase
 from scanner.sim.config import SynthConfig, draw, seeded_rng
@@ -128,7 +128,7 @@ def simulate_scene(plan: RegionPlan, spec: SceneSpec) -> Scene:
     pixel = config.pixel_size_m
     shape = dem.shape
     range_change, peaks = _deformation(plan, spec, los)
-    varied = _variation(config, seeded_rng(config, area.index, 1 + spec.index, 7))
+    varied = _variation(config, seeded_rng(config, area.index, 1 + spec.index, 7), area.dem.shape)
     turbulence_rms = float(rng.uniform(*config.turbulence_rms_m))
     range_change += simulate_turbulence(
         shape, pixel, rng, rms_m=turbulence_rms, exponent=varied.exponent, stretch=varied.stretch
@@ -198,15 +198,15 @@ class Variation:
         return {k: v for k, v in drawn.items() if v != home[k]}
 
 
-def _variation(config: SynthConfig, rng: np.random.Generator) -> Variation:
+def _variation(config: SynthConfig, rng: np.random.Generator, area_shape: tuple[int, int]) -> Variation:
+    """One pair's draws; a patch field covers the whole area grid (``area_shape``) and is cropped per scene."""
     exponent_spread = config.turbulence_exponent_spread
     ratio = draw(rng, *config.turbulence_anisotropy)
     low, high = config.looks_range
-    size = config.size_px + config.scene_shift_blocks * block_px(config.pixel_size_m)
     patches = None
     if config.coherence_patches[1] > 0:
         depth = draw(rng, *config.coherence_patches)
-        field, _ = gaussian_field_pair((size, size), config.pixel_size_m, red_psd(1_500.0, 3.0), rng)
+        field, _ = gaussian_field_pair(area_shape, config.pixel_size_m, red_psd(1_500.0, 3.0), rng)
         patches = (np.float32(depth) * np.clip(field - 0.5, 0.0, 1.0)).astype(np.float32)
     filtered = config.filter_fraction > 0 and rng.random() < config.filter_fraction
     return Variation(
@@ -238,7 +238,7 @@ def _coherence_and_nodata(
         coherence_max=varied.coherence_max,
         vegetation_days=config.vegetation_days,
     )
-    if varied.patches is not None:  # patchy decorrelation (fields, snow, works): the held-out variant's
+    if varied.patches is not None:  # patchy decorrelation (fields, snow, works)
         coherence = np.clip(coherence * (1.0 - _crop(varied.patches, spec.window)), 0.02, 0.98)
     layover, shadow = layover_shadow(
         area.dem, pixel, spec.track.incidence_deg, looks_east=spec.track.pass_direction == "ascending"
