@@ -371,3 +371,54 @@ def test_mosaic_whose_products_are_refused(ready, tmp_path, capfd):
     assert code == 0, err
     assert snapshot(store / "mosaic" / "versions") == version
     assert (store / "viewer" / "index.html").is_file() and (store / "stac" / "catalog.json").is_file()
+
+
+# ------------------------------------------------------------------------------------------- the whole process
+
+ABANDONED_WRITE = """
+import sys
+import numpy as np
+import zarr
+from scanner.cli import _report
+from scanner.errors import os_error
+
+group = zarr.create_group(sys.argv[1], zarr_format=3)
+array = group.create_array("patches", shape=(100, 128, 128), dtype="float32", chunks=(1, 128, 128))
+try:
+    array[...] = np.random.default_rng(0).random(array.shape, dtype=np.float32)  # 6.5 MB, incompressible
+except Exception as error:
+    sys.exit(_report(os_error(error, doing="writing"), error))
+"""
+
+
+def test_a_zarr_write_failing_part_way_ends_the_process_with_one_line(disk):
+    """A Zarr write of 100 chunks onto a 2 MiB disk fails part-way and leaves most chunk writes queued on
+    zarr-python's event loop. Reported through the CLI's error path, the process ends with the one line: its
+    teardown used to add a "Task was destroyed but it is pending!" per queued write and "Event loop is
+    closed" tracebacks (hundreds of lines on a real dataset)."""
+    done = subprocess.run(
+        [sys.executable, "-c", ABANDONED_WRITE, str(disk / "ds.zarr")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    line = assert_one_line_error(done.returncode, done.stderr, ResourceError.exit_code)
+    assert "found a full disk (ENOSPC" in line
+    assert done.stderr.strip().splitlines() == [line], done.stderr
+
+
+@pytest.mark.parametrize(("verb", "free_bytes"), [("mosaic", 65536), ("scan", 4096)])
+def test_a_full_disk_mid_write_is_one_line_to_the_processs_end(ready, disk, verb, free_bytes):
+    """The in-process refusals above, in a real ``fringescan`` process to its exit: nothing after the line."""
+    store = disk / "store"
+    shutil.copytree(ready["store"], store)
+    fill(disk, free_bytes)
+    done = subprocess.run(
+        [sys.executable, "-m", "scanner.cli", *verb_argv(verb, ready, store, disk)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    line = assert_one_line_error(done.returncode, done.stderr, ResourceError.exit_code)
+    assert done.stderr.strip().splitlines() == [line], done.stderr

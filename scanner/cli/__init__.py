@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from scanner.cli.output import route_undecodable_gdal_messages, setup_logging
+    from scanner.cli.output import quiet_abandoned_writes, route_undecodable_gdal_messages, setup_logging
 
     verbosity = args.verbose + getattr(args, "verbose_after", 0)
     quiet = args.quiet or getattr(args, "quiet_after", False)
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "store lock is released",
             file=sys.stderr,
         )
+        quiet_abandoned_writes()
         return exit_code(interrupt)
     finally:
         restore_signals()
@@ -159,8 +160,11 @@ def _doing(args: argparse.Namespace) -> str:
 
 def _report(error: FringescanError, cause: BaseException | None = None) -> int:
     """Print ``error`` as the one-line ``fringescan: error:`` message (traceback at debug level)."""
+    from scanner.cli.output import quiet_abandoned_writes
+
     print(f"fringescan: error: {error}", file=sys.stderr)
     logging.getLogger("fringescan").debug("traceback", exc_info=cause or error)
+    quiet_abandoned_writes()
     return error.exit_code
 
 

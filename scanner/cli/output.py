@@ -68,6 +68,39 @@ def route_undecodable_gdal_messages() -> None:
     sys.unraisablehook = hook
 
 
+ABANDONED_WRITE_NOISE = ("Task was destroyed but it is pending", "Event loop is closed", "was never awaited")
+"""What the interpreter's teardown says about asynchronous chunk writes (zarr-python's event loop) that a failed
+or interrupted write left pending."""
+
+
+def quiet_abandoned_writes() -> None:
+    """After the one-line error (or the stop message) has been printed: keep the interpreter's teardown from
+    printing a message per chunk write that the failed or interrupted write left pending.
+
+    A Zarr write that fails part-way (a full disk, say) or is stopped by Ctrl-C leaves its other chunk writes
+    queued on zarr-python's event loop. When the process exits the loop is closed under them, and asyncio logs
+    "Task was destroyed but it is pending!" for each, and Python prints "Event loop is closed" tracebacks and
+    "coroutine ... was never awaited" warnings: hundreds of lines after the error that says what happened.
+    Their outputs were written to a temporary place and never published, so nothing is lost by not saying so;
+    only those messages are dropped, anything else still reaches stderr.
+    """
+    import warnings
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
+    default = sys.unraisablehook
+    if getattr(default, "quiets_abandoned_writes", False):  # installed by an earlier error in this process
+        return
+
+    def hook(unraisable) -> None:
+        if any(words in str(unraisable.exc_value) for words in ABANDONED_WRITE_NOISE):
+            return
+        default(unraisable)
+
+    hook.quiets_abandoned_writes = True
+    sys.unraisablehook = hook
+
+
 def setup_logging(verbosity: int = 0, *, json_lines: bool = False) -> None:
     """Log level from ``verbosity``: -1 (``-q``) warnings and no progress bars, 0 info, 1 (``-v``) debug."""
     global _quiet
