@@ -6,14 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scanner.core.detect import (
-    DEFAULT_SPLIT_PROMINENCE,
     DetectConfig,
     detect,
     geohash,
     label_candidates,
+    log_odds,
     min_area_for_cells,
     rank,
-    saddle_depth,
     site_ids,
 )
 from scanner.errors import UsageError
@@ -129,37 +128,43 @@ def test_no_split_keeps_the_whole_component():
     assert found[0].prob_max == pytest.approx(float(prob.max()))
     assert found[0].prob_mean == pytest.approx(float(prob[rows, cols].mean()))
     assert (labels > 0).sum() == rows.size
-    # a saddle shallower than the prominence does not split either (0.95 - 0.37 = 0.58)
-    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=0.6), CELL_M2)[0]) == 1
-    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=0.55), CELL_M2)[0]) == 2
+    # a saddle shallower than the prominence (in log-odds: 0.95 over 0.37, 3.5 nats) does not split either
+    depth = float(log_odds(prob[12, 12]) - log_odds(prob[12, 17]))
+    assert 3.3 < depth < 3.7
+    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=depth + 0.05), CELL_M2)[0]) == 1
+    assert len(detect(prob, DetectConfig(threshold=0.3, split_prominence=depth - 0.05), CELL_M2)[0]) == 2
 
 
 def test_a_bump_with_noise_below_the_prominence_is_one_site():
     prob = np.minimum(bumps([(12, 18)], sigma=4.0, height=1.5), 0.9)  # a flat top of 0.9
     inside = prob > 0.5  # noise only there, so the thresholded cells (0.3) are the bump's
     noise = np.random.default_rng(3).uniform(-0.04, 0.04, prob.shape).astype(np.float32)
-    noisy = np.where(inside, prob + noise, prob)  # a noise peak rises at most 0.08 above its saddle
-    assert len(detect(noisy, DetectConfig(threshold=0.3, split_prominence=0.005), CELL_M2)[0]) > 1  # it has
-    found, labels = detect(noisy, DetectConfig(threshold=0.3, split_prominence=0.1), CELL_M2)  # noise peaks
+    noisy = np.where(
+        inside, prob + noise, prob
+    )  # a noise peak rises at most 0.08 (0.93 nats) above its saddle
+    assert len(detect(noisy, DetectConfig(threshold=0.3, split_prominence=0.05), CELL_M2)[0]) > 1  # it has
+    found, labels = detect(noisy, DetectConfig(threshold=0.3), CELL_M2)  # noise peaks
     assert len(found) == 1 and found[0].n_cells == int((noisy >= 0.3).sum()) and found[0].component_sites == 1
 
 
-@pytest.mark.parametrize(("saddle", "sites"), [(0.97, 1), (0.8, 2)])
+@pytest.mark.parametrize(("saddle", "sites"), [(1.0, 1), (1 - 2**-24, 1), (0.9999, 2), (0.97, 2), (0.8, 2)])
 def test_saturated_plateaus_split_only_at_a_deep_saddle(saddle, sites):
+    """Two plateaus of 1.0 (16.6 nats, where float32 saturates): split wherever the saddle between them lies
+    more than 1 nat below, even at 0.9999 (9.2 nats), where probability differs by 1e-4."""
     prob = np.full((5, 9), 0.1, np.float32)
-    prob[1:4, 1:4] = 1.0  # two equal plateaus: equal peaks split only where the saddle between them is deep
+    prob[1:4, 1:4] = 1.0
     prob[1:4, 5:8] = 1.0
     prob[2, 4] = saddle
-    found, labels = detect(prob, DetectConfig(threshold=0.5, split_prominence=0.1), CELL_M2)
+    found, labels = detect(prob, DetectConfig(threshold=0.5), CELL_M2)
     assert len(found) == sites and sum(c.n_cells for c in found) == 19
     assert all(labels[c.peak_cell] == c.label and prob[c.peak_cell] == 1.0 for c in found)
 
 
 def test_size_filter_applies_to_split_sites():
     prob = bumps([(12, 12)], sigma=3.0)
-    prob[12, 18] = 0.6  # a peak on the bump's flank (0.13 there): rises 0.15 above the 0.45 that joins it
+    prob[12, 18] = 0.6  # a peak on the bump's flank (0.13 there): rises 0.6 nats above the 0.45 that joins it
     prob[12, 17] = 0.45  # (0.24 there) to the bump's 0.39 at column 16; a site of 2 cells
-    config = DetectConfig(threshold=0.3, min_area_m2=min_area_for_cells(3, CELL_M2), split_prominence=0.1)
+    config = DetectConfig(threshold=0.3, min_area_m2=min_area_for_cells(3, CELL_M2), split_prominence=0.5)
     every, _ = detect(prob, config, CELL_M2, size_filtered=False)
     assert sorted(c.n_cells for c in every)[0] == 2 and len(every) == 2
     kept, _ = detect(prob, config, CELL_M2)
@@ -169,7 +174,7 @@ def test_size_filter_applies_to_split_sites():
 
 
 def test_split_prominence_is_validated():
-    for bad in (0.0, -0.1, 1.5):
+    for bad in (0.0, -0.1, float("inf"), float("nan")):
         with pytest.raises(UsageError, match="split prominence"):
             DetectConfig(split_prominence=bad)
 
@@ -205,7 +210,7 @@ smooth_grids = st.integers(0, 2**32 - 1).map(
 @given(
     st.one_of(prob_grids, smooth_grids),
     st.sampled_from([0.3, 0.5, 0.9]),
-    st.sampled_from([0.01, 0.05, 0.1, 0.3]),
+    st.sampled_from([0.01, 0.1, 0.5, 1.0, 3.0]),
 )
 def test_split_sites_partition_each_component(prob, threshold, prominence):
     found, labels = detect(
@@ -226,23 +231,30 @@ def test_split_sites_partition_each_component(prob, threshold, prominence):
 
 @given(st.one_of(prob_grids, smooth_grids), st.sampled_from([0.3, 0.5, 0.9, 0.97]))
 def test_a_huge_prominence_equals_no_splitting(prob, threshold):
-    never, never_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=1.0), 1.0)
+    never, never_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=40.0), 1.0)
     whole, whole_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=None), 1.0)
     np.testing.assert_array_equal(never_labels, whole_labels)
     assert never == whole
 
 
 def test_splitting_acts_above_threshold_0_9():
-    """Two landslides of 0.999 joined by a 0.98 saddle: at threshold 0.97 the default prominence (0.006 of
-    probability there: saddle_depth) splits them, as 0.1 does at 0.5; a prominence of 1 does not."""
+    """Two landslides of 0.999 joined by a 0.98 saddle (6.9 and 3.9 nats): at threshold 0.97 the default
+    prominence splits them, as it splits 0.7 over 0.45 at 0.3; only a prominence above the 3 nats keeps one."""
     prob = np.full((9, 15), 0.1, np.float32)
     prob[3:6, 2:5] = 0.999
     prob[3:6, 10:13] = 0.999
     prob[4, 5:10] = 0.98
-    assert saddle_depth(DEFAULT_SPLIT_PROMINENCE, 0.97) == pytest.approx(0.006)
-    assert saddle_depth(DEFAULT_SPLIT_PROMINENCE, 0.3) == DEFAULT_SPLIT_PROMINENCE
     split, _ = detect(prob, DetectConfig(threshold=0.97), CELL_M2, size_filtered=False)
     assert len(split) == 2 and all(c.component_sites == 2 for c in split)
     assert sorted(c.peak_cell[1] < 7 for c in split) == [False, True]  # one peak in each blob
-    whole, _ = detect(prob, DetectConfig(threshold=0.97, split_prominence=1.0), CELL_M2, size_filtered=False)
+    whole, _ = detect(prob, DetectConfig(threshold=0.97, split_prominence=3.1), CELL_M2, size_filtered=False)
     assert len(whole) == 1
+    low = np.where(prob == 0.999, np.float32(0.7), np.where(prob == 0.98, np.float32(0.45), prob))
+    assert len(detect(low, DetectConfig(threshold=0.3), CELL_M2, size_filtered=False)[0]) == 2
+
+
+def test_log_odds_are_clipped_where_float32_saturates():
+    odds = log_odds(np.array([0.0, 0.5, 0.999, 1.0, np.nan], np.float32))
+    assert odds[1] == 0.0 and odds[2] == pytest.approx(np.log(999.0), rel=1e-4)
+    assert odds[3] == -odds[0] == pytest.approx(np.log(2.0**24 - 1.0))
+    assert np.isnan(odds[4])

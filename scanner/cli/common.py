@@ -51,8 +51,8 @@ def add_split_args(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="P",
-        help="split a component of candidate cells at every saddle that a peak rises more than P (probability; "
-        "above threshold 0.5 scaled to the span 1 - threshold) above, one site per peak (default 0.1; "
+        help="split a component of candidate cells at every saddle that a peak rises more than P above in "
+        "log-odds, ln(p / (1 - p)), one site per peak (default 1: a peak with e times the odds of its saddle; "
         "docs/scanning.md)",
     )
     group.add_argument(

@@ -10,11 +10,13 @@ Rules (docs/scanning.md explains them):
 - **Connectivity:** 8-connected. A landslide fringe is a ring or arc of phase cycles; on a 10 px grid its
   cells often touch only at corners, and 4-connectivity would split one fringe into several sites.
 - **Split at saddles** (one site per landslide): neighbouring landslides whose candidate cells touch form one
-  component. Within a component, a peak is its own site when it rises more than ``split_prominence`` (default
-  0.1 in probability; above threshold 0.5 scaled to the candidates' span ``1 - threshold``: ``saddle_depth``)
-  above the highest saddle that joins it to a higher peak; every cell then goes to the
-  peak it is reached from without descending below it (a watershed on the probability, flooded from the
-  peaks). ``split_prominence=None`` keeps whole components (the rule before issue 18).
+  component. Within a component, a peak is its own site when its log-odds ``ln(p / (1 - p))`` rise more than
+  ``split_prominence`` (default 1, a peak with e times the odds of its saddle) above the highest saddle that
+  joins it to a higher peak; every cell then goes to the peak it is reached from without descending below it
+  (a watershed, flooded from the peaks). Log-odds, not probability: a confident model scores two neighbouring
+  landslides 0.9999 and 0.99999 over a 0.999 saddle, one plateau in probability (differences of 1e-3) but
+  peaks 2.3 nats above their saddle. ``split_prominence=None`` keeps whole components (the rule before
+  issue 18).
 - **Site point:** the probability-weighted centre of the site's cells when that falls in one of them, else
   the centre of its peak cell; never a point outside its own cells.
 - **Size filter:** the paper removes candidates "smaller than 10x10 px" (about 0.078 km^2 at 28 m). On the
@@ -39,7 +41,11 @@ from scipy import ndimage
 from scanner.config import require
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-DEFAULT_SPLIT_PROMINENCE = 0.1
+DEFAULT_SPLIT_PROMINENCE = 1.0
+"""Log-odds (nats) a peak must rise above its saddle to be a site of its own: odds e times the saddle's."""
+FLOAT32_EPS = 2.0**-24
+"""The resolution of float32 probabilities next to 1: the grids cannot tell ``p`` above ``1 - FLOAT32_EPS``
+from 1, so log-odds are clipped there (and at ``FLOAT32_EPS`` near 0): +-16.6 nats."""
 SLOPE_THRESHOLD_DEG = 15.0
 _TERRAIN_RANK = {"slope": 0, None: 1, "flat": 2}
 
@@ -48,8 +54,8 @@ _TERRAIN_RANK = {"slope": 0, None: 1, "flat": 2}
 class DetectConfig:
     """``threshold``: probability a cell needs; ``min_area_m2``: sites of at most this area are removed
     (None = one cell's area, the paper's 10x10 px; 0 = no size filter); ``split_prominence``: how far (in
-    probability) a peak must rise above the saddle to a higher peak to be a site of its own (None = no split:
-    one site per 8-connected component); ``min_support``: the other independent pairs that must also score a
+    log-odds, nats) a peak must rise above the saddle to a higher peak to be a site of its own (None = no
+    split: one site per 8-connected component); ``min_support``: the other independent pairs that must also score a
     site where any covers it (``scanner.core.support``; 0 = off)."""
 
     threshold: float = 0.5
@@ -74,9 +80,9 @@ class DetectConfig:
             fix="use e.g. --min-area-m2 78400",
         )
         require(
-            self.split_prominence is None or 0.0 < self.split_prominence <= 1.0,
+            self.split_prominence is None or 0.0 < self.split_prominence < float("inf"),
             "split prominence",
-            expected="None (no split) or 0 < P <= 1 (probability)",
+            expected="None (no split) or a finite P > 0 (log-odds, nats)",
             found=self.split_prominence,
             fix=f"use e.g. --split-prominence {DEFAULT_SPLIT_PROMINENCE}, or --no-split",
         )
@@ -214,18 +220,24 @@ def label_candidates(prob: np.ndarray, threshold: float) -> tuple[np.ndarray, in
     return labels.astype(np.int32), int(count)
 
 
+def log_odds(prob: np.ndarray) -> np.ndarray:
+    """``ln(p / (1 - p))`` in float64, with ``p`` clipped to ``[FLOAT32_EPS, 1 - FLOAT32_EPS]`` (NaN stays)."""
+    p = np.clip(np.asarray(prob, np.float64), FLOAT32_EPS, 1.0 - FLOAT32_EPS)
+    return np.log(p) - np.log1p(-p)
+
+
 def split_at_saddles(prob: np.ndarray, components: np.ndarray, prominence: float) -> tuple[np.ndarray, int]:
-    """Split labelled components at probability saddles: one label per peak that rises more than
-    ``prominence`` above the highest saddle joining it to a higher peak; labels in row order of their first
-    cell (as ``label_candidates``), so a component that does not split keeps its label.
+    """Split labelled components at saddles of the log-odds: one label per peak whose log-odds rise more than
+    ``prominence`` (nats) above the highest saddle joining it to a higher peak; labels in row order of their
+    first cell (as ``label_candidates``), so a component that does not split keeps its label.
 
     The peaks are the regional maxima of the h-maxima transform (the grey reconstruction by dilation of
-    ``prob - prominence`` under ``prob``), whose plateau joins equal peaks that no deep enough saddle
-    separates (``skimage.morphology.h_maxima`` marks each of two equal peaks whatever the saddle between
-    them, so it would split saturated 1.0 plateaus); the cells go to the peaks by a watershed on ``-prob``
-    masked to the components. Every component holds one such maximum at least (its highest cells), so the
-    sites partition its cells. scikit-image is imported here, not at module level: loading a checkpoint
-    imports this module and needs none of it.
+    ``height - prominence`` under ``height``, the log-odds), whose plateau joins equal peaks that no deep
+    enough saddle separates (``skimage.morphology.h_maxima`` marks each of two equal peaks whatever the saddle
+    between them, so it would split plateaus of probability 1); the cells go to the peaks by a watershed on
+    ``-height`` masked to the components. Every component holds one such maximum at least (its highest
+    cells), so the sites partition its cells. scikit-image is imported here, not at module level: loading a
+    checkpoint imports this module and needs none of it.
     """
     from skimage.morphology import local_maxima, reconstruction
     from skimage.segmentation import watershed
@@ -233,8 +245,9 @@ def split_at_saddles(prob: np.ndarray, components: np.ndarray, prominence: float
     inside = components > 0
     if not inside.any():
         return components, 0
-    floor = float(prob[inside].min()) - prominence - 1.0  # below every seed: components never interact
-    height = np.where(inside, prob, floor).astype(np.float64)
+    odds = log_odds(prob)
+    floor = float(odds[inside].min()) - prominence - 1.0  # below every seed: components never interact
+    height = np.where(inside, odds, floor)
     raised = reconstruction(height - prominence, height, method="dilation", footprint=EIGHT_CONNECTED)
     peaks = local_maxima(raised, connectivity=2, allow_borders=True) & inside
     markers, _ = ndimage.label(peaks, structure=EIGHT_CONNECTED)
@@ -257,18 +270,8 @@ def label_sites(prob: np.ndarray, config: DetectConfig) -> tuple[np.ndarray, int
     components, count = label_candidates(prob, config.threshold)
     if config.split_prominence is None:
         return components, count, components
-    sites, count = split_at_saddles(prob, components, saddle_depth(config.split_prominence, config.threshold))
+    sites, count = split_at_saddles(prob, components, config.split_prominence)
     return sites, count, components
-
-
-def saddle_depth(prominence: float, threshold: float) -> float:
-    """How far (probability) a peak must rise above its saddle at ``threshold`` for a split ``prominence``.
-
-    Candidate cells span ``1 - threshold`` of probability. Up to threshold 0.5 the prominence is that
-    probability itself; above 0.5 it shrinks with the span, as the same fraction of it (``2 * (1 - threshold)``
-    times the prominence), so splitting still acts at high thresholds: at 0.97 the default 0.1 asks 0.006.
-    A prominence of 1 never splits at any threshold (no saddle lies more than the span below a peak)."""
-    return prominence * min(1.0, 2.0 * (1.0 - threshold))
 
 
 def size_limit_m2(config: DetectConfig, cell_area_m2: float) -> float:
