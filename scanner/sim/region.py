@@ -186,7 +186,9 @@ def _area_terrain(
             mountain_fraction=config.mountain_fraction,
             sea_fraction=config.sea_fraction,
             steep_slope_deg=draw(varied, config.steep_slope_deg - spread, config.steep_slope_deg + spread),
-            terrain=str(varied.choice(["fractal", "ridged"])) if config.terrain == "mixed" else config.terrain,
+            terrain=str(varied.choice(["fractal", "ridged"]))
+            if config.terrain == "mixed"
+            else config.terrain,
             relief_corner_m=1000.0 * draw(varied, *config.relief_corner_km),
         )
     require(
