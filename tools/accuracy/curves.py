@@ -6,8 +6,8 @@ operating point. Writes one PNG and prints markdown tables (docs/accuracy.md, "S
         [--match point [--within-m 300]] [--min-cells N] [--by-motion]
 
 The sweep is ``fringescan calibrate``'s (``scanner.pipeline.sites.calibrate_store``) at one minimum site size
-(default: the one the grids' operating point records), run twice: split at saddles of prominence 0.1 (the
-default) and whole components (``--no-split``). A few minutes on the demo store on 2 CPU cores.
+(default: the one the grids' operating point records), run twice: split at saddles of the log-odds at the
+default prominence (1 nat) and whole components (``--no-split``). A few minutes on the demo store on 2 CPU cores.
 """
 
 from __future__ import annotations

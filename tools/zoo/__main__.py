@@ -260,8 +260,7 @@ def write_card(recipe: Recipe, out: Path, model: Path, held_out: dict) -> None:
             role: {"seed": r.seed, "scenes": r.scenes, "areas": r.areas} for role, r in regions.items()
         },
         "training_data": f"simulator only (scanner/sim, preset {preset_of(recipe, recipe.train) or 'default'}): "
-        f"{recipe.train.scenes} synthetic pairs over {recipe.train.areas} fractal-terrain areas, seed "
-        f"{recipe.train.seed}",
+        f"{recipe.train.scenes} synthetic pairs over {recipe.train.areas} areas, seed {recipe.train.seed}",
         "operating_point": point,
         "operating_point_source": "fringescan calibrate on the VAL "
         + " plus ".join(
