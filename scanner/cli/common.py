@@ -52,8 +52,8 @@ def add_split_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="P",
         help="split a component of candidate cells at every saddle that a peak rises more than P above in "
-        "log-odds, ln(p / (1 - p)), one site per peak (default 1: a peak with e times the odds of its saddle; "
-        "docs/scanning.md)",
+        "log-odds, ln(p / (1 - p)), one site per peak (default 1; 1 nat: the peak's odds are e times the "
+        "saddle's; docs/scanning.md)",
     )
     group.add_argument(
         "--no-split",
