@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -84,8 +85,6 @@ def quiet_abandoned_writes() -> None:
     Their outputs were written to a temporary place and never published, so nothing is lost by not saying so;
     only those messages are dropped, anything else still reaches stderr.
     """
-    import warnings
-
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
     default = sys.unraisablehook

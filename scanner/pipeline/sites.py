@@ -27,7 +27,7 @@ from scanner.core.detect import (
     detect,
     resolve_config,
 )
-from scanner.core.support import PairGrid, site_support
+from scanner.core.support import PairGrid, Support, site_support
 from scanner.errors import InputError, problem
 from scanner.eval.calibrate import (
     CALIBRATION_MIN_CELLS,
@@ -473,7 +473,7 @@ def calibrate_store(
             support = [(f["properties"]["support_pairs"], f["properties"]["support"]) for f in found]
             shapes = truth.sites(found)
             for k in min_support:
-                backed = [pairs == 0 or scoring >= k for pairs, scoring in support]
+                backed = [Support(pairs, scoring).keeps(k) for pairs, scoring in support]
                 sizes[(t, k)] += [n for n, ok in zip(cells, backed, strict=True) if ok]
                 for m in min_cells:
                     kept = [g for g, n, ok in zip(shapes, cells, backed, strict=True) if n >= m and ok]
