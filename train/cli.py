@@ -204,7 +204,7 @@ def train_checkpoint(
     progress=None,
     overwrite: bool = False,
 ) -> Any:
-    """Train on ``subset`` minus ``fold`` of an in-memory dataset and publish the checkpoint at ``out``
+    """Train on ``subset`` minus ``fold`` of a dataset and publish the checkpoint at ``out``
     (an existing checkpoint there is replaced only with ``overwrite``; anything else is refused first).
 
     Dataset B trains with ``train.samples_per_class_b`` when the config sets it (``for_subset``). A stored
@@ -216,7 +216,7 @@ def train_checkpoint(
     from train.augment import margin_shortfall
     from train.config import for_subset
     from train.dataset import select_samples
-    from train.host_heap import aligned_take
+    from train.host_heap import aligned_empty
     from train.loop import train
 
     config = for_subset(config, subset)
@@ -229,8 +229,11 @@ def train_checkpoint(
     index = select_samples(
         arrays["scene_index"], arrays["fold"], arrays["in_a"], subset=subset, fold=fold, part="train"
     )
-    # aligned, so XLA aliases it and steps gather from it without batch copies (train.loop.use_device_pool)
-    patches = aligned_take(dataset.patches, index)
+    # aligned, so XLA aliases it and steps gather from it without batch copies (train.loop.use_device_pool);
+    # read from disk straight into it, so the training set is in memory once
+    patches = dataset.take(
+        index, aligned_empty((len(index), *dataset.patches.shape[1:]), dataset.patches.dtype)
+    )
     result = train(config, patches, dataset.labels[index], workdir, progress=progress)
     meta = ModelMeta(
         model_config=config.model,
@@ -367,7 +370,7 @@ def evaluate_checkpoint(model_path: Path, dataset, *, subset: str, fold: int | N
         fold=fold,
         part="test" if fold is not None else "all",
     )
-    probs = predict_probabilities(model, centre_crop(dataset.patches[index]))
+    probs = predict_probabilities(model, centre_crop(dataset.take(index)))
     return evaluate_probabilities(probs, dataset.labels[index])
 
 

@@ -67,6 +67,9 @@ from train.dataset import (
 log = logging.getLogger(__name__)
 FORMAT = DATASET_FORMAT
 SCHEMA_VERSION = 1
+PATCH_CHUNK = 64
+"""Patches per Zarr chunk of ``patches`` (about 55 MB at 232 px and 4 channels)."""
+SAMPLE_ARRAYS = ("label", "scene_index", "row", "col", "slope_class", "fold", "in_a")
 
 
 # ------------------------------------------------------------------------------------------- labels
@@ -107,7 +110,8 @@ class ScenePatches:
     """One scene's samples: candidates, then negative-label windows, then random others (see ``scene_patches``);
     ``negative_label`` marks the class-0 windows centred on a negative label (the report counts them)."""
 
-    patches: np.ndarray
+    patches: np.ndarray | None
+    """None once the build has written them (``PatchSink``)."""
     labels: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
@@ -257,14 +261,6 @@ def build_dataset(
     pixel_m, wavelength_m = _scene_physics(scenes)
     folds = assign_folds([s.id for s in scenes], config.n_folds, config.seed)
     in_a = subset_a(folds, config.subset_a_fraction, config.seed)
-    parts = []
-    if progress:
-        progress(0, len(scenes))
-    for i, scene in enumerate(scenes):
-        rng = np.random.default_rng([config.seed, 3, i])
-        parts.append(scene_patches(scene, labels, config, preprocess_config, rng))
-        if progress:
-            progress(i + 1, len(scenes))
     scene_table = [
         {
             "scene_id": s.id,
@@ -275,9 +271,6 @@ def build_dataset(
         }
         for s in scenes
     ]
-    report = dataset_report(parts, scene_table, n_negative_labels=sum(not lab.positive for lab in labels))
-    if report["n_candidates"] == 0:
-        _refuse_no_candidates(labels_path, labels, scenes)
     attrs = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -288,7 +281,7 @@ def build_dataset(
         "wavelength_m": wavelength_m,
         "config": dataclasses.asdict(config),
         "scenes": scene_table,
-        "report": report,
+        "report": None,  # filled in once every scene is sampled
         "store": str(Path(store_path).absolute()),
         "labels": {
             "path": str(Path(labels_path).absolute()),
@@ -297,13 +290,30 @@ def build_dataset(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "fringescan_version": __version__,
     }
-    publish_dir(
-        Path(out),
-        lambda tmp: _write_group(tmp, parts, scene_table, attrs),
-        kind="dataset",
-        overwrite=overwrite,
-    )
-    return report
+    n_negative_labels = sum(not lab.positive for lab in labels)
+
+    def write(tmp: Path) -> None:
+        group = zarr.create_group(str(tmp), zarr_format=3)
+        sink = PatchSink(group)
+        parts = []
+        if progress:
+            progress(0, len(scenes))
+        for i, scene in enumerate(scenes):
+            rng = np.random.default_rng([config.seed, 3, i])
+            part = scene_patches(scene, labels, config, preprocess_config, rng)
+            sink.append(part.patches)
+            parts.append(dataclasses.replace(part, patches=None))
+            del part  # before the next scene's patches are made: one scene's patches in memory at a time
+            if progress:
+                progress(i + 1, len(scenes))
+        report = dataset_report(parts, scene_table, n_negative_labels=n_negative_labels)
+        if report["n_candidates"] == 0:
+            _refuse_no_candidates(labels_path, labels, scenes)
+        attrs["report"] = report
+        _write_group(group, sink, parts, scene_table, attrs)
+
+    publish_dir(Path(out), write, kind="dataset", overwrite=overwrite)
+    return attrs["report"]
 
 
 def labels_inside(labels: list[Label], scenes: list[Scene]) -> list[Label]:
@@ -377,10 +387,12 @@ def dataset_report(
     }
 
 
-def _write_group(path: Path, parts: list[ScenePatches], scenes: list[dict], attrs: dict) -> None:
+def _write_group(
+    group: zarr.Group, sink: PatchSink, parts: list[ScenePatches], scenes: list[dict], attrs: dict
+) -> None:
+    """The per-sample arrays and attributes of a dataset whose patches ``sink`` has written."""
     scene_index = np.concatenate([np.full(len(p.labels), i, np.int32) for i, p in enumerate(parts)])
     arrays = {
-        "patches": np.concatenate([p.patches for p in parts]),
         "label": np.concatenate([p.labels for p in parts]).astype(np.uint8),
         "scene_index": scene_index,
         "row": np.concatenate([p.rows for p in parts]).astype(np.int32),
@@ -389,7 +401,43 @@ def _write_group(path: Path, parts: list[ScenePatches], scenes: list[dict], attr
         "fold": np.array([scenes[i]["fold"] for i in scene_index], np.int8),
         "in_a": np.array([scenes[i]["in_a"] for i in scene_index], np.uint8),
     }
-    _write_arrays(path, arrays, attrs)
+    sink.close(patch_shape(attrs))
+    _write_arrays(group, arrays, attrs)
+
+
+def patch_shape(attrs: dict) -> tuple[int, int, int]:
+    """``(P, P, C)`` of one stored patch: the 150 px window, the margin on each side and the channels."""
+    side = int(attrs["window_px"]) + 2 * int(attrs["margin_px"])
+    return side, side, len(attrs["preprocess"]["channels"])
+
+
+class PatchSink:
+    """Appends patches to a dataset group's ``patches`` array as they are made, so that a build holds one
+    scene's patches in memory, not the whole set (about 0.86 MB a patch at 232 px and 4 channels)."""
+
+    def __init__(self, group: zarr.Group) -> None:
+        self.group = group
+        self.array: zarr.Array | None = None
+
+    def append(self, patches: np.ndarray) -> None:
+        if not len(patches):
+            return
+        if self.array is None:
+            self.array = self.group.create_array(
+                "patches",
+                shape=(0, *patches.shape[1:]),
+                dtype=np.float32,
+                chunks=(PATCH_CHUNK, *patches.shape[1:]),
+            )
+        self.array.append(np.asarray(patches, np.float32), axis=0)
+
+    def close(self, shape: tuple[int, ...]) -> int:
+        """Create the empty array when nothing was appended; returns the number of patches."""
+        if self.array is None:
+            self.array = self.group.create_array(
+                "patches", shape=(0, *shape), dtype=np.float32, chunks=(PATCH_CHUNK, *shape)
+            )
+        return int(self.array.shape[0])
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -397,14 +445,20 @@ def _write_group(path: Path, parts: list[ScenePatches], scenes: list[dict], attr
 
 @dataclasses.dataclass
 class PatchDataset:
-    """A dataset in memory: arrays by name (see the module docstring) and its attributes."""
+    """A dataset: arrays by name (see the module docstring) and its attributes. The per-sample arrays are in
+    memory; ``patches`` is the Zarr array on disk (a numpy array for a dataset made in memory), read in rows
+    (``take``) so that a training run holds only the patches it trains on."""
 
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, Any]
     attrs: dict[str, Any]
 
     @property
-    def patches(self) -> np.ndarray:
+    def patches(self) -> zarr.Array | np.ndarray:
         return self.arrays["patches"]
+
+    def take(self, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``patches[index]`` (rows, in ``index`` order) into ``out`` (a new array when None)."""
+        return take_rows(self.patches, index, out)
 
     @property
     def labels(self) -> np.ndarray:
@@ -438,11 +492,34 @@ def load_dataset(path: str | Path) -> PatchDataset:
                 fix="build it with `fringescan dataset`",
             )
         )
-    arrays = {
-        name: np.asarray(group[name][...])
-        for name in ("patches", "label", "scene_index", "row", "col", "slope_class", "fold", "in_a")
-    }
-    return PatchDataset(arrays=arrays, attrs=attrs)
+    arrays = {name: np.asarray(group[name][...]) for name in SAMPLE_ARRAYS}
+    return PatchDataset(arrays={"patches": group["patches"], **arrays}, attrs=attrs)
+
+
+def take_rows(array: zarr.Array | np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``array[index]`` along the first axis, in ``index`` order, into ``out`` (a new array when None).
+
+    A Zarr array is read one chunk of rows at a time, each chunk once however many of its rows are taken, so
+    memory beyond ``out`` is one chunk."""
+    index = np.asarray(index, np.int64).reshape(-1)
+    if out is None:
+        out = np.empty((len(index), *array.shape[1:]), array.dtype)
+    if isinstance(array, np.ndarray):
+        return np.take(array, index, axis=0, out=out)
+    rows = int(array.chunks[0])
+    for chunk in np.unique(index // rows):
+        at = np.flatnonzero(index // rows == chunk)
+        start = int(chunk) * rows
+        block = array[start : min(start + rows, array.shape[0])]
+        out[at] = block[index[at] - start]
+    return out
+
+
+def copy_patches(source: zarr.Array | np.ndarray, sink: PatchSink) -> None:
+    """Append every row of ``source`` to ``sink``, a few chunks at a time."""
+    step = PATCH_CHUNK * 8
+    for start in range(0, int(source.shape[0]), step):
+        sink.append(np.asarray(source[start : start + step]))
 
 
 # ------------------------------------------------------------------------------------------- hard negatives
@@ -498,16 +575,26 @@ def mine_hard_negatives(
         added["scene_index"].append(np.full(len(rows), index, np.int32))
         added["slope_class"].append(classes[rows, cols])
     n = sum(len(r) for r in added["row"])
-    arrays = dict(dataset.arrays)
+    arrays = {k: dataset.arrays[k] for k in SAMPLE_ARRAYS}
     if n:
-        extra = {k: np.concatenate(v) for k, v in added.items()}
+        extra = {k: np.concatenate(v) for k, v in added.items() if k != "patches"}
         scenes = dataset.attrs["scenes"]
         extra["label"] = np.full(n, LABEL_OTHER, np.uint8)
         extra["fold"] = np.array([scenes[i]["fold"] for i in extra["scene_index"]], np.int8)
         extra["in_a"] = np.array([scenes[i]["in_a"] for i in extra["scene_index"]], np.uint8)
         arrays = {k: np.concatenate([v, extra[k].astype(v.dtype)]) for k, v in arrays.items()}
     attrs = {**dataset.attrs, "report": {**dataset.attrs.get("report", {}), "hard_negatives": n}}
-    publish_dir(Path(out), lambda tmp: _write_arrays(tmp, arrays, attrs), kind="dataset", overwrite=overwrite)
+
+    def write(tmp: Path) -> None:
+        group = zarr.create_group(str(tmp), zarr_format=3)
+        sink = PatchSink(group)
+        copy_patches(dataset.patches, sink)
+        for patches in added["patches"]:
+            sink.append(patches)
+        sink.close(patch_shape(attrs))
+        _write_arrays(group, arrays, attrs)
+
+    publish_dir(Path(out), write, kind="dataset", overwrite=overwrite)
     return n
 
 
@@ -526,10 +613,10 @@ def _check_mining_labels(labels_path: str | Path, positives: list[Label], scenes
     )
 
 
-def _write_arrays(path: Path, arrays: dict[str, np.ndarray], attrs: dict) -> None:
-    group = zarr.create_group(str(path), zarr_format=3)
+def _write_arrays(group: zarr.Group, arrays: dict[str, np.ndarray], attrs: dict) -> None:
+    """The one-dimensional per-sample arrays (one chunk each) and the attributes."""
     for name, values in arrays.items():
-        chunks = (64, *values.shape[1:]) if values.ndim > 1 else (max(len(values), 1),)
+        chunks = (max(len(values), 1),)
         array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks)
         if values.size:
             array[...] = values
