@@ -11,7 +11,7 @@ from scan_helpers import UTM54, add_scene, scene_arrays
 from shapely.geometry import Point, shape
 
 from scanner.core.detect import DEFAULT_SPLIT_PROMINENCE, DetectConfig, OperatingPoint, detect
-from scanner.eval.matching import OVERLAP, DetectionCounts, MatchRule
+from scanner.eval.matching import MISS_CAUSES, OVERLAP, DetectionCounts, MatchRule
 from scanner.io.probgrid import prepare_staging, publish_grid
 from scanner.io.readers import read_geojson
 from scanner.io.site_layers import component_polygons, from_wgs84, site_features
@@ -179,6 +179,34 @@ def counts(tp, fn, fp):
     return DetectionCounts(tp, fn, fp)
 
 
+def test_each_missed_label_says_why_with_the_highest_probability_within_reach(blobs):
+    """Issue 18's breakdown of misses on the known grid: the merged blob's point on the bridge is too far from
+    both labels; with a 1000 m reach the one site finds one label and is the other's shared site; above the
+    blobs' 0.95 no cell reaches them; a size filter above their 9 cells removes them. The highest probability
+    within reach is the blobs' 0.95 every time. Overlap at 0.6 misses nothing."""
+    store, labels = blobs
+    cell_m2 = 280.0**2
+    cases = [
+        # threshold, min area (m^2), rule: causes of A and B (None: found)
+        (0.6, 0, POINT, ["point_too_far", "point_too_far"]),
+        (0.6, 0, MatchRule(method="point", within_m=1000.0), ["shared_site"]),
+        (0.96, 0, POINT, ["below_threshold", "below_threshold"]),
+        (0.96, 0, OVERLAP, ["below_threshold", "below_threshold"]),
+        (0.8, 10 * cell_m2, OVERLAP, ["removed_by_filters", "removed_by_filters"]),
+        (0.6, 0, OVERLAP, []),
+    ]
+    for threshold, min_area, rule, expected in cases:
+        config = DetectConfig(threshold=threshold, min_area_m2=min_area, split_prominence=None)
+        evaluation = evaluate_store(store, labels, config, rule=rule)
+        causes = [m["cause"] for m in evaluation.misses]
+        assert causes == expected, (threshold, min_area, rule)
+        assert evaluation.totals["with_size_filter"].fn == len(expected)
+        assert {m["label"] for m in evaluation.misses} <= {"A", "B"}
+        assert all(m["scene_id"] == "s" and m["prob_max"] == pytest.approx(0.95) for m in evaluation.misses)
+        counted = evaluation.miss_counts()
+        assert list(counted) == list(MISS_CAUSES) and sum(counted.values()) == len(expected)
+
+
 def test_a_merged_blob_finds_both_labels_by_overlap_and_none_by_point_until_it_is_split(blobs):
     """Issue 18 on a known grid: at 0.6 blobs A and B merge through the bridge; the merged site overlaps both
     labels, but its point lies on the bridge, 960 m from either. Split at the saddle, each part is found. The
@@ -196,7 +224,8 @@ def test_a_merged_blob_finds_both_labels_by_overlap_and_none_by_point_until_it_i
     ]
     for threshold, prominence, rule, expected in cases:
         config = DetectConfig(threshold=threshold, min_area_m2=0, split_prominence=prominence)
-        totals, per_scene = evaluate_store(store, labels, config, rule=rule)
+        evaluation = evaluate_store(store, labels, config, rule=rule)
+        totals, per_scene = evaluation.totals, evaluation.per_scene
         assert totals["with_size_filter"] == expected, (threshold, prominence, rule)
         assert per_scene["s"]["without_size_filter"] == expected
     # calibrate_store's sweep counts as evaluate_store does: recall falls with the threshold only unsplit.

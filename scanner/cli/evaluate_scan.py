@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         settings[scene_id] = config
         used[config] = origin
     # One call over every scene: a scene without labels inside is fine as long as some scene has them.
-    per_scene = evaluate_store(store, args.labels, settings, ids, rule)[1]
+    evaluation = evaluate_store(store, args.labels, settings, ids, rule)
+    per_scene = evaluation.per_scene
     rows = {
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         **rule.to_dict(),
         "total": {k: v.to_dict() for k, v in rows.items()},
         "scenes": {s: {k: v.to_dict() for k, v in r.items()} for s, r in per_scene.items()},
+        "miss_causes": evaluation.miss_counts(),
+        "misses": evaluation.misses,
     }
     if args.out:
         write_json(args.out, report, allow_nan=True)
@@ -93,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"operating point: {origin}")
     print(f"scenes: {', '.join(per_scene)}; matching: {rule.describe()}")
     print(format_table7(rows))
+    counts = evaluation.miss_counts()
+    if sum(counts.values()):
+        print(
+            "missed (with size filter): " + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in counts.items())
+        )
     if args.out:
         print(f"report -> {args.out}")
     return 0

@@ -19,6 +19,14 @@ Under both rules ``ignore`` holds real candidates not expected in the scene (not
 (overlapping it, or for the point rule unpaired and within reach of it) is neither a TP nor an FP.
 
 Recall = TP / (TP + FN), precision = TP / (TP + FP) (paper, Eqs. 1 and 2); an empty denominator gives NaN.
+
+**Why a label was missed** (``miss_causes``, the ``misses`` of ``evaluate-scan``'s report), the first that holds:
+
+- ``shared_site``: a kept site reaches the label (its polygon meets the label, or under the point rule the
+  label grown by ``within_m``) but is matched to another label: one site for two landslides (point rule only);
+- ``point_too_far``: a kept site reaches the label but its point lies beyond ``within_m`` (point rule only);
+- ``removed_by_filters``: a site reached it before the size filter (and the support rule) removed it;
+- ``below_threshold``: no cell reaching it scored the threshold.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ MATCH_METHODS = ("overlap", "point")
 
 WITHIN_M = 300.0
 """The point rule's default reach in metres (the independent benchmark's 300 m)."""
+
+MISS_CAUSES = ("shared_site", "point_too_far", "removed_by_filters", "below_threshold")
+"""Why a label was missed (module docstring), in the order they are tested."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +216,49 @@ def point_pairs(
     cost[label, site] = distance
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < out_of_reach]
+
+
+def reach(rule: MatchRule, label: BaseGeometry) -> BaseGeometry:
+    """Where a site must be to find ``label``: the label itself (overlap), grown by ``within_m`` (point)."""
+    return label.buffer(rule.within_m) if rule.method == "point" else label
+
+
+def miss_causes(
+    rule: MatchRule,
+    labels: Sequence[BaseGeometry],
+    sites: Sequence[BaseGeometry],
+    site_areas: Sequence[BaseGeometry],
+    unfiltered_areas: Sequence[BaseGeometry],
+) -> dict[int, str]:
+    """The cause (``MISS_CAUSES``) of each label ``match`` leaves unfound, by index. ``sites``: the kept sites as
+    the rule reads them (polygons or points); ``site_areas``: their polygons; ``unfiltered_areas``: the polygons
+    of the sites before the size filter and the support rule. All in the labels' CRS (metres for the point
+    rule)."""
+    found = match(rule, labels, sites).found
+    if rule.method == "point":
+        taken = {site for _, site in point_pairs(labels, sites, rule.within_m)}
+    else:
+        taken = set().union(*_overlaps(labels, sites).values()) if labels and sites else set()
+    causes = {}
+    for i, label in enumerate(labels):
+        if i in found:
+            continue
+        zone = reach(rule, label)
+        near = [j for j, area in enumerate(site_areas) if _meets(area, zone)]
+        if any(j in taken for j in near):
+            causes[i] = "shared_site"
+        elif near:
+            causes[i] = "point_too_far"
+        elif any(_meets(area, zone) for area in unfiltered_areas):
+            causes[i] = "removed_by_filters"
+        else:
+            causes[i] = "below_threshold"
+    return causes
+
+
+def _meets(area: BaseGeometry, zone: BaseGeometry) -> bool:
+    """A positive-area intersection (the overlap rule's test; touching edges do not count)."""
+    return area.intersects(zone) and area.intersection(zone).area > 0
 
 
 def table7(

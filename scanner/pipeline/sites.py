@@ -8,6 +8,7 @@ The site layer format and its I/O live in ``scanner.io.site_layers``; the detect
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import shapely
 from affine import Affine
 from shapely.geometry import MultiPoint, box, shape
 from shapely.geometry.base import BaseGeometry
@@ -36,8 +38,18 @@ from scanner.eval.calibrate import (
     VAL_MIN_RECALL,
     choose_setting,
 )
-from scanner.eval.matching import OVERLAP, DetectionCounts, Match, MatchRule, match, table7
-from scanner.geo import STRIDE_PX, WGS84, PixelWindow
+from scanner.eval.matching import (
+    MISS_CAUSES,
+    OVERLAP,
+    DetectionCounts,
+    Match,
+    MatchRule,
+    match,
+    miss_causes,
+    reach,
+    table7,
+)
+from scanner.geo import STRIDE_PX, WGS84, PixelWindow, reproject_xy
 from scanner.io.labels import Label, read_labels, reproject
 from scanner.io.probgrid import prob_attrs, prob_grid, read_prob, scanned_scene_ids
 from scanner.io.site_layers import (
@@ -296,6 +308,44 @@ class SceneLabels:
     def match(self, features: Sequence[dict]) -> Match:
         return match(self.rule, self.expected, self.sites(features), self.hidden)
 
+    def areas(self, features: Sequence[dict]) -> list[BaseGeometry]:
+        """The polygons of site features (WGS84) in ``crs``."""
+        polygons = [shape(f["geometry"]) for f in features]
+        return polygons if self.crs == WGS84 else [from_wgs84(p, self.crs) for p in polygons]
+
+    def misses(
+        self,
+        kept: Sequence[dict],
+        unfiltered: Sequence[dict],
+        prob: np.ndarray,
+        cell_transform: Affine,
+        cell_crs: str,
+    ) -> list[dict]:
+        """Each expected label the ``kept`` sites do not find: its id, why (``scanner.eval.matching.
+        miss_causes``: ``unfiltered`` are the sites before the size filter and the support rule) and the
+        highest cell probability within its reach (NaN when no scored cell centre lies there)."""
+        causes = miss_causes(
+            self.rule, self.expected, self.sites(kept), self.areas(kept), self.areas(unfiltered)
+        )
+        if not causes:
+            return []
+        rows, cols = np.nonzero(np.isfinite(prob))
+        x, y = cell_transform * (cols + 0.5, rows + 0.5)
+        x, y = reproject_xy(x, y, cell_crs, self.crs)
+        found = []
+        for i, cause in causes.items():
+            inside = shapely.contains_xy(reach(self.rule, self.expected[i]), x, y)
+            top = float(prob[rows[inside], cols[inside]].max()) if inside.any() else math.nan
+            found.append(
+                {
+                    "scene_id": self.scene_id,
+                    "label": self.records[i].label_id,
+                    "cause": cause,
+                    "prob_max": top,
+                }
+            )
+        return found
+
 
 def scene_labels(
     labels: Sequence[Label], scene_id: str, prob: np.ndarray, attrs: dict, rule: MatchRule
@@ -334,16 +384,32 @@ def positive_labels(labels_path: str | Path) -> list[Label]:
     return reproject([lab for lab in read_labels(labels_path) if lab.positive], WGS84)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Table 7 over scanned scenes (``evaluate_store``): ``totals`` and ``per_scene`` counts, each with and
+    without the size filter, and ``misses``, one record per expected label the size-filtered sites did not find
+    (``SceneLabels.misses``: scene, label id, cause, highest cell probability within reach)."""
+
+    totals: dict[str, DetectionCounts]
+    per_scene: dict[str, dict[str, DetectionCounts]]
+    misses: list[dict]
+
+    def miss_counts(self) -> dict[str, int]:
+        """How many misses of each cause (``MISS_CAUSES`` order, every cause present)."""
+        return {cause: sum(m["cause"] == cause for m in self.misses) for cause in MISS_CAUSES}
+
+
 def evaluate_store(
     store: Store,
     labels_path: str | Path,
     config: DetectConfig | Mapping[str, DetectConfig],
     scene_ids: Sequence[str] | None = None,
     rule: MatchRule = OVERLAP,
-) -> tuple[dict[str, DetectionCounts], dict[str, dict[str, DetectionCounts]]]:
+) -> Evaluation:
     """Table 7 over scanned scenes: totals and per-scene counts, with and without the size filter, matched by
-    ``rule`` (``scanner.eval.matching``: polygon overlap by default, or the site's point within reach).
-    ``config`` is one setting for every scene, or one per scene id (each grid's own operating point).
+    ``rule`` (``scanner.eval.matching``: polygon overlap by default, or the site's point within reach), and why
+    each missed label was missed. ``config`` is one setting for every scene, or one per scene id (each grid's
+    own operating point).
 
     Only positive labels (``scanner.io.labels``) are expected candidates; a negative label is neither expected
     nor a false positive by itself (a detection on it is a false positive, as anywhere without a candidate).
@@ -352,7 +418,7 @@ def evaluate_store(
     """
     labels = positive_labels(labels_path)
     ids = scanned_scenes(store, scene_ids)
-    per_scene, n_inside = {}, 0
+    per_scene, misses, n_inside = {}, [], 0
     pairs = PairIndex(store)
     for scene_id in ids:
         prob, attrs = read_prob(store.root, scene_id)
@@ -364,13 +430,19 @@ def evaluate_store(
         per_scene[scene_id] = table7(
             truth.expected, truth.sites(unfiltered), truth.sites(filtered), truth.hidden, rule
         )
+        if truth.expected:
+            before = _grid_sites(
+                store, scene_id, prob, attrs, dataclasses.replace(setting, min_support=0), size_filtered=False
+            )
+            cells = prob_grid(attrs)
+            misses += truth.misses(filtered, before, prob, cells.transform, cells.crs_wkt)
     if not n_inside:
         raise _no_labels_inside(labels_path, labels, ids, "evaluated")
     totals = {
         case: sum((r[case] for r in per_scene.values()), DetectionCounts(0, 0, 0))
         for case in ("without_size_filter", "with_size_filter")
     }
-    return totals, per_scene
+    return Evaluation(totals, per_scene, misses)
 
 
 def found_labels(
