@@ -207,6 +207,32 @@ def test_each_missed_label_says_why_with_the_highest_probability_within_reach(bl
         assert list(counted) == list(MISS_CAUSES) and sum(counted.values()) == len(expected)
 
 
+def test_a_label_no_scored_cell_reaches_is_not_scanned_rather_than_below_threshold() -> None:
+    """A label near the edge, where no window was scored (NaN cells), cannot be found at any threshold: its
+    cause says so, with no probability, where one beside scored cells is below the threshold."""
+    import math
+
+    from affine import Affine
+    from pyproj import CRS
+    from shapely.geometry import Point
+
+    from scanner.io.labels import Label
+    from scanner.pipeline.sites import SceneLabels
+
+    crs = CRS.from_epsg(32654).to_wkt()
+    transform = Affine(280.0, 0, 400_000.0, 0, -280.0, 4_000_000.0)
+    prob = np.full((10, 10), 0.2, np.float32)
+    prob[:, 5:] = np.nan
+    scored, edge = (Point(transform * (col, 5.0)).buffer(100.0) for col in (2.5, 8.5))
+    records = [Label("scored", scored, crs, True), Label("edge", edge, crs, True)]
+    misses = SceneLabels("s", POINT, crs, [scored, edge], [], records).misses([], [], prob, transform, crs)
+    assert [(m["label"], m["cause"]) for m in misses] == [
+        ("scored", "below_threshold"),
+        ("edge", "not_scanned"),
+    ]
+    assert misses[0]["prob_max"] == pytest.approx(0.2) and math.isnan(misses[1]["prob_max"])
+
+
 def test_a_merged_blob_finds_both_labels_by_overlap_and_none_by_point_until_it_is_split(blobs):
     """Issue 18 on a known grid: at 0.6 blobs A and B merge through the bridge; the merged site overlaps both
     labels, but its point lies on the bridge, 960 m from either. Split at the saddle, each part is found. The

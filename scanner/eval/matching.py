@@ -26,7 +26,9 @@ Recall = TP / (TP + FN), precision = TP / (TP + FP) (paper, Eqs. 1 and 2); an em
   label grown by ``within_m``) but is matched to another label: one site for two landslides (point rule only);
 - ``point_too_far``: a kept site reaches the label but its point lies beyond ``within_m`` (point rule only);
 - ``removed_by_filters``: a site reached it before the size filter (and the support rule) removed it;
-- ``below_threshold``: no cell reaching it scored the threshold.
+- ``below_threshold``: no cell reaching it scored the threshold;
+- ``not_scanned``: no cell reaching it was scored at all (near a scene edge, where no 150 px window fits, or
+  in nodata); ``scanner.pipeline.sites`` tells it from ``below_threshold``, which this module cannot.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ MATCH_METHODS = ("overlap", "point")
 WITHIN_M = 300.0
 """The point rule's default reach in metres (the independent benchmark's 300 m)."""
 
-MISS_CAUSES = ("shared_site", "point_too_far", "removed_by_filters", "below_threshold")
+MISS_CAUSES = ("shared_site", "point_too_far", "removed_by_filters", "below_threshold", "not_scanned")
 """Why a label was missed (module docstring), in the order they are tested."""
 
 
@@ -230,7 +232,7 @@ def miss_causes(
     site_areas: Sequence[BaseGeometry],
     unfiltered_areas: Sequence[BaseGeometry],
 ) -> dict[int, str]:
-    """The cause (``MISS_CAUSES``) of each label ``match`` leaves unfound, by index. ``sites``: the kept sites as
+    """The cause (``MISS_CAUSES`` but ``not_scanned``) of each label ``match`` leaves unfound, by index. ``sites``: the kept sites as
     the rule reads them (polygons or points); ``site_areas``: their polygons; ``unfiltered_areas``: the polygons
     of the sites before the size filter and the support rule. All in the labels' CRS (metres for the point
     rule)."""

@@ -322,8 +322,9 @@ class SceneLabels:
         cell_crs: str,
     ) -> list[dict]:
         """Each expected label the ``kept`` sites do not find: its id, why (``scanner.eval.matching.
-        miss_causes``: ``unfiltered`` are the sites before the size filter and the support rule) and the
-        highest cell probability within its reach (NaN when no scored cell centre lies there)."""
+        miss_causes``: ``unfiltered`` are the sites before the size filter and the support rule;
+        ``not_scanned`` when no scored cell centre lies within its reach) and the highest cell probability
+        there (NaN when not scanned)."""
         causes = miss_causes(
             self.rule, self.expected, self.sites(kept), self.areas(kept), self.areas(unfiltered)
         )
@@ -336,6 +337,8 @@ class SceneLabels:
         for i, cause in causes.items():
             inside = shapely.contains_xy(reach(self.rule, self.expected[i]), x, y)
             top = float(prob[rows[inside], cols[inside]].max()) if inside.any() else math.nan
+            if not inside.any() and cause == "below_threshold":
+                cause = "not_scanned"
             found.append(
                 {
                     "scene_id": self.scene_id,
