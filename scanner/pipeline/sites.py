@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from affine import Affine
+from rasterio.features import geometry_mask
 from shapely.geometry import MultiPoint, box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -323,21 +324,22 @@ class SceneLabels:
     ) -> list[dict]:
         """Each expected label the ``kept`` sites do not find: its id, why (``scanner.eval.matching.
         miss_causes``: ``unfiltered`` are the sites before the size filter and the support rule;
-        ``not_scanned`` when no scored cell centre lies within its reach) and the highest cell probability
-        there (NaN when not scanned)."""
+        ``not_scanned`` when no scored cell touches its reach) and the highest probability of the scored cells
+        touching its reach (NaN when none is scored)."""
         causes = miss_causes(
             self.rule, self.expected, self.sites(kept), self.areas(kept), self.areas(unfiltered)
         )
-        if not causes:
-            return []
-        rows, cols = np.nonzero(np.isfinite(prob))
-        x, y = cell_transform * (cols + 0.5, rows + 0.5)
-        x, y = reproject_xy(x, y, cell_crs, self.crs)
         found = []
         for i, cause in causes.items():
-            inside = shapely.contains_xy(reach(self.rule, self.expected[i]), x, y)
-            top = float(prob[rows[inside], cols[inside]].max()) if inside.any() else math.nan
-            if not inside.any() and cause == "below_threshold":
+            zone = shapely.transform(
+                reach(self.rule, self.expected[i]),
+                lambda x, y: reproject_xy(x, y, self.crs, cell_crs),
+                interleaved=False,
+            )
+            touched = ~geometry_mask([zone], prob.shape, cell_transform, all_touched=True)
+            scored = touched & np.isfinite(prob)
+            top = float(prob[scored].max()) if scored.any() else math.nan
+            if not scored.any() and cause == "below_threshold":
                 cause = "not_scanned"
             found.append(
                 {
