@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  needs       {card.get('needs')}")
         support = f", support of {point['min_support']} other pair(s)" if point.get("min_support") else ""
         print(
-            f"  operating   threshold {point.get('threshold')}, min {point.get('min_cells')} cells{support}"
+            f"  operating   threshold {point.get('threshold')}, min {point.get('min_cells')} "
+            f"cell{'' if point.get('min_cells') == 1 else 's'}{support}"
         )
         print(
             f"  held out    site recall {held.get('site_recall')}, precision {held.get('site_precision')} "

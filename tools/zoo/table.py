@@ -36,7 +36,8 @@ def zoo_markdown() -> str:
             rows.append(
                 f"| `{name}`{' (default)' if name == DEFAULT_MODEL else ''} "
                 f"| {card['wavelength_m']:g} m, {card['pixel_size_m']:.1f} m "
-                f"| threshold {point.get('threshold')}, {point.get('min_cells')} cells{support} "
+                f"| threshold {point.get('threshold')}, {point.get('min_cells')} "
+                f"cell{'' if point.get('min_cells') == 1 else 's'}{support} "
                 f"| {held.get('data', '')} "
                 f"| {_pair(held)} | {_pair(held.get('point_matching'))} | {met if key == 'held_out' else ''} |"
             )
