@@ -33,3 +33,28 @@ def test_the_default_models_seeds_are_disjoint_across_roles():
     regions = [recipe.train, recipe.val, *recipe.val_extra, recipe.holdout, recipe.holdout_variant]
     assert len({r.seed for r in regions}) == len(regions)
     assert recipe.default and sum(r.default for r in RECIPES.values()) == 1
+
+
+def test_val_only_stops_before_any_holdout_step(monkeypatch, tmp_path):
+    """``--val-only`` runs the TRAIN and VAL steps and none of HOLDOUT's (the verbs themselves are recorded,
+    not run: each is a ``fringescan`` verb with its own tests)."""
+    import tools.zoo.__main__ as zoo
+
+    ran = []
+    monkeypatch.setattr(zoo, "step", lambda out, name, argv: ran.append(name))
+    monkeypatch.setattr(
+        zoo, "region_store", lambda out, recipe, role, region: (tmp_path / role, tmp_path / "l")
+    )
+    monkeypatch.setattr(zoo, "val_regions", lambda out, recipe: (tmp_path / "val", tmp_path / "l"))
+    assert zoo.build(RECIPES["lband-28m"], tmp_path, val_only=True) is None
+    assert ran == ["dataset", "train-first", "mine", "train", "val-scan", "calibrate"]
+
+
+def test_val_only_and_install_are_refused_together(capsys):
+    import pytest
+
+    import tools.zoo.__main__ as zoo
+
+    with pytest.raises(SystemExit) as stopped:
+        zoo.main(["lband-28m", "--out", "unused", "--val-only", "--install"])
+    assert stopped.value.code == 2 and "--install needs" in capsys.readouterr().err

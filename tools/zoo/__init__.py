@@ -12,5 +12,9 @@ user would type it, and leaves a marker (``DIR/.done/<step>``) so a stopped buil
 4. The card (``card.json``: sensor, spacing, channels, recipe, seeds, operating point, held-out figures, sha256)
    is written into ``DIR/model``; ``--install`` copies the model into scanner/zoo/NAME.
 
+``--val-only`` stops after step 2. Compare candidate builds on VAL that way and run step 3 (the same command
+without it) for the chosen build only: a HOLDOUT that was looked at for every candidate is no longer held out
+(builds 6 and 7 of ``lband-28m`` were evaluated on theirs as they finished; tools/zoo/recipes.py).
+
 Training is deterministic on the CPU, so a rebuild with the same code gives the card's ``params_sha256``.
 """

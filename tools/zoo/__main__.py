@@ -1,4 +1,5 @@
-"""``python -m tools.zoo NAME --out DIR [--install]``: build one zoo model (see tools/zoo/__init__.py)."""
+"""``python -m tools.zoo NAME --out DIR [--val-only | --install]``: build one zoo model (see
+tools/zoo/__init__.py)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,9 @@ def region_store(
     return store, folder / "labels_wgs84.geojson"
 
 
-def build(recipe: Recipe, out: Path) -> Path:
+def build(recipe: Recipe, out: Path, *, val_only: bool = False) -> Path | None:
+    """Run the recipe's steps in ``out`` (resumable); the model with its card, or None with ``val_only``, which
+    stops after calibration so that builds are compared on VAL before any HOLDOUT is synthesised."""
     out.mkdir(parents=True, exist_ok=True)
     train_store, train_labels = region_store(out, recipe, "train", recipe.train)
     dataset, first, mined, model = (
@@ -129,6 +132,11 @@ def build(recipe: Recipe, out: Path) -> Path:
             "--write",
         ],
     )
+    if val_only:
+        print(
+            f"zoo: stopped after calibration (--val-only); {model} holds the VAL choice, no HOLDOUT was made"
+        )
+        return None
     held_out = {"holdout": held_out_figures(out, recipe, model, "holdout", recipe.holdout)}
     if recipe.holdout_variant is not None:
         held_out["holdout_variant"] = held_out_figures(
@@ -310,10 +318,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(RECIPES), help="the zoo model to build")
     parser.add_argument("--out", type=Path, required=True, help="work folder (resumable)")
     parser.add_argument("--install", action="store_true", help="copy the built model into scanner/zoo/NAME")
+    parser.add_argument(
+        "--val-only",
+        action="store_true",
+        help="stop after calibration, before any HOLDOUT region is made: compare builds on VAL first, then "
+        "run again without it for the chosen one",
+    )
     args = parser.parse_args(argv)
+    if args.install and args.val_only:
+        parser.error("--install needs the card's held-out figures: run without --val-only")
     recipe = RECIPES[args.name]
-    model = build(recipe, args.out.resolve())
-    if args.install:
+    model = build(recipe, args.out.resolve(), val_only=args.val_only)
+    if args.install and model is not None:
         install(recipe, model)
     return 0
 
