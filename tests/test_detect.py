@@ -229,6 +229,18 @@ def test_split_sites_partition_each_component(prob, threshold, prominence):
         assert labels[site.peak_cell] == site.label and prob[site.peak_cell] == site.prob_max
 
 
+def test_a_component_filling_the_whole_grid_is_one_site_at_any_prominence():
+    """Found by the property below (a 6 x 7 grid of 0.5): one plateau over the whole grid has no lower
+    neighbour, and the split used to find no peak in it and return no site at all."""
+    prob = np.full((6, 7), 0.5, np.float32)
+    for prominence in (None, 1.0, 40.0):
+        found, labels = detect(prob, DetectConfig(threshold=0.3, split_prominence=prominence), 1.0)
+        assert len(found) == 1 and (labels == 1).all(), prominence
+    prob[2, 3] = 0.99  # a peak on the plateau: still one site, now with its peak there
+    found, labels = detect(prob, DetectConfig(threshold=0.3), 1.0)
+    assert len(found) == 1 and (labels == 1).all() and found[0].peak_cell == (2, 3)
+
+
 @given(st.one_of(prob_grids, smooth_grids), st.sampled_from([0.3, 0.5, 0.9, 0.97]))
 def test_a_huge_prominence_equals_no_splitting(prob, threshold):
     never, never_labels = detect(prob, DetectConfig(threshold=threshold, split_prominence=40.0), 1.0)

@@ -248,8 +248,11 @@ def split_at_saddles(prob: np.ndarray, components: np.ndarray, prominence: float
     odds = log_odds(prob)
     floor = float(odds[inside].min()) - prominence - 1.0  # below every seed: components never interact
     height = np.where(inside, odds, floor)
-    raised = reconstruction(height - prominence, height, method="dilation", footprint=EIGHT_CONNECTED)
-    peaks = local_maxima(raised, connectivity=2, allow_borders=True) & inside
+    # A ring of floor around the grid, so a component filling the whole grid (one plateau, no lower neighbour)
+    # is still a maximum: ``local_maxima`` marks no maximum on an image that is one plateau.
+    ringed = np.pad(height, 1, constant_values=floor)
+    raised = reconstruction(ringed - prominence, ringed, method="dilation", footprint=EIGHT_CONNECTED)
+    peaks = local_maxima(raised, connectivity=2, allow_borders=True)[1:-1, 1:-1] & inside
     markers, _ = ndimage.label(peaks, structure=EIGHT_CONNECTED)
     sites = watershed(-height, markers, connectivity=2, mask=inside)
     return _in_row_order(sites)
