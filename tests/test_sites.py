@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import zarr
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import CRS
 from scan_helpers import UTM54, add_scene, scene_arrays
 from shapely.geometry import Point, shape
@@ -305,3 +307,22 @@ def test_evaluate_scan_match_flags_round_trip(blobs, tmp_path, capsys):
     assert main([*base, "--within-m", "200"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("fringescan: error:") and "--match point" in err and "\n" not in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=st.floats(-500.0, 3300.0),
+    y=st.floats(-500.0, 3300.0),
+    radius=st.floats(50.0, 900.0),
+)
+def test_touched_cells_are_gdals_all_touched_cells(x, y, radius):
+    """``touched_cells`` (shapely, so the format-free pipeline needs no GDAL) marks the cells GDAL's
+    all-touched rasterisation marks, for discs anywhere on and off a north-up grid."""
+    from rasterio.features import geometry_mask
+
+    from scanner.pipeline.sites import touched_cells
+
+    transform = Affine(280.0, 0, 400_000.0, 0, -280.0, 4_000_000.0)
+    zone = Point(400_000.0 + x, 4_000_000.0 - y).buffer(radius)
+    expected = ~geometry_mask([zone], (10, 10), transform, all_touched=True)
+    np.testing.assert_array_equal(touched_cells(zone, (10, 10), transform), expected)

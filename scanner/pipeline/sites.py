@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.features import geometry_mask
 from shapely.geometry import MultiPoint, box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -336,10 +335,10 @@ class SceneLabels:
                 lambda x, y: reproject_xy(x, y, self.crs, cell_crs),
                 interleaved=False,
             )
-            touched = ~geometry_mask([zone], prob.shape, cell_transform, all_touched=True)
-            scored = touched & np.isfinite(prob)
-            top = float(prob[scored].max()) if scored.any() else math.nan
-            if not scored.any() and cause == "below_threshold":
+            values = prob[touched_cells(zone, prob.shape, cell_transform)]
+            scored = values[np.isfinite(values)]
+            top = float(scored.max()) if scored.size else math.nan
+            if not scored.size and cause == "below_threshold":
                 cause = "not_scanned"
             found.append(
                 {
@@ -350,6 +349,25 @@ class SceneLabels:
                 }
             )
         return found
+
+
+def touched_cells(zone: BaseGeometry, shape: tuple[int, int], cell_transform: Affine) -> np.ndarray:
+    """Boolean grid of ``shape``: the cells whose square meets ``zone`` (in the cells' CRS, a north-up grid)."""
+    touched = np.zeros(shape, bool)
+    if zone.is_empty:
+        return touched
+    minx, miny, maxx, maxy = zone.bounds
+    cols, rows = ~cell_transform * (np.array([minx, maxx, minx, maxx]), np.array([miny, miny, maxy, maxy]))
+    r0, r1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())), shape[0])
+    c0, c1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())), shape[1])
+    if r0 >= r1 or c0 >= c1:
+        return touched
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    x0, y0 = cell_transform * (cc, rr)
+    x1, y1 = cell_transform * (cc + 1, rr + 1)
+    boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    touched[r0:r1, c0:c1] = shapely.intersects(boxes, zone)
+    return touched
 
 
 def scene_labels(
