@@ -454,8 +454,17 @@ def evaluate_store(
             truth.expected, truth.sites(unfiltered), truth.sites(filtered), truth.hidden, rule
         )
         if truth.expected:
-            before = _grid_sites(
-                store, scene_id, prob, attrs, dataclasses.replace(setting, min_support=0), size_filtered=False
+            before = (  # the sites no filter removed: without the support rule too
+                _grid_sites(
+                    store,
+                    scene_id,
+                    prob,
+                    attrs,
+                    dataclasses.replace(setting, min_support=0),
+                    size_filtered=False,
+                )
+                if setting.min_support
+                else unfiltered
             )
             cells = prob_grid(attrs)
             misses += truth.misses(filtered, before, prob, cells.transform, cells.crs_wkt)
