@@ -315,14 +315,18 @@ def test_evaluate_scan_match_flags_round_trip(blobs, tmp_path, capsys):
     y=st.floats(-500.0, 3300.0),
     radius=st.floats(50.0, 900.0),
 )
-def test_touched_cells_are_gdals_all_touched_cells(x, y, radius):
-    """``touched_cells`` (shapely, so the format-free pipeline needs no GDAL) marks the cells GDAL's
-    all-touched rasterisation marks, for discs anywhere on and off a north-up grid."""
-    from rasterio.features import geometry_mask
+def test_touched_cells_are_the_cells_whose_square_meets_the_zone(x, y, radius):
+    """``touched_cells`` (shapely, so the format-free pipeline needs no GDAL) marks exactly the cells whose
+    square meets the zone, for discs anywhere on and off a north-up grid (each cell tested on its own here)."""
+    from shapely.geometry import box
 
     from scanner.pipeline.sites import touched_cells
 
     transform = Affine(280.0, 0, 400_000.0, 0, -280.0, 4_000_000.0)
     zone = Point(400_000.0 + x, 4_000_000.0 - y).buffer(radius)
-    expected = ~geometry_mask([zone], (10, 10), transform, all_touched=True)
+    expected = np.zeros((10, 10), bool)
+    for row in range(10):
+        for col in range(10):
+            (x0, y0), (x1, y1) = transform * (col, row), transform * (col + 1, row + 1)
+            expected[row, col] = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)).intersects(zone)
     np.testing.assert_array_equal(touched_cells(zone, (10, 10), transform), expected)
