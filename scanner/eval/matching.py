@@ -27,8 +27,9 @@ Recall = TP / (TP + FN), precision = TP / (TP + FP) (paper, Eqs. 1 and 2); an em
 - ``point_too_far``: a kept site reaches the label but its point lies beyond ``within_m`` (point rule only);
 - ``removed_by_filters``: a site reached it before the size filter (and the support rule) removed it;
 - ``below_threshold``: no cell reaching it scored the threshold;
-- ``not_scanned``: no cell reaching it was scored at all (near a scene edge, where no 150 px window fits, or
-  in nodata); ``scanner.pipeline.sites`` tells it from ``below_threshold``, which this module cannot.
+- ``not_scanned``: no cell reaching it was scored at all (its windows hold too few valid pixels, or it lies
+  near a scene edge, where no 150 px window fits); ``scanner.pipeline.sites`` tells it from
+  ``below_threshold``, which this module cannot.
 """
 
 from __future__ import annotations
