@@ -23,6 +23,7 @@ from scanner.eval.calibrate import (
     select_setting,
     select_threshold,
 )
+from scanner.eval.matching import MISS_CAUSES
 
 # ---------------------------------------------------------------------------------------------- persistence
 
@@ -256,7 +257,15 @@ def test_the_verb_picks_what_select_setting_picks_from_the_same_sweep(val, capsy
     assert main(_calibrate(*base, "--min-recall", "0.6")) == 0
     out = capsys.readouterr().out
     assert len([line for line in out.splitlines() if line.endswith("<- chosen")]) == 1
-    assert f"chosen: threshold {picked['threshold']:g}, min {picked['min_cells']} cells" in out
+    cells = f"{picked['min_cells']} cell{'' if picked['min_cells'] == 1 else 's'}"
+    assert f"chosen: threshold {picked['threshold']:g}, min {cells}" in out
+    # What the chosen setting misses, by cause: as many as its FN, each a cause evaluate-scan names.
+    causes = report["miss_causes"]
+    assert list(causes) == list(MISS_CAUSES) and sum(causes.values()) == picked["fn"]
+    assert len(report["misses"]) == picked["fn"] and {m["cause"] for m in report["misses"]} <= set(
+        MISS_CAUSES
+    )
+    assert picked["fn"] > 0 and "missed there:" in out  # the fixture misses some at recall 0.6
 
 
 def read_meta_point(ckpt):

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from scanner.core.detect import OperatingPoint
+    from scanner.core.detect import OperatingPoint, resolve_config
     from scanner.errors import InputError, ModelMismatchError, UsageError, problem
     from scanner.eval.calibrate import (
         CALIBRATION_MIN_CELLS,
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from scanner.io.probgrid import read_prob
     from scanner.io.store import Store
     from scanner.io.zoo import in_zoo, resolve_model, write_card_point
-    from scanner.pipeline.sites import calibrate_store, scanned_scenes
+    from scanner.pipeline.sites import calibrate_store, evaluate_store, scanned_scenes
 
     args.thresholds = CALIBRATION_THRESHOLDS if args.thresholds is None else args.thresholds
     args.min_cells = CALIBRATION_MIN_CELLS if args.min_cells is None else args.min_cells
@@ -184,6 +184,15 @@ def run(args: argparse.Namespace) -> int:
     point = OperatingPoint(
         threshold=chosen["threshold"], min_cells=chosen["min_cells"], min_support=chosen.get("min_support", 0)
     )
+    # What the chosen setting misses on VAL, and why (evaluate-scan's causes): whether a lower threshold could
+    # help (below_threshold near it) or no threshold can (shared sites, points too far, unscanned ground).
+    at_point = {
+        sid: resolve_config(point.to_dict(), store.scene(sid).grid.cell_area_m2, split_prominence=prominence)[
+            0
+        ]
+        for sid in ids
+    }
+    missed = evaluate_store(store, args.labels, at_point, ids, rule)
     source = (
         f"fringescan calibrate on VAL store {Path(args.store).absolute()} with labels "
         f"{Path(args.labels).absolute()} ({len(ids)} scene(s)): highest VAL precision at VAL recall >= "
@@ -207,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         "rows": result.rows,
         "chosen": chosen,
         "operating_point": point.to_dict(),
+        "miss_causes": missed.miss_counts(),
+        "misses": missed.misses,
         "written": written,
     }
     if args.json:
@@ -229,11 +240,14 @@ def run(args: argparse.Namespace) -> int:
             f"{r['fp']:>6}{r['recall']:>9.3f}{r['precision']:>11.3f}{mark}"
         )
     print(
-        f"chosen: threshold {point.threshold:g}, min {point.min_cells} cells"
+        f"chosen: threshold {point.threshold:g}, min {point.min_cells} cell{'' if point.min_cells == 1 else 's'}"
         + (f", support {point.min_support}" if swept else "")
         + f" (VAL recall {chosen['recall']:.3f}, "
         f"precision {chosen['precision']:.3f}; highest precision at recall >= {args.min_recall:g})"
     )
+    counts = missed.miss_counts()
+    if sum(counts.values()):
+        print("missed there: " + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in counts.items()))
     for path in written:  # fringescan-model.json, card.json
         print(f"operating point -> {path}")
     if not args.write:
