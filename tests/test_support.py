@@ -136,24 +136,41 @@ def test_detect_keeps_the_site_an_independent_pair_supports(three_pairs):
     assert (int(row), int(col)) == SITE_P
 
 
-def test_calibrate_sweeps_support(three_pairs, tmp_path):
+def label_file(store: Store, site: tuple[int, int], path) -> object:
+    """A label file with one 300 m disc on ``site`` (cell row, col) of s1, visible in s1 only."""
     from shapely.geometry import Point, mapping
 
     from scanner.io.site_layers import to_wgs84
 
-    cells = three_pairs.scene("s1").grid.cell_grid()
-    disc = Point(cells.transform * (SITE_P[1] + 0.5, SITE_P[0] + 0.5)).buffer(300.0)
+    cells = store.scene("s1").grid.cell_grid()
+    disc = Point(cells.transform * (site[1] + 0.5, site[0] + 0.5)).buffer(300.0)
     label = {
         "type": "Feature",
+        "id": "L",
         "geometry": mapping(to_wgs84(disc, cells.crs_wkt)),
-        "properties": {
-            "body_id": "P",
-            "visible_scene_ids": ["s1"],
-            "scenes": [{"scene_id": "s1", "visible": True}],
-        },
+        "properties": {"visible_scene_ids": ["s1"], "scenes": [{"scene_id": "s1", "visible": True}]},
     }
-    labels = tmp_path / "labels.geojson"
-    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [label]}))
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [label]}))
+    return path
+
+
+def test_a_site_the_support_rule_removes_is_missed_as_removed_by_filters(three_pairs, tmp_path):
+    """Q shows in s1 only, and s2 (independent) covers it without scoring it: with --min-support 1 its
+    label is missed, and the cause is the filter, not the score (0.97 there)."""
+    from scanner.pipeline.sites import evaluate_store
+
+    labels = label_file(three_pairs, SITE_Q, tmp_path / "q.geojson")
+    config = DetectConfig(threshold=0.9, min_area_m2=0)
+    assert evaluate_store(three_pairs, labels, config, ["s1"]).misses == []
+    missed = evaluate_store(
+        three_pairs, labels, DetectConfig(threshold=0.9, min_area_m2=0, min_support=1), ["s1"]
+    )
+    assert [(m["label"], m["cause"]) for m in missed.misses] == [("L", "removed_by_filters")]
+    assert missed.misses[0]["prob_max"] == pytest.approx(0.97)
+
+
+def test_calibrate_sweeps_support(three_pairs, tmp_path):
+    labels = label_file(three_pairs, SITE_P, tmp_path / "labels.geojson")
     result = calibrate_store(three_pairs, labels, [0.9], [1], 0.5, ["s1"], min_support=[0, 1])
     rows = {r["min_support"]: (r["tp"], r["fn"], r["fp"]) for r in result.rows}
     assert rows == {0: (1, 0, 1), 1: (1, 0, 0)}
