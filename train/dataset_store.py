@@ -38,6 +38,7 @@ from scanner.core.phase import (
     SLOPE_CLASS_NODATA,
     PreprocessConfig,
     block_px,
+    count_planes,
     expand_blocks,
     preprocess,
     slope_class_blocks,
@@ -294,7 +295,7 @@ def build_dataset(
 
     def write(tmp: Path) -> None:
         group = zarr.create_group(str(tmp), zarr_format=3)
-        sink = PatchSink(group)
+        sink = PatchSink(group, patch_shape(attrs))
         parts = []
         if progress:
             progress(0, len(scenes))
@@ -310,7 +311,7 @@ def build_dataset(
         if report["n_candidates"] == 0:
             _refuse_no_candidates(labels_path, labels, scenes)
         attrs["report"] = report
-        _write_group(group, sink, parts, scene_table, attrs)
+        _write_group(group, parts, scene_table, attrs)
 
     publish_dir(Path(out), write, kind="dataset", overwrite=overwrite)
     return attrs["report"]
@@ -387,10 +388,8 @@ def dataset_report(
     }
 
 
-def _write_group(
-    group: zarr.Group, sink: PatchSink, parts: list[ScenePatches], scenes: list[dict], attrs: dict
-) -> None:
-    """The per-sample arrays and attributes of a dataset whose patches ``sink`` has written."""
+def _write_group(group: zarr.Group, parts: list[ScenePatches], scenes: list[dict], attrs: dict) -> None:
+    """The per-sample arrays and attributes of a dataset whose patches are written (``PatchSink``)."""
     scene_index = np.concatenate([np.full(len(p.labels), i, np.int32) for i, p in enumerate(parts)])
     arrays = {
         "label": np.concatenate([p.labels for p in parts]).astype(np.uint8),
@@ -401,43 +400,29 @@ def _write_group(
         "fold": np.array([scenes[i]["fold"] for i in scene_index], np.int8),
         "in_a": np.array([scenes[i]["in_a"] for i in scene_index], np.uint8),
     }
-    sink.close(patch_shape(attrs))
     _write_arrays(group, arrays, attrs)
 
 
 def patch_shape(attrs: dict) -> tuple[int, int, int]:
-    """``(P, P, C)`` of one stored patch: the 150 px window, the margin on each side and the channels."""
+    """``(P, P, C)`` of one stored patch: the 150 px window, the margin on each side and the planes its channels
+    make (``phase_rgb`` makes three)."""
     side = int(attrs["window_px"]) + 2 * int(attrs["margin_px"])
-    return side, side, len(attrs["preprocess"]["channels"])
+    return side, side, count_planes(tuple(attrs["preprocess"]["channels"]))
 
 
 class PatchSink:
-    """Appends patches to a dataset group's ``patches`` array as they are made, so that a build holds one
-    scene's patches in memory, not the whole set (about 0.86 MB a patch at 232 px and 4 channels)."""
+    """Appends patches to a dataset group's ``patches`` array (``(0, P, P, C)`` at first) as they are made, so
+    that a build holds one scene's patches in memory, not the whole set (about 0.86 MB a patch at 232 px and 4
+    channels)."""
 
-    def __init__(self, group: zarr.Group) -> None:
-        self.group = group
-        self.array: zarr.Array | None = None
+    def __init__(self, group: zarr.Group, shape: tuple[int, int, int]) -> None:
+        self.array = group.create_array(
+            "patches", shape=(0, *shape), dtype=np.float32, chunks=(PATCH_CHUNK, *shape)
+        )
 
     def append(self, patches: np.ndarray) -> None:
-        if not len(patches):
-            return
-        if self.array is None:
-            self.array = self.group.create_array(
-                "patches",
-                shape=(0, *patches.shape[1:]),
-                dtype=np.float32,
-                chunks=(PATCH_CHUNK, *patches.shape[1:]),
-            )
-        self.array.append(np.asarray(patches, np.float32), axis=0)
-
-    def close(self, shape: tuple[int, ...]) -> int:
-        """Create the empty array when nothing was appended; returns the number of patches."""
-        if self.array is None:
-            self.array = self.group.create_array(
-                "patches", shape=(0, *shape), dtype=np.float32, chunks=(PATCH_CHUNK, *shape)
-            )
-        return int(self.array.shape[0])
+        if len(patches):
+            self.array.append(np.asarray(patches, np.float32), axis=0)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -507,8 +492,9 @@ def take_rows(array: zarr.Array | np.ndarray, index: np.ndarray, out: np.ndarray
     if isinstance(array, np.ndarray):
         return np.take(array, index, axis=0, out=out)
     rows = int(array.chunks[0])
-    for chunk in np.unique(index // rows):
-        at = np.flatnonzero(index // rows == chunk)
+    chunk_of = index // rows
+    for chunk in np.unique(chunk_of):
+        at = np.flatnonzero(chunk_of == chunk)
         start = int(chunk) * rows
         block = array[start : min(start + rows, array.shape[0])]
         out[at] = block[index[at] - start]
@@ -587,11 +573,10 @@ def mine_hard_negatives(
 
     def write(tmp: Path) -> None:
         group = zarr.create_group(str(tmp), zarr_format=3)
-        sink = PatchSink(group)
+        sink = PatchSink(group, patch_shape(attrs))
         copy_patches(dataset.patches, sink)
         for patches in added["patches"]:
             sink.append(patches)
-        sink.close(patch_shape(attrs))
         _write_arrays(group, arrays, attrs)
 
     publish_dir(Path(out), write, kind="dataset", overwrite=overwrite)
