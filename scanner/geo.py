@@ -28,14 +28,6 @@ WGS84 = "EPSG:4326"
 """Longitude/latitude on WGS84: the CRS of every site layer, label default and footprint (RFC 7946)."""
 
 
-def reproject_xy(x, y, source: str, target: str):
-    """Coordinate arrays from CRS ``source`` to ``target`` (any form pyproj reads: WKT, "EPSG:n")."""
-    source_crs, target_crs = CRS.from_user_input(source), CRS.from_user_input(target)
-    if source_crs == target_crs:
-        return x, y
-    return Transformer.from_crs(source_crs, target_crs, always_xy=True).transform(x, y)
-
-
 CHUNK_PX = 500
 """Chunk side of stored scene arrays: a multiple of the 10 px scan grid, and the scanner's default tile
 (``scanner.core.tiling.DEFAULT_TILE_CELLS`` = 50 cells), so no two tiles write one chunk."""

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from scanner.cli.output import cells
     from scanner.core.detect import OperatingPoint, resolve_config
     from scanner.errors import InputError, ModelMismatchError, UsageError, problem
     from scanner.eval.calibrate import (
@@ -240,14 +241,13 @@ def run(args: argparse.Namespace) -> int:
             f"{r['fp']:>6}{r['recall']:>9.3f}{r['precision']:>11.3f}{mark}"
         )
     print(
-        f"chosen: threshold {point.threshold:g}, min {point.min_cells} cell{'' if point.min_cells == 1 else 's'}"
+        f"chosen: threshold {point.threshold:g}, min {cells(point.min_cells)}"
         + (f", support {point.min_support}" if swept else "")
         + f" (VAL recall {chosen['recall']:.3f}, "
         f"precision {chosen['precision']:.3f}; highest precision at recall >= {args.min_recall:g})"
     )
-    counts = missed.miss_counts()
-    if sum(counts.values()):
-        print("missed there: " + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in counts.items()))
+    if missed.misses:
+        print(f"missed there: {missed.miss_summary()}")
     for path in written:  # fringescan-model.json, card.json
         print(f"operating point -> {path}")
     if not args.write:

@@ -96,11 +96,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"operating point: {origin}")
     print(f"scenes: {', '.join(per_scene)}; matching: {rule.describe()}")
     print(format_table7(rows))
-    counts = evaluation.miss_counts()
-    if sum(counts.values()):
-        print(
-            "missed (with size filter): " + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in counts.items())
-        )
+    if evaluation.misses:
+        print(f"missed (with size filter): {evaluation.miss_summary()}")
     if args.out:
         print(f"report -> {args.out}")
     return 0

@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.cli.output import cells
     from scanner.io.zoo import DEFAULT_MODEL, zoo_models
 
     models = zoo_models()
@@ -37,8 +38,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  needs       {card.get('needs')}")
         support = f", support of {point['min_support']} other pair(s)" if point.get("min_support") else ""
         print(
-            f"  operating   threshold {point.get('threshold')}, min {point.get('min_cells')} "
-            f"cell{'' if point.get('min_cells') == 1 else 's'}{support}"
+            f"  operating   threshold {point.get('threshold')}, min {cells(point.get('min_cells'))}{support}"
         )
         print(
             f"  held out    site recall {held.get('site_recall')}, precision {held.get('site_precision')} "

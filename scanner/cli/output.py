@@ -69,6 +69,11 @@ def route_undecodable_gdal_messages() -> None:
     sys.unraisablehook = hook
 
 
+def cells(n: int) -> str:
+    """``n`` cells in words: "1 cell", "6 cells" (operating points' minimum site sizes)."""
+    return f"{n} cell{'' if n == 1 else 's'}"
+
+
 ABANDONED_WRITE_NOISE = ("Task was destroyed but it is pending", "Event loop is closed", "was never awaited")
 """What the interpreter's teardown says about asynchronous chunk writes (zarr-python's event loop) that a failed
 or interrupted write left pending."""

@@ -118,10 +118,12 @@ class DetectionCounts:
 
 @dataclass(frozen=True)
 class Match:
-    """The counts of one comparison and which labels (indices into ``labels``) were found."""
+    """The counts of one comparison, which labels (indices into ``labels``) were found and which sites (indices
+    into the sites) found them."""
 
     counts: DetectionCounts
     found: frozenset[int]
+    taken: frozenset[int]
 
 
 def match(
@@ -167,7 +169,9 @@ def _overlap_match(
     on_ignored = set().union(*_overlaps(ignore, sites).values()) if ignore else set()
     tp = len(matched_labels)
     fp = len(sites) - len(on_labels | on_ignored)
-    return Match(DetectionCounts(tp=tp, fn=len(labels) - tp, fp=fp), frozenset(matched_labels))
+    return Match(
+        DetectionCounts(tp=tp, fn=len(labels) - tp, fp=fp), frozenset(matched_labels), frozenset(on_labels)
+    )
 
 
 def _overlaps(labels: Sequence[BaseGeometry], sites: Sequence[BaseGeometry]) -> dict[int, set[int]]:
@@ -198,7 +202,7 @@ def _point_match(
         excused = {loose[int(k)] for k in near[0]}
     tp = len(pairs)
     counts = DetectionCounts(tp=tp, fn=len(labels) - tp, fp=len(loose) - len(excused))
-    return Match(counts, frozenset(label for label, _ in pairs))
+    return Match(counts, frozenset(label for label, _ in pairs), frozenset(paired))
 
 
 def point_pairs(
@@ -229,39 +233,28 @@ def reach(rule: MatchRule, label: BaseGeometry) -> BaseGeometry:
 def miss_causes(
     rule: MatchRule,
     labels: Sequence[BaseGeometry],
-    sites: Sequence[BaseGeometry],
+    kept: Match,
     site_areas: Sequence[BaseGeometry],
     unfiltered_areas: Sequence[BaseGeometry],
 ) -> dict[int, str]:
-    """The cause (``MISS_CAUSES`` but ``not_scanned``) of each label ``match`` leaves unfound, by index. ``sites``: the kept sites as
-    the rule reads them (polygons or points); ``site_areas``: their polygons; ``unfiltered_areas``: the polygons
-    of the sites before the size filter and the support rule. All in the labels' CRS (metres for the point
-    rule)."""
-    found = match(rule, labels, sites).found
-    if rule.method == "point":
-        taken = {site for _, site in point_pairs(labels, sites, rule.within_m)}
-    else:
-        taken = set().union(*_overlaps(labels, sites).values()) if labels and sites else set()
+    """The cause (``MISS_CAUSES`` but ``not_scanned``) of each label ``kept`` (the kept sites' :func:`match`)
+    leaves unfound, by index. ``site_areas``: the kept sites' polygons; ``unfiltered_areas``: the polygons of the
+    sites before the size filter and the support rule. All in the labels' CRS (metres for the point rule)."""
     causes = {}
     for i, label in enumerate(labels):
-        if i in found:
+        if i in kept.found:
             continue
         zone = reach(rule, label)
-        near = [j for j, area in enumerate(site_areas) if _meets(area, zone)]
-        if any(j in taken for j in near):
+        near = _overlaps([zone], site_areas).get(0, set())
+        if near & kept.taken:
             causes[i] = "shared_site"
         elif near:
             causes[i] = "point_too_far"
-        elif any(_meets(area, zone) for area in unfiltered_areas):
+        elif _overlaps([zone], unfiltered_areas):
             causes[i] = "removed_by_filters"
         else:
             causes[i] = "below_threshold"
     return causes
-
-
-def _meets(area: BaseGeometry, zone: BaseGeometry) -> bool:
-    """A positive-area intersection (the overlap rule's test; touching edges do not count)."""
-    return area.intersects(zone) and area.intersection(zone).area > 0
 
 
 def table7(

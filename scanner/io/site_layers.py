@@ -37,16 +37,24 @@ def component_polygons(labels: np.ndarray, cell_transform: Affine) -> dict[int, 
     return {label: ops.unary_union(polys) for label, polys in parts.items()}
 
 
+def reproject_geometry(geometry: BaseGeometry, source: str, target: str) -> BaseGeometry:
+    """``geometry`` from CRS ``source`` to CRS ``target`` (WKT, or any form pyproj reads such as "EPSG:4326");
+    unchanged when they are one CRS."""
+    source_crs, target_crs = CRS.from_user_input(source), CRS.from_user_input(target)
+    if source_crs == target_crs:
+        return geometry
+    transformer = Transformer.from_crs(source_crs, target_crs, always_xy=True)
+    return shapely.transform(geometry, transformer.transform, interleaved=False)
+
+
 def to_wgs84(geometry: BaseGeometry, crs_wkt: str) -> BaseGeometry:
     """``geometry`` from the scene CRS to WGS84 lon/lat."""
-    transformer = Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
-    return shapely.transform(geometry, transformer.transform, interleaved=False)
+    return reproject_geometry(geometry, crs_wkt, WGS84)
 
 
 def from_wgs84(geometry: BaseGeometry, crs_wkt: str) -> BaseGeometry:
     """``geometry`` from WGS84 lon/lat to the scene CRS."""
-    transformer = Transformer.from_crs(WGS84, CRS.from_wkt(crs_wkt), always_xy=True)
-    return shapely.transform(geometry, transformer.transform, interleaved=False)
+    return reproject_geometry(geometry, WGS84, crs_wkt)
 
 
 def site_features(

@@ -49,12 +49,13 @@ from scanner.eval.matching import (
     reach,
     table7,
 )
-from scanner.geo import STRIDE_PX, WGS84, PixelWindow, reproject_xy
+from scanner.geo import STRIDE_PX, WGS84, PixelWindow
 from scanner.io.labels import Label, read_labels, reproject
 from scanner.io.probgrid import prob_attrs, prob_grid, read_prob, scanned_scene_ids
 from scanner.io.site_layers import (
     feature_collection,
     from_wgs84,
+    reproject_geometry,
     site_features,
     to_wgs84,
     write_geojson,
@@ -310,8 +311,7 @@ class SceneLabels:
 
     def areas(self, features: Sequence[dict]) -> list[BaseGeometry]:
         """The polygons of site features (WGS84) in ``crs``."""
-        polygons = [shape(f["geometry"]) for f in features]
-        return polygons if self.crs == WGS84 else [from_wgs84(p, self.crs) for p in polygons]
+        return [from_wgs84(shape(f["geometry"]), self.crs) for f in features]
 
     def misses(
         self,
@@ -326,15 +326,11 @@ class SceneLabels:
         ``not_scanned`` when no scored cell touches its reach) and the highest probability of the scored cells
         touching its reach (NaN when none is scored)."""
         causes = miss_causes(
-            self.rule, self.expected, self.sites(kept), self.areas(kept), self.areas(unfiltered)
+            self.rule, self.expected, self.match(kept), self.areas(kept), self.areas(unfiltered)
         )
         found = []
         for i, cause in causes.items():
-            zone = shapely.transform(
-                reach(self.rule, self.expected[i]),
-                lambda x, y: reproject_xy(x, y, self.crs, cell_crs),
-                interleaved=False,
-            )
+            zone = reproject_geometry(reach(self.rule, self.expected[i]), self.crs, cell_crs)
             values = prob[touched_cells(zone, prob.shape, cell_transform)]
             scored = values[np.isfinite(values)]
             top = float(scored.max()) if scored.size else math.nan
@@ -420,6 +416,12 @@ class Evaluation:
     def miss_counts(self) -> dict[str, int]:
         """How many misses of each cause (``MISS_CAUSES`` order, every cause present)."""
         return {cause: sum(m["cause"] == cause for m in self.misses) for cause in MISS_CAUSES}
+
+    def miss_summary(self) -> str:
+        """The counts in words ("2 shared site, 0 point too far, ..."), or "" when nothing was missed."""
+        if not self.misses:
+            return ""
+        return ", ".join(f"{n} {cause.replace('_', ' ')}" for cause, n in self.miss_counts().items())
 
 
 def evaluate_store(

@@ -4,6 +4,7 @@ carries (section "The model zoo"), rendered from the cards themselves so the two
 
 from __future__ import annotations
 
+from scanner.cli.output import cells
 from scanner.io.zoo import DEFAULT_MODEL, zoo_models
 
 
@@ -36,8 +37,7 @@ def zoo_markdown() -> str:
             rows.append(
                 f"| `{name}`{' (default)' if name == DEFAULT_MODEL else ''} "
                 f"| {card['wavelength_m']:g} m, {card['pixel_size_m']:.1f} m "
-                f"| threshold {point.get('threshold')}, {point.get('min_cells')} "
-                f"cell{'' if point.get('min_cells') == 1 else 's'}{support} "
+                f"| threshold {point.get('threshold')}, {cells(point.get('min_cells'))}{support} "
                 f"| {held.get('data', '')} "
                 f"| {_pair(held)} | {_pair(held.get('point_matching'))} | {met if key == 'held_out' else ''} |"
             )
